@@ -1,0 +1,24 @@
+package fivenines.model.command;
+
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+
+/**
+ * A change to the cluster's desired state. Commands are immutable; applying one is
+ * deterministic and validates everything, so every replica accepts or rejects it alike.
+ */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "type")
+@JsonSubTypes({
+    @JsonSubTypes.Type(value = CreateCluster.class, name = "create-cluster"),
+    @JsonSubTypes.Type(value = AddNode.class, name = "add-node"),
+    @JsonSubTypes.Type(value = RemoveNode.class, name = "remove-node"),
+    @JsonSubTypes.Type(value = SetNodeState.class, name = "set-node-state"),
+    @JsonSubTypes.Type(value = ChangeConfig.class, name = "change-config"),
+    @JsonSubTypes.Type(value = AcquireLock.class, name = "acquire-lock"),
+    @JsonSubTypes.Type(value = ReleaseLock.class, name = "release-lock"),
+    @JsonSubTypes.Type(value = CancelLockWait.class, name = "cancel-lock-wait"),
+})
+public sealed interface Command
+    permits CreateCluster, AddNode, RemoveNode, SetNodeState, ChangeConfig,
+            AcquireLock, ReleaseLock, CancelLockWait {
+}

@@ -1,0 +1,55 @@
+package fivenines.model.state;
+
+import fivenines.model.cluster.Membership;
+import fivenines.model.config.Configuration;
+import fivenines.model.lock.Lock;
+import fivenines.model.lock.LockTable;
+
+import java.util.List;
+
+/**
+ * The whole desired state of the cluster, as every replica holds it. Only
+ * {@link StateMachine} changes it; readers on other threads go through the store's read lock.
+ */
+public final class ClusterState {
+    private final Membership membership = new Membership();
+    private final Configuration configuration = new Configuration();
+    private final LockTable locks = new LockTable();
+    private long appliedIndex;
+
+    public Membership membership() {
+        return membership;
+    }
+
+    public Configuration configuration() {
+        return configuration;
+    }
+
+    public LockTable locks() {
+        return locks;
+    }
+
+    public long appliedIndex() {
+        return appliedIndex;
+    }
+
+    void setAppliedIndex(long index) {
+        appliedIndex = index;
+    }
+
+    public Snapshot snapshot() {
+        return new Snapshot(appliedIndex, membership.snapshot(), configuration.snapshot(), locks.snapshot());
+    }
+
+    public void restore(Snapshot snapshot) {
+        appliedIndex = snapshot.appliedIndex();
+        membership.restore(snapshot.membership());
+        configuration.restore(snapshot.configuration());
+        locks.restore(snapshot.locks());
+    }
+
+    /** The serialisable form of the whole state; also what a snapshot file holds. */
+    public record Snapshot(long appliedIndex, Membership.Snapshot membership, Configuration.Snapshot configuration,
+                           List<Lock> locks) {
+    }
+}

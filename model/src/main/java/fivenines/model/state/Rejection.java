@@ -1,0 +1,45 @@
+package fivenines.model.state;
+
+/**
+ * Thrown while validating a command, before anything changes. The state machine turns it
+ * into {@link Result.Rejected}. The operation definitely did not happen.
+ */
+public final class Rejection extends RuntimeException {
+
+    /** Why a command was refused; the API maps these onto HTTP status codes. */
+    public enum Reason {
+        /** The command's content is not valid (names, sizes, ranges). */
+        INVALID,
+        /** It names something that does not exist. */
+        NOT_FOUND,
+        /** It conflicts with the current state (already exists, held, in use). */
+        CONFLICT,
+        /** The cluster has not been created yet, or was created already. */
+        NOT_INITIALIZED,
+        /** A compare-and-set saw another version. */
+        VERSION_MISMATCH
+    }
+
+    private final Reason reason;
+
+    public Rejection(Reason reason, String message) {
+        super(message, null, false, false);
+        this.reason = reason;
+    }
+
+    public Reason reason() {
+        return reason;
+    }
+
+    public static Rejection invalid(String message) {
+        return new Rejection(Reason.INVALID, message);
+    }
+
+    public static Rejection notFound(String message) {
+        return new Rejection(Reason.NOT_FOUND, message);
+    }
+
+    public static Rejection conflict(String message) {
+        return new Rejection(Reason.CONFLICT, message);
+    }
+}

@@ -1,0 +1,95 @@
+package fivenines.model.state;
+
+import fivenines.model.cluster.Node;
+import fivenines.model.cluster.NodeState;
+import fivenines.model.command.AcquireLock;
+import fivenines.model.command.AddNode;
+import fivenines.model.command.CancelLockWait;
+import fivenines.model.command.ChangeConfig;
+import fivenines.model.command.Command;
+import fivenines.model.command.CreateCluster;
+import fivenines.model.command.ReleaseLock;
+import fivenines.model.command.RemoveNode;
+import fivenines.model.command.SetNodeState;
+import fivenines.model.lock.LockHolder;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Applies commands to a {@link ClusterState}. Each handler validates everything before it
+ * changes anything, so a rejected command leaves the state exactly as it was.
+ * Deterministic: the outcome depends only on the state, the command and the log index.
+ */
+public final class StateMachine {
+    private final ClusterState state;
+
+    public StateMachine(ClusterState state) {
+        this.state = state;
+    }
+
+    public ClusterState state() {
+        return state;
+    }
+
+    public Result apply(Command command, long index) {
+        if (index <= state.appliedIndex()) {
+            throw new IllegalStateException("log index " + index + " applied twice (applied up to "
+                + state.appliedIndex() + ")");
+        }
+        try {
+            Object value = switch (command) {
+                case CreateCluster c -> {
+                    state.membership().create(c, index);
+                    yield state.membership().snapshot().nodes().getFirst();
+                }
+                case AddNode c -> state.membership().add(c, index);
+                case RemoveNode c -> removeNode(c, index);
+                case SetNodeState c -> setNodeState(c, index);
+                case ChangeConfig c -> {
+                    state.membership().requireInitialized();
+                    yield state.configuration().apply(c);
+                }
+                case AcquireLock c -> {
+                    requireMember(c.node());
+                    yield state.locks().acquire(c, index);
+                }
+                case ReleaseLock c -> state.locks().release(c, index);
+                case CancelLockWait c -> state.locks().cancelWait(c, index);
+            };
+            return new Result.Applied(index, value);
+        } catch (Rejection rejection) {
+            return new Result.Rejected(index, rejection.reason(), rejection.getMessage());
+        } finally {
+            state.setAppliedIndex(index);
+        }
+    }
+
+    private NodeRemoved removeNode(RemoveNode command, long index) {
+        Optional<Node> promoted = state.membership().remove(command.name());
+        List<LockHolder> granted = state.locks().releaseAllOf(command.name(), index);
+        return new NodeRemoved(command.name(), promoted.orElse(null), granted);
+    }
+
+    private Node setNodeState(SetNodeState command, long index) {
+        Node node = state.membership().setState(command.name(), command.state());
+        if (command.state() == NodeState.DOWN) {
+            state.locks().releaseAllOf(command.name(), index);
+        }
+        return node;
+    }
+
+    private void requireMember(String node) {
+        state.membership().requireInitialized();
+        if (node != null) {
+            Node member = state.membership().requireNode(node);
+            if (member.state() == NodeState.DOWN) {
+                throw Rejection.conflict("node '" + node + "' is declared down and cannot take locks until it is up again");
+            }
+        }
+    }
+
+    /** The value of an applied {@link RemoveNode}. */
+    public record NodeRemoved(String name, Node promoted, List<LockHolder> granted) {
+    }
+}

@@ -1,0 +1,205 @@
+package fivenines.model.state;
+
+import fivenines.model.cluster.NodeRole;
+import fivenines.model.cluster.NodeState;
+import fivenines.model.codec.Json;
+import fivenines.model.command.AcquireLock;
+import fivenines.model.command.AddNode;
+import fivenines.model.command.CancelLockWait;
+import fivenines.model.command.ChangeConfig;
+import fivenines.model.command.Command;
+import fivenines.model.command.CreateCluster;
+import fivenines.model.command.ReleaseLock;
+import fivenines.model.command.RemoveNode;
+import fivenines.model.command.SetNodeState;
+import fivenines.model.lock.LockMode;
+import fivenines.model.lock.LockOutcome;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class StateMachineTest {
+    static final String SECRET = "a".repeat(64);
+    private final StateMachine machine = new StateMachine(new ClusterState());
+    private long index;
+
+    private Result apply(Command command) {
+        return machine.apply(command, ++index);
+    }
+
+    private Object applied(Command command) {
+        Result result = apply(command);
+        if (result instanceof Result.Rejected r) {
+            throw new AssertionError("rejected: " + r.message());
+        }
+        return ((Result.Applied) result).value();
+    }
+
+    private Result.Rejected rejected(Command command) {
+        return assertInstanceOf(Result.Rejected.class, apply(command));
+    }
+
+    private void threeNodeCluster() {
+        applied(new CreateCluster("blenke", SECRET, "node0", "127.0.0.1:7600", "127.0.0.1:7601", 5));
+        applied(new AddNode("node1", "127.0.0.1:7610", "127.0.0.1:7611", false));
+        applied(new AddNode("node2", "127.0.0.1:7620", "127.0.0.1:7621", false));
+    }
+
+    @Test
+    void commandsBeforeInitAreRefusedWithAHint() {
+        Result.Rejected r = rejected(ChangeConfig.set("a", "b"));
+        assertEquals(Rejection.Reason.NOT_INITIALIZED, r.reason());
+        assertTrue(r.message().contains("nines cluster init"), r.message());
+    }
+
+    @Test
+    void clusterIsCreatedOnce() {
+        threeNodeCluster();
+        assertEquals(Rejection.Reason.NOT_INITIALIZED,
+            rejected(new CreateCluster("other", SECRET, "x", "127.0.0.1:1", "127.0.0.1:2", 5)).reason());
+        assertEquals("blenke", machine.state().membership().clusterName());
+    }
+
+    @Test
+    void nodesBeyondMaxVotersJoinAsMembersAndArePromotedWhenAVoterLeaves() {
+        applied(new CreateCluster("c", SECRET, "n0", "127.0.0.1:7600", "127.0.0.1:7601", 3));
+        applied(new AddNode("n1", "127.0.0.1:7610", "127.0.0.1:7611", false));
+        applied(new AddNode("n2", "127.0.0.1:7620", "127.0.0.1:7621", false));
+        var n3 = (fivenines.model.cluster.Node) applied(new AddNode("n3", "127.0.0.1:7630", "127.0.0.1:7631", false));
+        applied(new AddNode("n4", "127.0.0.1:7640", "127.0.0.1:7641", false));
+        assertEquals(NodeRole.MEMBER, n3.role());
+        assertEquals(3, machine.state().membership().voterCount());
+        var removed = (StateMachine.NodeRemoved) applied(new RemoveNode("n1", "leave"));
+        assertEquals("n3", removed.promoted().name(), "the longest-serving member is promoted");
+        assertEquals(3, machine.state().membership().voterCount());
+    }
+
+    @Test
+    void downMemberIsNotPromoted() {
+        applied(new CreateCluster("c", SECRET, "n0", "127.0.0.1:7600", "127.0.0.1:7601", 1));
+        applied(new AddNode("n1", "127.0.0.1:7610", "127.0.0.1:7611", false));
+        applied(new AddNode("n2", "127.0.0.1:7620", "127.0.0.1:7621", false));
+        applied(new SetNodeState("n1", NodeState.DOWN));
+        // n0 is the only voter: it cannot be removed; promote check through a fresh voter
+        assertEquals(Rejection.Reason.CONFLICT, rejected(new RemoveNode("n0", "leave")).reason());
+    }
+
+    @Test
+    void witnessNeedsAFreeVoterSeat() {
+        applied(new CreateCluster("c", SECRET, "n0", "127.0.0.1:7600", "127.0.0.1:7601", 1));
+        Result.Rejected r = rejected(new AddNode("w", "127.0.0.1:7610", "127.0.0.1:7611", true));
+        assertTrue(r.message().contains("witness"), r.message());
+    }
+
+    @Test
+    void duplicateNodeNameWithOtherAddressIsRefused() {
+        threeNodeCluster();
+        assertEquals(Rejection.Reason.CONFLICT,
+            rejected(new AddNode("node1", "127.0.0.1:9999", "127.0.0.1:9998", false)).reason());
+        // the same join again (a retry after a lost reply) is answered the same way
+        assertTrue(apply(new AddNode("node1", "127.0.0.1:7610", "127.0.0.1:7611", false)).applied());
+    }
+
+    @Test
+    void configChangesBumpTheVersionAndCompareAndSetChecksIt() {
+        threeNodeCluster();
+        assertEquals(1L, applied(ChangeConfig.set("fence.timeout", "30")));
+        assertEquals(2L, applied(new ChangeConfig(Map.of("a", "1", "b", "2"), List.of("fence.timeout"), null)));
+        assertEquals(Rejection.Reason.VERSION_MISMATCH,
+            rejected(new ChangeConfig(Map.of("a", "3"), List.of(), 1L)).reason());
+        assertEquals(3L, applied(new ChangeConfig(Map.of("a", "3"), List.of(), 2L)));
+        assertEquals(Map.of("a", "3", "b", "2"), machine.state().configuration().values());
+    }
+
+    @Test
+    void badConfigKeysAndValuesAreRefused() {
+        threeNodeCluster();
+        rejected(ChangeConfig.set("", "x"));
+        rejected(ChangeConfig.set("has space", "x"));
+        rejected(ChangeConfig.set("ok", "bell\u0007"));
+        rejected(ChangeConfig.unset("never-set"));
+        assertEquals(0, machine.state().configuration().version());
+    }
+
+    @Test
+    void exclusiveLockQueuesOthersAndGrantsInOrder() {
+        threeNodeCluster();
+        var first = (LockOutcome) applied(new AcquireLock("vg", LockMode.EX, "node0", "a", true));
+        assertEquals(LockOutcome.Status.GRANTED, first.status());
+        assertEquals(LockOutcome.Status.QUEUED,
+            ((LockOutcome) applied(new AcquireLock("vg", LockMode.PR, "node1", "b", true))).status());
+        assertEquals(LockOutcome.Status.QUEUED,
+            ((LockOutcome) applied(new AcquireLock("vg", LockMode.PR, "node2", "c", true))).status());
+        assertEquals(Rejection.Reason.CONFLICT, rejected(new AcquireLock("vg", LockMode.EX, "node2", "d", false)).reason());
+        @SuppressWarnings("unchecked")
+        var granted = (List<fivenines.model.lock.LockHolder>) applied(new ReleaseLock("vg", "node0", "a"));
+        assertEquals(List.of("b", "c"), granted.stream().map(fivenines.model.lock.LockHolder::owner).toList());
+        assertEquals(2, machine.state().locks().lock("vg").orElseThrow().holders().size());
+    }
+
+    @Test
+    void sharedRequestWaitsBehindAWaitingWriter() {
+        threeNodeCluster();
+        applied(new AcquireLock("l", LockMode.PR, "node0", "r1", true));
+        applied(new AcquireLock("l", LockMode.EX, "node1", "w", true));
+        var late = (LockOutcome) applied(new AcquireLock("l", LockMode.PR, "node2", "r2", true));
+        assertEquals(LockOutcome.Status.QUEUED, late.status(), "a reader must not overtake a waiting writer");
+    }
+
+    @Test
+    void locksOfANodeDeclaredDownAreReleasedAndPassedOn() {
+        threeNodeCluster();
+        applied(new AcquireLock("l", LockMode.EX, "node0", "a", true));
+        applied(new AcquireLock("l", LockMode.EX, "node1", "b", true));
+        applied(new SetNodeState("node0", NodeState.DOWN));
+        var lock = machine.state().locks().lock("l").orElseThrow();
+        assertTrue(lock.heldBy("node1", "b"));
+        assertFalse(lock.heldBy("node0", "a"));
+        assertEquals(Rejection.Reason.CONFLICT, rejected(new AcquireLock("m", LockMode.EX, "node0", "a", true)).reason());
+    }
+
+    @Test
+    void cancelledWaiterIsForgottenButAGrantedOneKeepsTheLock() {
+        threeNodeCluster();
+        applied(new AcquireLock("l", LockMode.EX, "node0", "a", true));
+        applied(new AcquireLock("l", LockMode.EX, "node1", "b", true));
+        assertEquals(true, applied(new CancelLockWait("l", "node1", "b")));
+        assertFalse(machine.state().locks().lock("l").orElseThrow().waiting("node1", "b"));
+        applied(new AcquireLock("l", LockMode.EX, "node1", "b", true));
+        applied(new ReleaseLock("l", "node0", "a"));
+        assertEquals(false, applied(new CancelLockWait("l", "node1", "b")), "already granted: the cancel says so");
+    }
+
+    @Test
+    void leavingNodeReleasesItsLocks() {
+        threeNodeCluster();
+        applied(new AcquireLock("l", LockMode.EX, "node2", "a", false));
+        applied(new RemoveNode("node2", "leave"));
+        assertTrue(machine.state().locks().lock("l").isEmpty());
+    }
+
+    @Test
+    void snapshotRoundTripsThroughJson() {
+        threeNodeCluster();
+        applied(ChangeConfig.set("k", "v"));
+        applied(new AcquireLock("l", LockMode.PR, "node1", "a", false));
+        String json = Json.text(machine.state().snapshot());
+        var restored = new ClusterState();
+        restored.restore(Json.read(json, ClusterState.Snapshot.class));
+        assertEquals(json, Json.text(restored.snapshot()));
+    }
+
+    @Test
+    void commandsRoundTripThroughJson() {
+        Command c = new AcquireLock("l", LockMode.EX, "n", "o", true);
+        assertEquals(c, Json.read(Json.bytes(c), Command.class));
+        Command d = new ChangeConfig(Map.of("a", "b"), List.of("c"), 4L);
+        assertEquals(d, Json.read(Json.bytes(d), Command.class));
+    }
+}
