@@ -1,0 +1,391 @@
+package fivenines.store;
+
+import fivenines.model.codec.Json;
+import fivenines.model.command.Command;
+import fivenines.model.state.ClusterState;
+import fivenines.model.state.Result;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.client.RaftClientConfigKeys;
+import org.apache.ratis.conf.Parameters;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.grpc.GrpcFactory;
+import org.apache.ratis.proto.RaftProtos;
+import org.apache.ratis.protocol.ClientId;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.protocol.SetConfigurationRequest;
+import org.apache.ratis.protocol.exceptions.StateMachineException;
+import org.apache.ratis.retry.RetryPolicies;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.RaftServerConfigKeys;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.util.SizeInBytes;
+import org.apache.ratis.util.TimeDuration;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+
+/**
+ * One replica of the cluster store: an embedded Ratis server holding the cluster state,
+ * and a client to submit commands through whichever replica leads.
+ */
+public final class ClusterStore implements AutoCloseable {
+
+    /** How the replica starts. */
+    public enum Start {
+        /** A new one-node group with this node as its only voter. */
+        NEW_GROUP,
+        /** An empty replica that waits for a leader to add it to an existing group. */
+        JOIN_GROUP,
+        /** Recover the group, log and snapshots from disk. */
+        RECOVER
+    }
+
+    private final StoreConfig config;
+    private final RaftGroupId groupId;
+    private final RaftProperties properties;
+    private final StoreStateMachine stateMachine;
+    private final RaftServer server;
+    private final MessageAuthenticator authenticator;
+    private volatile RaftClient client;
+    private volatile Set<RaftPeer> clientPeers = Set.of();
+
+    private ClusterStore(StoreConfig config, UUID groupId, Start start) throws IOException {
+        this.config = config;
+        this.groupId = RaftGroupId.valueOf(groupId);
+        this.authenticator = new MessageAuthenticator(config.secret());
+        this.properties = properties(config);
+        this.stateMachine = new StoreStateMachine(authenticator);
+        RaftPeer self = peer(config.nodeName(), config.raftAddress(), RaftProtos.RaftPeerRole.FOLLOWER);
+        RaftGroup group = start == Start.NEW_GROUP ? RaftGroup.valueOf(this.groupId, self) : RaftGroup.valueOf(this.groupId);
+        this.server = RaftServer.newBuilder()
+            .setServerId(RaftPeerId.valueOf(config.nodeName()))
+            .setGroup(group)
+            .setStateMachine(stateMachine)
+            .setProperties(properties)
+            .setParameters(new Parameters())
+            .setOption(start == Start.RECOVER ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
+            .build();
+        server.start();
+    }
+
+    public static ClusterStore start(StoreConfig config, UUID groupId, Start start) {
+        try {
+            return new ClusterStore(config, groupId, start);
+        } catch (IOException e) {
+            throw new StoreException("cannot start the store replica '" + config.nodeName() + "' on "
+                + config.raftAddress() + " with data in " + config.dataDir() + ": " + e.getMessage(), false, e);
+        }
+    }
+
+    private static RaftProperties properties(StoreConfig config) {
+        var properties = new RaftProperties();
+        RaftServerConfigKeys.setStorageDir(properties, List.of(config.dataDir().toFile()));
+        GrpcConfigKeys.Server.setHost(properties, config.raftHost());
+        GrpcConfigKeys.Server.setPort(properties, config.raftPort());
+        // Elections wait 1-2 s: short enough for quick failover, long enough that a busy
+        // two-core machine (QEMU under TCG, GC pauses) does not cause needless elections.
+        RaftServerConfigKeys.Rpc.setTimeoutMin(properties, TimeDuration.valueOf(1000, TimeUnit.MILLISECONDS));
+        RaftServerConfigKeys.Rpc.setTimeoutMax(properties, TimeDuration.valueOf(2000, TimeUnit.MILLISECONDS));
+        RaftServerConfigKeys.Rpc.setRequestTimeout(properties, TimeDuration.valueOf(3000, TimeUnit.MILLISECONDS));
+        RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(properties, true);
+        RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(properties, config.snapshotEvery());
+        RaftServerConfigKeys.Snapshot.setRetentionFileNum(properties, 2);
+        RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(properties, true);
+        RaftServerConfigKeys.Log.setSegmentSizeMax(properties, SizeInBytes.valueOf("8MB"));
+        RaftServerConfigKeys.Read.setOption(properties, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
+        RaftClientConfigKeys.Rpc.setRequestTimeout(properties, TimeDuration.valueOf(3000, TimeUnit.MILLISECONDS));
+        return properties;
+    }
+
+    static RaftPeer peer(String name, String raftAddress, RaftProtos.RaftPeerRole role) {
+        return RaftPeer.newBuilder().setId(name).setAddress(raftAddress).setStartupRole(role).build();
+    }
+
+    private RaftServer.Division division() {
+        try {
+            return server.getDivision(groupId);
+        } catch (IOException e) {
+            throw new StoreException("the store replica '" + config.nodeName() + "' has no group " + groupId, false, e);
+        }
+    }
+
+    /** A client over the group's current peers; rebuilt when the configuration changes. */
+    private RaftClient client() {
+        var division = division();
+        var peers = Set.copyOf(division.getGroup().getPeers());
+        RaftClient current = client;
+        if (current != null && peers.equals(clientPeers)) {
+            return current;
+        }
+        synchronized (this) {
+            if (client != null && peers.equals(clientPeers)) {
+                return client;
+            }
+            if (peers.isEmpty()) {
+                throw new StoreException("this replica is not part of a configured group yet (waiting to be added)", false, null);
+            }
+            RaftClient old = client;
+            client = RaftClient.newBuilder()
+                .setProperties(properties)
+                .setRaftGroup(RaftGroup.valueOf(groupId, peers))
+                .setClientId(ClientId.randomId())
+                .setClientRpc(new GrpcFactory(new Parameters()).newRaftClientRpc(ClientId.randomId(), properties))
+                .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(150,
+                    TimeDuration.valueOf(100, TimeUnit.MILLISECONDS)))
+                .build();
+            clientPeers = peers;
+            closeQuietly(old);
+            return client;
+        }
+    }
+
+    /**
+     * Submits a command; completes once it is committed and applied on this replica too,
+     * with the result this replica computed (so the caller reads its own write here).
+     */
+    public CompletableFuture<Result> submit(Command command) {
+        byte[] signed = authenticator.sign(Json.bytes(command));
+        CompletableFuture<RaftClientReply> reply;
+        try {
+            reply = client().async().send(Message.valueOf(ByteString.copyFrom(signed)));
+        } catch (StoreException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return reply
+            .orTimeout(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS)
+            .handle((r, error) -> {
+                if (error != null) {
+                    throw translate(command, error);
+                }
+                if (!r.isSuccess()) {
+                    throw translate(command, r.getException());
+                }
+                return r.getLogIndex();
+            })
+            .thenCompose(index -> stateMachine.awaitApplied(index).thenApply(applied -> {
+                Result result = stateMachine.resultAt(index);
+                if (result == null) {
+                    throw new StoreException("the result of " + describe(command) + " at index " + index
+                        + " is no longer cached; read the state to see its effect", true, null);
+                }
+                return result;
+            }));
+    }
+
+    /** Submits and waits. */
+    public Result submitAndWait(Command command) {
+        try {
+            return submit(command).join();
+        } catch (CompletionException e) {
+            throw e.getCause() instanceof StoreException s ? s : new StoreException(e.getCause().getMessage(), true, e.getCause());
+        }
+    }
+
+    private StoreException translate(Command command, Throwable error) {
+        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        if (cause instanceof StoreException s) {
+            return s;
+        }
+        if (cause instanceof StateMachineException) {
+            return new StoreException(describe(command) + " was refused by the leader: " + rootMessage(cause), false, cause);
+        }
+        if (cause instanceof TimeoutException) {
+            return new StoreException(describe(command) + " got no answer within " + config.requestTimeout().toSeconds()
+                + " s: the store may have no quorum (check 'nines cluster status'); it may or may not have been applied",
+                true, cause);
+        }
+        return new StoreException(describe(command) + " failed: " + rootMessage(cause)
+            + "; it may or may not have been applied", true, cause);
+    }
+
+    private static String rootMessage(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+    }
+
+    private static String describe(Command command) {
+        return "store command " + command.getClass().getSimpleName();
+    }
+
+    /** Reads this replica's state as applied so far (may lag the leader slightly). */
+    public <T> T read(Function<ClusterState, T> reader) {
+        return stateMachine.read(reader);
+    }
+
+    /** Reads after everything committed before this call has been applied here (linearizable). */
+    public <T> T readLinearizable(Function<ClusterState, T> reader) {
+        try {
+            byte[] query = authenticator.sign(StoreStateMachine.QUERY_APPLIED_INDEX.getBytes(StandardCharsets.UTF_8));
+            RaftClientReply reply = client().async().sendReadOnly(Message.valueOf(ByteString.copyFrom(query)))
+                .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+            if (!reply.isSuccess()) {
+                throw new StoreException("linearizable read failed: " + rootMessage(reply.getException()), false, reply.getException());
+            }
+            long index = Long.parseLong(reply.getMessage().getContent().toStringUtf8());
+            stateMachine.awaitApplied(index).get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+            return read(reader);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StoreException("interrupted during a linearizable read", false, e);
+        } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
+            throw new StoreException("linearizable read got no answer within " + config.requestTimeout().toSeconds()
+                + " s: the store may have no quorum (check 'nines cluster status')", false, e);
+        }
+    }
+
+    public CompletableFuture<Long> awaitApplied(long index) {
+        return stateMachine.awaitApplied(index);
+    }
+
+    public long appliedIndex() {
+        return stateMachine.appliedIndex();
+    }
+
+    public void addListener(StoreListener listener) {
+        stateMachine.addListener(listener);
+    }
+
+    public void removeListener(StoreListener listener) {
+        stateMachine.removeListener(listener);
+    }
+
+    /** Told the new leader's node name (null when unknown) on every change of leadership. */
+    public void addLeaderListener(Consumer<String> listener) {
+        stateMachine.addLeaderListener(listener);
+    }
+
+    public boolean isLeader() {
+        return division().getInfo().isLeader();
+    }
+
+    public String groupId() {
+        return groupId.getUuid().toString();
+    }
+
+    public String nodeName() {
+        return config.nodeName();
+    }
+
+    /**
+     * Makes the Raft configuration match: the given voters and non-voting listeners.
+     * Ratis refuses to change a majority of voters at once, so voters are added, then
+     * removed, one per step. Blocks until the leader has committed each step.
+     */
+    public void setMembers(Collection<RaftMember> voters, Collection<RaftMember> listeners) {
+        var conf = division().getRaftConf();
+        var current = new java.util.LinkedHashMap<String, RaftMember>();
+        for (RaftPeer p : conf.getCurrentPeers(RaftProtos.RaftPeerRole.FOLLOWER)) {
+            current.put(p.getId().toString(), new RaftMember(p.getId().toString(), p.getAddress()));
+        }
+        var target = new java.util.LinkedHashMap<String, RaftMember>();
+        voters.forEach(m -> target.put(m.name(), m));
+        for (RaftMember added : voters) {
+            if (!added.equals(current.get(added.name()))) {
+                current.put(added.name(), added);
+                applyConfiguration(current.values(), listeners, target);
+            }
+        }
+        for (String name : List.copyOf(current.keySet())) {
+            if (!target.containsKey(name)) {
+                current.remove(name);
+                applyConfiguration(current.values(), listeners, target);
+            }
+        }
+        applyConfiguration(current.values(), listeners, target);
+    }
+
+    private void applyConfiguration(Collection<RaftMember> voters, Collection<RaftMember> listeners,
+                                    java.util.Map<String, RaftMember> targetVoters) {
+        var servers = voters.stream().map(m -> peer(m.name(), m.raftAddress(), RaftProtos.RaftPeerRole.FOLLOWER)).toList();
+        var voterNames = voters.stream().map(RaftMember::name).collect(Collectors.toSet());
+        var listenerPeers = listeners.stream().filter(m -> !voterNames.contains(m.name()))
+            .map(m -> peer(m.name(), m.raftAddress(), RaftProtos.RaftPeerRole.LISTENER)).toList();
+        try {
+            RaftClientReply reply = client().admin().setConfiguration(SetConfigurationRequest.Arguments.newBuilder()
+                .setServersInNewConf(servers)
+                .setListenersInNewConf(listenerPeers)
+                .build());
+            if (!reply.isSuccess()) {
+                throw new StoreException("changing the Raft members to " + targetVoters.keySet() + " failed: "
+                    + rootMessage(reply.getException()), true, reply.getException());
+            }
+        } catch (IOException e) {
+            throw new StoreException("changing the Raft members to " + targetVoters.keySet() + " failed: "
+                + rootMessage(e), true, e);
+        }
+    }
+
+    public StoreStatus status() {
+        var division = division();
+        var info = division.getInfo();
+        var conf = division.getRaftConf();
+        var roleInfo = info.getRoleInfoProto();
+        var peers = new ArrayList<StoreStatus.PeerProgress>();
+        if (roleInfo.hasLeaderInfo()) {
+            long[] match = info.getFollowerMatchIndices();
+            var followers = roleInfo.getLeaderInfo().getFollowerInfoList();
+            for (int i = 0; i < followers.size(); i++) {
+                var follower = followers.get(i);
+                peers.add(new StoreStatus.PeerProgress(follower.getId().getId().toStringUtf8(),
+                    i < match.length ? match[i] : -1, follower.getLastRpcElapsedTimeMs()));
+            }
+        }
+        RaftPeerId leader = info.getLeaderId();
+        return new StoreStatus(leader == null ? null : leader.toString(), info.getCurrentTerm(), appliedIndex(),
+            info.getCurrentRole().name(),
+            names(conf.getCurrentPeers(RaftProtos.RaftPeerRole.FOLLOWER)),
+            names(conf.getCurrentPeers(RaftProtos.RaftPeerRole.LISTENER)),
+            peers);
+    }
+
+    private static List<String> names(Collection<RaftPeer> peers) {
+        return peers.stream().map(p -> p.getId().toString()).sorted().collect(Collectors.toList());
+    }
+
+    @Override
+    public void close() {
+        closeQuietly(client);
+        try {
+            server.close();
+        } catch (IOException e) {
+            throw new StoreException("closing the store replica failed: " + e.getMessage(), false, e);
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable closeable) {
+        if (closeable == null) {
+            return;
+        }
+        try {
+            closeable.close();
+        } catch (Exception ignored) {
+            // closing a client that lost its connections cannot be acted on
+        }
+    }
+
+    /** A peer of the Raft group. */
+    public record RaftMember(String name, String raftAddress) {
+    }
+}

@@ -1,0 +1,245 @@
+package fivenines.store;
+
+import fivenines.model.codec.Json;
+import fivenines.model.command.Command;
+import fivenines.model.state.ClusterState;
+import fivenines.model.state.Result;
+import fivenines.model.state.StateMachine;
+import org.apache.ratis.proto.RaftProtos;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientRequest;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftGroupMemberId;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.protocol.TermIndex;
+import org.apache.ratis.server.storage.FileInfo;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.StateMachineStorage;
+import org.apache.ratis.statemachine.TransactionContext;
+import org.apache.ratis.statemachine.impl.BaseStateMachine;
+import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
+import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.util.MD5FileUtil;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * Ratis adapter around the plain-Java {@link StateMachine}. Checks credentials on the
+ * leader before an entry reaches the log, applies entries in order, keeps snapshots as JSON.
+ */
+final class StoreStateMachine extends BaseStateMachine {
+    private static final Logger LOG = LoggerFactory.getLogger(StoreStateMachine.class);
+    private static final int RECENT_RESULTS = 8192;
+    static final String QUERY_APPLIED_INDEX = "applied-index";
+
+    private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
+    private final ClusterState state = new ClusterState();
+    private final StateMachine machine = new StateMachine(state);
+    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private final MessageAuthenticator authenticator;
+    private final List<StoreListener> listeners = new CopyOnWriteArrayList<>();
+    private final List<Consumer<String>> leaderListeners = new CopyOnWriteArrayList<>();
+    private final ConcurrentSkipListMap<Long, CompletableFuture<Long>> waiters = new ConcurrentSkipListMap<>();
+    private final Map<Long, Result> recentResults = new LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, Result> eldest) {
+            return size() > RECENT_RESULTS;
+        }
+    };
+
+    StoreStateMachine(MessageAuthenticator authenticator) {
+        this.authenticator = authenticator;
+    }
+
+    @Override
+    public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage raftStorage) throws IOException {
+        super.initialize(server, groupId, raftStorage);
+        storage.init(raftStorage);
+        loadSnapshot(storage.getLatestSnapshot());
+    }
+
+    @Override
+    public void reinitialize() throws IOException {
+        loadSnapshot(storage.loadLatestSnapshot());
+    }
+
+    @Override
+    public StateMachineStorage getStateMachineStorage() {
+        return storage;
+    }
+
+    private void loadSnapshot(SingleFileSnapshotInfo snapshot) throws IOException {
+        if (snapshot == null) {
+            return;
+        }
+        var file = snapshot.getFile().getPath();
+        MD5FileUtil.verifySavedMD5(file.toFile(), snapshot.getFile().getFileDigest());
+        var restored = Json.read(Files.readAllBytes(file), ClusterState.Snapshot.class);
+        lock.writeLock().lock();
+        try {
+            state.restore(restored);
+            setLastAppliedTermIndex(snapshot.getTermIndex());
+        } finally {
+            lock.writeLock().unlock();
+        }
+        LOG.info("restored cluster state from snapshot at index {}", snapshot.getIndex());
+    }
+
+    @Override
+    public long takeSnapshot() throws IOException {
+        TermIndex last;
+        byte[] json;
+        lock.readLock().lock();
+        try {
+            last = getLastAppliedTermIndex();
+            json = Json.bytes(state.snapshot());
+        } finally {
+            lock.readLock().unlock();
+        }
+        var file = storage.getSnapshotFile(last.getTerm(), last.getIndex()).toPath();
+        var temporary = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.write(temporary, json);
+        try (var channel = java.nio.channels.FileChannel.open(temporary, java.nio.file.StandardOpenOption.WRITE)) {
+            channel.force(true);
+        }
+        Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE);
+        var digest = MD5FileUtil.computeAndSaveMd5ForFile(file.toFile());
+        storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(file, digest), last));
+        return last.getIndex();
+    }
+
+    @Override
+    public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
+        byte[] payload;
+        try {
+            payload = authenticator.open(request.getMessage().getContent().toByteArray());
+            Json.read(payload, Command.class);
+        } catch (SecurityException | IllegalArgumentException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+        return TransactionContext.newBuilder()
+            .setStateMachine(this)
+            .setClientRequest(request)
+            .setLogData(ByteString.copyFrom(payload))
+            .build();
+    }
+
+    @Override
+    public CompletableFuture<Message> applyTransaction(TransactionContext transaction) {
+        RaftProtos.LogEntryProto entry = transaction.getLogEntry();
+        long index = entry.getIndex();
+        Command command = Json.read(entry.getStateMachineLogEntry().getLogData().toByteArray(), Command.class);
+        Result result;
+        lock.writeLock().lock();
+        try {
+            result = machine.apply(command, index);
+            updateLastAppliedTermIndex(entry.getTerm(), index);
+        } finally {
+            lock.writeLock().unlock();
+        }
+        synchronized (recentResults) {
+            recentResults.put(index, result);
+        }
+        for (StoreListener listener : listeners) {
+            try {
+                listener.applied(index, command, result, state);
+            } catch (RuntimeException e) {
+                LOG.warn("store listener {} failed at index {}", listener, index, e);
+            }
+        }
+        completeWaiters(index);
+        String summary = result instanceof Result.Rejected r ? r.reason() + ": " + r.message() : "applied";
+        return CompletableFuture.completedFuture(Message.valueOf(summary));
+    }
+
+    @Override
+    public void notifyTermIndexUpdated(long term, long index) {
+        super.notifyTermIndexUpdated(term, index);
+        completeWaiters(index);
+    }
+
+    @Override
+    public CompletableFuture<Message> query(Message request) {
+        try {
+            String query = new String(authenticator.open(request.getContent().toByteArray()), java.nio.charset.StandardCharsets.UTF_8);
+            if (!QUERY_APPLIED_INDEX.equals(query)) {
+                return CompletableFuture.failedFuture(new IOException("unknown store query '" + query + "'"));
+            }
+            return CompletableFuture.completedFuture(Message.valueOf(Long.toString(getLastAppliedTermIndex().getIndex())));
+        } catch (SecurityException e) {
+            return CompletableFuture.failedFuture(new IOException(e.getMessage(), e));
+        }
+    }
+
+    @Override
+    public void notifyLeaderChanged(RaftGroupMemberId groupMemberId, RaftPeerId newLeaderId) {
+        String leader = newLeaderId == null ? null : newLeaderId.toString();
+        leaderListeners.forEach(l -> l.accept(leader));
+    }
+
+    CompletableFuture<Long> awaitApplied(long index) {
+        long applied = getLastAppliedTermIndex().getIndex();
+        if (applied >= index) {
+            return CompletableFuture.completedFuture(applied);
+        }
+        var future = waiters.computeIfAbsent(index, i -> new CompletableFuture<>());
+        completeWaiters(getLastAppliedTermIndex().getIndex()); // it may have moved while we registered
+        return future;
+    }
+
+    private void completeWaiters(long applied) {
+        var ready = waiters.headMap(applied, true);
+        while (!ready.isEmpty()) {
+            var entry = ready.pollFirstEntry();
+            if (entry != null) {
+                entry.getValue().complete(applied);
+            }
+        }
+    }
+
+    Result resultAt(long index) {
+        synchronized (recentResults) {
+            return recentResults.get(index);
+        }
+    }
+
+    <T> T read(Function<ClusterState, T> reader) {
+        lock.readLock().lock();
+        try {
+            return reader.apply(state);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    long appliedIndex() {
+        return getLastAppliedTermIndex().getIndex();
+    }
+
+    void addListener(StoreListener listener) {
+        listeners.add(listener);
+    }
+
+    void removeListener(StoreListener listener) {
+        listeners.remove(listener);
+    }
+
+    void addLeaderListener(Consumer<String> listener) {
+        leaderListeners.add(listener);
+    }
+}

@@ -1,0 +1,135 @@
+package fivenines.store;
+
+import fivenines.model.command.ChangeConfig;
+import fivenines.model.command.CreateCluster;
+import fivenines.model.state.Result;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Three in-process replicas on loopback, through real Ratis over gRPC. */
+class ClusterStoreTest {
+    private static final byte[] SECRET = "0123456789abcdef0123456789abcdef".getBytes();
+    @TempDir
+    Path dir;
+    private final List<ClusterStore> open = new ArrayList<>();
+    private final UUID group = UUID.randomUUID();
+
+    @AfterEach
+    void closeAll() {
+        open.forEach(s -> {
+            try {
+                s.close();
+            } catch (RuntimeException ignored) {
+                // already closed by the test
+            }
+        });
+    }
+
+    private StoreConfig config(String name, int port, byte[] secret, long snapshotEvery) {
+        return new StoreConfig(name, "127.0.0.1", port, dir.resolve(name), secret, snapshotEvery, Duration.ofSeconds(10));
+    }
+
+    private ClusterStore start(StoreConfig config, ClusterStore.Start start) {
+        ClusterStore store = ClusterStore.start(config, group, start);
+        open.add(store);
+        return store;
+    }
+
+    private static int freePort() throws IOException {
+        try (var socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
+    }
+
+    private static void awaitLeader(ClusterStore store) throws InterruptedException {
+        for (int i = 0; i < 200 && store.status().leader() == null; i++) {
+            Thread.sleep(50);
+        }
+        assertTrue(store.status().leader() != null, "no leader elected");
+    }
+
+    @Test
+    void threeReplicasAgreeSurviveLeaderLossAndRecoverFromDisk() throws Exception {
+        int[] ports = {freePort(), freePort(), freePort()};
+        var configs = List.of(config("n0", ports[0], SECRET, 20), config("n1", ports[1], SECRET, 20),
+            config("n2", ports[2], SECRET, 20));
+        ClusterStore n0 = start(configs.get(0), ClusterStore.Start.NEW_GROUP);
+        awaitLeader(n0);
+        assertTrue(n0.submitAndWait(new CreateCluster("c", "a".repeat(64), "n0", "127.0.0.1:1", configs.get(0).raftAddress(), 5)).applied());
+        ClusterStore n1 = start(configs.get(1), ClusterStore.Start.JOIN_GROUP);
+        ClusterStore n2 = start(configs.get(2), ClusterStore.Start.JOIN_GROUP);
+        n0.setMembers(configs.stream().map(c -> new ClusterStore.RaftMember(c.nodeName(), c.raftAddress())).toList(), List.of());
+        for (int i = 1; i <= 50; i++) {
+            Result r = n0.submitAndWait(ChangeConfig.set("key" + (i % 5), "v" + i));
+            assertTrue(r.applied());
+        }
+        // every replica reaches the same config_version, read linearizably from a follower
+        assertEquals(50L, (long) n2.readLinearizable(s -> s.configuration().version()));
+        assertEquals(50L, (long) n1.readLinearizable(s -> s.configuration().version()));
+
+        // kill the leader: a new one is elected and keeps every committed change
+        String leader = n0.status().leader();
+        ClusterStore leaderStore = List.of(n0, n1, n2).stream().filter(s -> s.nodeName().equals(leader)).findFirst().orElseThrow();
+        leaderStore.close();
+        ClusterStore survivor = leaderStore == n1 ? n2 : n1;
+        Result after = survivor.submitAndWait(ChangeConfig.set("after", "failover"));
+        assertTrue(after.applied());
+        assertEquals(51L, (long) survivor.readLinearizable(s -> s.configuration().version()));
+
+        // restart the killed replica from disk: it catches up
+        var restarted = start(configs.stream().filter(c -> c.nodeName().equals(leader)).findFirst().orElseThrow(),
+            ClusterStore.Start.RECOVER);
+        assertEquals(51L, (long) restarted.readLinearizable(s -> s.configuration().version()));
+        assertEquals("failover", restarted.read(s -> s.configuration().get("after").orElseThrow()));
+        assertTrue(Files.list(dir.resolve(leader)).findAny().isPresent());
+    }
+
+    @Test
+    void allReplicasRestartedKeepTheirStateThroughSnapshotsAndPurgedLogs() throws Exception {
+        int port = freePort();
+        var config = config("solo", port, SECRET, 10);
+        ClusterStore store = start(config, ClusterStore.Start.NEW_GROUP);
+        awaitLeader(store);
+        store.submitAndWait(new CreateCluster("c", "a".repeat(64), "solo", "127.0.0.1:1", config.raftAddress(), 5));
+        for (int i = 0; i < 60; i++) {
+            store.submitAndWait(new ChangeConfig(Map.of("k" + i, "v"), List.of(), null));
+        }
+        store.close();
+        ClusterStore again = start(config, ClusterStore.Start.RECOVER);
+        awaitLeader(again);
+        assertEquals(60L, (long) again.readLinearizable(s -> s.configuration().version()));
+        assertEquals(60, (int) again.read(s -> s.configuration().values().size()));
+        assertTrue(again.submitAndWait(ChangeConfig.set("more", "x")).applied());
+    }
+
+    @Test
+    void aClientWithTheWrongSecretChangesNothing() throws Exception {
+        int port = freePort();
+        ClusterStore store = start(config("a", port, SECRET, 1000), ClusterStore.Start.NEW_GROUP);
+        awaitLeader(store);
+        store.submitAndWait(new CreateCluster("c", "a".repeat(64), "a", "127.0.0.1:1", "127.0.0.1:" + port, 5));
+        // a second replica object with another secret, sharing nothing but the network
+        var intruderConfig = new StoreConfig("intruder", "127.0.0.1", freePort(), dir.resolve("intruder"),
+            "ffffffffffffffffffffffffffffffff".getBytes(), 1000, Duration.ofSeconds(5));
+        ClusterStore intruder = start(intruderConfig, ClusterStore.Start.JOIN_GROUP);
+        var error = assertThrows(StoreException.class, () -> intruder.submitAndWait(ChangeConfig.set("x", "y")));
+        assertFalse(error.mayHaveHappened(), error.getMessage());
+        assertEquals(0L, (long) store.readLinearizable(s -> s.configuration().version()));
+    }
+}
