@@ -1,0 +1,120 @@
+package fivenines.agent;
+
+import fivenines.agent.api.ApiServer;
+import fivenines.agent.api.ClusterRoutes;
+import fivenines.agent.api.ConfigRoutes;
+import fivenines.agent.api.LockRoutes;
+import fivenines.agent.api.McpRoutes;
+import fivenines.agent.api.Router;
+import fivenines.agent.builtin.ApiPlugin;
+import fivenines.agent.builtin.ManagerPlugin;
+import fivenines.agent.builtin.StorePlugin;
+import fivenines.agent.cluster.ClusterService;
+import fivenines.agent.cluster.StoreCluster;
+import fivenines.agent.lock.StoreLocks;
+import fivenines.agent.plugin.HostedContext;
+import fivenines.agent.plugin.PluginHost;
+import fivenines.plugin.Plugin;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The daemon on each node: a plugin host whose built-in plugins are the store, the manager
+ * and the API; third-party plugins come from jars in {@code DATA/plugins}.
+ */
+public final class Agent implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Agent.class);
+    private final AgentConfig config;
+    private final Credentials credentials;
+    private final ClusterService cluster;
+    private final PluginHost host;
+    private final CountDownLatch exited = new CountDownLatch(1);
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private Agent(AgentConfig config) {
+        this.config = config;
+        try {
+            Files.createDirectories(config.dataDir());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the data directory " + config.dataDir(), e);
+        }
+        this.credentials = Credentials.loadOrCreate(config.dataDir());
+        this.cluster = new ClusterService(config, credentials);
+        var storeCluster = new StoreCluster(cluster);
+        var locks = new StoreLocks(storeCluster, config.nodeName());
+        this.host = new PluginHost((Plugin plugin) ->
+            new HostedContext(plugin.name(), config.nodeName(), config.dataDir(), storeCluster, locks));
+        var router = new Router();
+        router.addOpen("GET", "/v1/health", r -> Map.of("node", config.nodeName(), "ok", true));
+        router.addOpen("GET", "/v1/openapi.yaml", r -> new ApiServer.RawText("application/yaml", openApi()));
+        new ClusterRoutes(config, cluster).register(router);
+        new ConfigRoutes(cluster).register(router);
+        new LockRoutes(cluster, locks).register(router);
+        new McpRoutes(host, this::close).register(router);
+        host.register(new StorePlugin(cluster));
+        host.register(new ManagerPlugin(cluster));
+        host.register(new ApiPlugin(config, router, credentials::matches));
+    }
+
+    /** Starts an agent: built-in plugins, then jars from {@code DATA/plugins}. */
+    public static Agent start(AgentConfig config) {
+        Agent agent = new Agent(config);
+        agent.host.startAll();
+        agent.host.loadFolder(config.dataDir().resolve("plugins"));
+        LocalAgents.announce(config, agent.credentials.file());
+        LOG.info("agent {} is up: API {}, Raft {}, data {}", config.nodeName(), config.apiUrl(), config.raftAddress(),
+            config.dataDir().toAbsolutePath());
+        return agent;
+    }
+
+    public AgentConfig config() {
+        return config;
+    }
+
+    public ClusterService cluster() {
+        return cluster;
+    }
+
+    public Credentials credentials() {
+        return credentials;
+    }
+
+    public PluginHost plugins() {
+        return host;
+    }
+
+    public void awaitExit() throws InterruptedException {
+        exited.await();
+    }
+
+    /** Stops every plugin (in reverse order) and releases the data directory. Idempotent. */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        LOG.info("agent {} stopping", config.nodeName());
+        try {
+            host.close();
+        } finally {
+            exited.countDown();
+        }
+    }
+
+    private static String openApi() {
+        try (InputStream in = Agent.class.getResourceAsStream("/openapi.yaml")) {
+            return in == null ? "" : new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,32 @@
+package fivenines.agent;
+
+import java.nio.file.Path;
+
+/**
+ * How an agent runs. Precedence, lowest first: built-in defaults, then the command line.
+ *
+ * @param nodeName      this node's name in the cluster (defaults to the host name)
+ * @param dataDir       where everything this node keeps lives
+ * @param listenHost    the address the API binds to
+ * @param apiPort       the REST API port
+ * @param raftPort      the store's Raft (gRPC) port
+ * @param advertiseHost the address other nodes use to reach this one
+ */
+public record AgentConfig(String nodeName, Path dataDir, String listenHost, int apiPort, int raftPort,
+                          String advertiseHost) {
+
+    public static final int DEFAULT_API_PORT = 7600;
+
+    public String apiAddress() {
+        return advertiseHost + ":" + apiPort;
+    }
+
+    public String raftAddress() {
+        return advertiseHost + ":" + raftPort;
+    }
+
+    public String apiUrl() {
+        String host = listenHost.equals("0.0.0.0") || listenHost.equals("::") ? "127.0.0.1" : listenHost;
+        return "http://" + host + ":" + apiPort;
+    }
+}

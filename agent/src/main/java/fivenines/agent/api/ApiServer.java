@@ -1,0 +1,147 @@
+package fivenines.agent.api;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import fivenines.model.codec.Json;
+import fivenines.store.StoreException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Predicate;
+
+/**
+ * The agent's JSON REST API on the JDK's HTTP server, one virtual thread per request.
+ * Every route but health and the API description needs {@code Authorization: Bearer SECRET}.
+ */
+public final class ApiServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ApiServer.class);
+    static final int MAX_BODY = 4 * 1024 * 1024;
+
+    private final Router router;
+    private final Predicate<String> credentialCheck;
+    private final HttpServer server;
+    private final ExecutorService executor;
+
+    public ApiServer(String host, int port, Router router, Predicate<String> credentialCheck) throws IOException {
+        this.router = router;
+        this.credentialCheck = credentialCheck;
+        this.server = HttpServer.create(new InetSocketAddress(host, port), 256);
+        this.executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("api-request-", 0).factory());
+        server.setExecutor(executor);
+        server.createContext("/", this::handle);
+    }
+
+    public void start() {
+        server.start();
+    }
+
+    public int port() {
+        return server.getAddress().getPort();
+    }
+
+    private void handle(HttpExchange exchange) throws IOException {
+        int status = 200;
+        Object body;
+        String method = exchange.getRequestMethod();
+        String path = exchange.getRequestURI().getRawPath();
+        try {
+            Router.Match match = router.match(method, path);
+            if (!match.route().open()) {
+                String authorization = exchange.getRequestHeaders().getFirst("Authorization");
+                String token = authorization != null && authorization.startsWith("Bearer ") ? authorization.substring(7).strip() : null;
+                if (!credentialCheck.test(token)) {
+                    throw new ApiException(401, token == null
+                        ? "this API needs the cluster credential: send 'Authorization: Bearer TOKEN' (the CLI finds it by itself on the agent's machine, or set NINES_TOKEN)"
+                        : "the credential does not match this agent's cluster secret");
+                }
+            }
+            byte[] requestBody = readBody(exchange.getRequestBody());
+            var request = new ApiRequest(method, path, match.parameters(), query(exchange.getRequestURI().getRawQuery()), requestBody);
+            Object result = match.route().handler().handle(request);
+            if (result instanceof ApiResponse response) {
+                status = response.status();
+                result = response.body();
+            }
+            if (result instanceof RawText text) {
+                send(exchange, status, text.contentType(), text.text().getBytes(StandardCharsets.UTF_8));
+                return;
+            }
+            body = result == null ? Map.of() : result;
+        } catch (ApiException e) {
+            status = e.status();
+            body = error(e.getMessage(), e.mayHaveHappened());
+        } catch (StoreException e) {
+            status = 503;
+            body = error(e.getMessage(), e.mayHaveHappened());
+        } catch (IllegalArgumentException e) {
+            status = 400;
+            body = error(e.getMessage(), false);
+        } catch (Exception e) {
+            LOG.warn("{} {} failed", method, path, e);
+            status = 500;
+            body = error(method + " " + path + " failed: " + e, true);
+        }
+        send(exchange, status, "application/json", Json.bytes(body));
+    }
+
+    private static Map<String, Object> error(String message, boolean mayHaveHappened) {
+        var map = new LinkedHashMap<String, Object>();
+        map.put("error", message);
+        map.put("mayHaveHappened", mayHaveHappened);
+        return map;
+    }
+
+    private static void send(HttpExchange exchange, int status, String contentType, byte[] bytes) throws IOException {
+        exchange.getResponseHeaders().set("Content-Type", contentType);
+        exchange.sendResponseHeaders(status, bytes.length == 0 ? -1 : bytes.length);
+        try (var out = exchange.getResponseBody()) {
+            out.write(bytes);
+        }
+    }
+
+    private static byte[] readBody(InputStream in) throws IOException {
+        byte[] bytes = in.readNBytes(MAX_BODY + 1);
+        if (bytes.length > MAX_BODY) {
+            throw new ApiException(413, "the request body is larger than " + MAX_BODY + " bytes");
+        }
+        return bytes;
+    }
+
+    private static Map<String, String> query(String raw) {
+        var query = new HashMap<String, String>();
+        if (raw == null || raw.isEmpty()) {
+            return query;
+        }
+        for (String pair : raw.split("&")) {
+            int eq = pair.indexOf('=');
+            String key = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
+            String value = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+            query.put(key, value);
+        }
+        return query;
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+        executor.shutdownNow();
+    }
+
+    /** A reply with a status other than 200. */
+    public record ApiResponse(int status, Object body) {
+    }
+
+    /** A reply that is not JSON (the OpenAPI description). */
+    public record RawText(String contentType, String text) {
+    }
+}

@@ -1,0 +1,107 @@
+package fivenines.agent.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import fivenines.agent.AgentConfig;
+import fivenines.agent.cluster.ClusterService;
+import fivenines.model.cluster.Membership;
+import fivenines.model.cluster.Node;
+import fivenines.model.cluster.NodeState;
+import fivenines.store.StoreStatus;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Membership: init, join, leave, remove, status. */
+public final class ClusterRoutes {
+    private final AgentConfig config;
+    private final ClusterService cluster;
+
+    public ClusterRoutes(AgentConfig config, ClusterService cluster) {
+        this.config = config;
+        this.cluster = cluster;
+    }
+
+    public void register(Router router) {
+        router.add("GET", "/v1/cluster/status", r -> status());
+        router.add("POST", "/v1/cluster/init", this::init);
+        router.add("POST", "/v1/cluster/join", this::join);
+        router.add("POST", "/v1/cluster/join-offer", r -> cluster.offer());
+        router.add("POST", "/v1/cluster/admit", this::admit);
+        router.add("POST", "/v1/cluster/leave", r -> {
+            cluster.leave();
+            return Map.of("left", true, "node", config.nodeName());
+        });
+        router.add("POST", "/v1/cluster/remove", r -> cluster.remove(r.requireText("node"), "removed by operator"));
+    }
+
+    private Object init(ApiRequest request) {
+        JsonNode body = request.json();
+        String name = request.requireText("name");
+        int maxVoters = body.path("maxVoters").asInt(Membership.DEFAULT_MAX_VOTERS);
+        Node node = cluster.init(name, maxVoters);
+        var answer = new LinkedHashMap<String, Object>();
+        answer.put("cluster", name);
+        answer.put("node", node);
+        answer.put("joinToken", "(the agent's secret: see " + config.dataDir().resolve("secret") + ")");
+        return answer;
+    }
+
+    private Object join(ApiRequest request) {
+        JsonNode body = request.json();
+        Node node = cluster.join(request.requireText("seed"), request.requireText("token"), body.path("witness").asBoolean(false));
+        return Map.of("cluster", cluster.identity().clusterName(), "node", node);
+    }
+
+    private Object admit(ApiRequest request) {
+        JsonNode body = request.json();
+        return cluster.admit(request.requireText("name"), request.requireText("apiAddress"),
+            request.requireText("raftAddress"), body.path("witness").asBoolean(false));
+    }
+
+    /** Nodes, leader, quorum, config_version and the applied log index. */
+    public Map<String, Object> status() {
+        var answer = new LinkedHashMap<String, Object>();
+        answer.put("node", config.nodeName());
+        if (!cluster.inCluster()) {
+            answer.put("cluster", null);
+            answer.put("message", "not in a cluster: run 'nines cluster init --name NAME' or 'nines cluster join HOST:PORT --token T'");
+            return answer;
+        }
+        var store = cluster.store();
+        StoreStatus status = store.status();
+        var nodes = store.read(s -> List.copyOf(s.membership().nodes()));
+        long configVersion = store.read(s -> s.configuration().version());
+        answer.put("cluster", cluster.identity().clusterName());
+        answer.put("leader", status.leader());
+        answer.put("term", status.term());
+        answer.put("role", status.role());
+        answer.put("appliedIndex", status.appliedIndex());
+        answer.put("configVersion", configVersion);
+        long voters = nodes.stream().filter(Node::voter).count();
+        long votersUp = nodes.stream().filter(n -> n.voter() && n.state() == NodeState.UP).count();
+        long needed = voters / 2 + 1;
+        answer.put("quorum", Map.of("voters", voters, "up", votersUp, "needed", needed,
+            "ok", status.leader() != null && votersUp >= needed));
+        var rows = new ArrayList<Map<String, Object>>();
+        for (Node node : nodes) {
+            var row = new LinkedHashMap<String, Object>();
+            row.put("name", node.name());
+            row.put("role", node.witness() ? "WITNESS" : node.role().name());
+            row.put("state", node.state().name());
+            row.put("leader", node.name().equals(status.leader()));
+            row.put("apiAddress", node.apiAddress());
+            row.put("raftAddress", node.raftAddress());
+            status.peers().stream().filter(p -> p.name().equals(node.name())).findFirst().ifPresent(p -> {
+                row.put("matchIndex", p.matchIndex());
+                row.put("lastContactMillis", p.lastContactMillis());
+            });
+            rows.add(row);
+        }
+        answer.put("nodes", rows);
+        answer.put("raftVoters", status.voters());
+        answer.put("raftListeners", status.listeners());
+        return answer;
+    }
+}

@@ -1,0 +1,53 @@
+package fivenines.agent.builtin;
+
+import fivenines.agent.AgentConfig;
+import fivenines.agent.api.ApiServer;
+import fivenines.agent.api.Router;
+import fivenines.plugin.Health;
+import fivenines.plugin.Plugin;
+import fivenines.plugin.PluginContext;
+
+import java.util.function.Predicate;
+
+/** The REST API that the CLI, the web UI and other agents use. */
+public final class ApiPlugin implements Plugin {
+    private final AgentConfig config;
+    private final Router router;
+    private final Predicate<String> credentialCheck;
+    private ApiServer server;
+
+    public ApiPlugin(AgentConfig config, Router router, Predicate<String> credentialCheck) {
+        this.config = config;
+        this.router = router;
+        this.credentialCheck = credentialCheck;
+    }
+
+    @Override
+    public String name() {
+        return "api";
+    }
+
+    @Override
+    public String description() {
+        return "REST API (JSON) on " + config.listenHost() + ":" + config.apiPort();
+    }
+
+    @Override
+    public void start(PluginContext context) throws Exception {
+        server = new ApiServer(config.listenHost(), config.apiPort(), router, credentialCheck);
+        server.start();
+    }
+
+    @Override
+    public void stop() {
+        if (server != null) {
+            server.close();
+            server = null;
+        }
+    }
+
+    @Override
+    public Health health() {
+        return server == null ? Health.failed("not listening") : Health.ok("listening on port " + server.port());
+    }
+}

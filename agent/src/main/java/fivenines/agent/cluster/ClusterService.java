@@ -1,0 +1,314 @@
+package fivenines.agent.cluster;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import fivenines.agent.AgentConfig;
+import fivenines.agent.Credentials;
+import fivenines.agent.api.ApiException;
+import fivenines.agent.client.AgentClient;
+import fivenines.agent.client.AgentClientException;
+import fivenines.model.cluster.Node;
+import fivenines.model.command.AddNode;
+import fivenines.model.command.CreateCluster;
+import fivenines.model.command.RemoveNode;
+import fivenines.model.state.Result;
+import fivenines.store.ClusterStore;
+import fivenines.store.StoreConfig;
+import fivenines.store.StoreException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+/**
+ * This node's part in the cluster: creating, joining and leaving it, and the store replica
+ * that comes with membership. Raft membership follows the nodes in the store: the state
+ * decides who votes, and {@link #reconcileRaftMembers()} makes Ratis agree.
+ */
+public final class ClusterService implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ClusterService.class);
+    private final AgentConfig config;
+    private final Credentials credentials;
+    private final List<Consumer<ClusterStore>> storeListeners = new CopyOnWriteArrayList<>();
+    private volatile ClusterStore store;
+    private volatile ClusterIdentity identity;
+
+    public ClusterService(AgentConfig config, Credentials credentials) {
+        this.config = config;
+        this.credentials = credentials;
+    }
+
+    /** Told of each store replica this service starts (after init, join or a restart). */
+    public void onStoreStarted(Consumer<ClusterStore> listener) {
+        storeListeners.add(listener);
+        if (store != null) {
+            listener.accept(store);
+        }
+    }
+
+    /** Recovers membership from disk if this node was in a cluster. */
+    public synchronized void start() {
+        if (store != null) {
+            return;
+        }
+        ClusterIdentity.load(config.dataDir()).ifPresent(id -> {
+            identity = id;
+            startStore(UUID.fromString(id.groupId()), ClusterStore.Start.RECOVER);
+            LOG.info("rejoined cluster '{}' from {}", id.clusterName(), config.dataDir());
+        });
+    }
+
+    public boolean inCluster() {
+        return store != null;
+    }
+
+    public ClusterIdentity identity() {
+        return identity;
+    }
+
+    public ClusterStore store() {
+        ClusterStore current = store;
+        if (current == null) {
+            throw new ApiException(409, "node '" + config.nodeName() + "' is not in a cluster yet: run "
+                + "'nines cluster init --name NAME' here, or 'nines cluster join HOST:PORT --token T'");
+        }
+        return current;
+    }
+
+    private Path raftDir() {
+        return config.dataDir().resolve("raft");
+    }
+
+    private void startStore(UUID groupId, ClusterStore.Start start) {
+        var storeConfig = new StoreConfig(config.nodeName(), config.advertiseHost(), config.raftPort(), raftDir(),
+            credentials.secretBytes());
+        store = ClusterStore.start(storeConfig, groupId, start);
+        storeListeners.forEach(l -> l.accept(store));
+    }
+
+    /** Makes a one-node cluster of this node; its secret becomes the cluster's join token. */
+    public synchronized Node init(String clusterName, int maxVoters) {
+        if (store != null) {
+            throw ApiException.conflict("node '" + config.nodeName() + "' is already in cluster '"
+                + identity.clusterName() + "'; leave it first ('nines cluster leave')");
+        }
+        fivenines.model.state.Names.requireName("cluster", clusterName);
+        UUID groupId = UUID.randomUUID();
+        wipeRaftDir();
+        startStore(groupId, ClusterStore.Start.NEW_GROUP);
+        try {
+            awaitLeader(Duration.ofSeconds(30));
+            Result result = store.submitAndWait(new CreateCluster(clusterName, Credentials.sha256(credentials.secret()),
+                config.nodeName(), config.apiAddress(), config.raftAddress(), maxVoters));
+            Node node = (Node) ApiException.valueOf(result);
+            identity = new ClusterIdentity(clusterName, groupId.toString());
+            identity.save(config.dataDir());
+            return node;
+        } catch (RuntimeException e) {
+            stopStore();
+            wipeRaftDir();
+            throw e;
+        }
+    }
+
+    /** Answered by a member to a node that asks to join, once its token checked out. */
+    public JoinOffer offer() {
+        var current = store();
+        return new JoinOffer(identity.clusterName(), current.groupId());
+    }
+
+    /** On a member: admits a node that has started its empty replica. */
+    public Node admit(String name, String apiAddress, String raftAddress, boolean witness) {
+        ClusterStore current = store();
+        Node node = (Node) ApiException.valueOf(current.submitAndWait(new AddNode(name, apiAddress, raftAddress, witness)));
+        try {
+            reconcileRaftMembers();
+        } catch (StoreException e) {
+            LOG.warn("node {} could not be added to the Raft group; taking it out again", name, e);
+            current.submitAndWait(new RemoveNode(name, "join failed: " + e.getMessage()));
+            throw new ApiException(503, "node '" + name + "' could not be added to the Raft group: " + e.getMessage()
+                + "; check that its Raft address " + raftAddress + " is reachable from the cluster", false);
+        }
+        return node;
+    }
+
+    /** On the joining node: asks a member to admit this node. */
+    public synchronized Node join(String seedAddress, String token, boolean witness) {
+        if (store != null) {
+            throw ApiException.conflict("node '" + config.nodeName() + "' is already in cluster '"
+                + identity.clusterName() + "'; leave it first ('nines cluster leave')");
+        }
+        if (token == null || !token.matches("[0-9a-f]{64}")) {
+            throw ApiException.badRequest("the join token must be the 64 hex digits that 'nines cluster init' printed");
+        }
+        var seed = new AgentClient("http://" + seedAddress, token, Duration.ofSeconds(90));
+        JsonNode offer;
+        try {
+            offer = seed.post("/v1/cluster/join-offer", Map.of("name", config.nodeName()));
+        } catch (AgentClientException e) {
+            throw new ApiException(e.status() == 401 ? 403 : 502, "joining through " + seedAddress + " failed: " + e.getMessage());
+        }
+        String clusterName = offer.path("clusterName").asText();
+        UUID groupId = UUID.fromString(offer.path("groupId").asText());
+        String previousSecret = credentials.secret();
+        credentials.replace(token);
+        wipeRaftDir();
+        startStore(groupId, ClusterStore.Start.JOIN_GROUP);
+        try {
+            seed.post("/v1/cluster/admit", Map.of("name", config.nodeName(), "apiAddress", config.apiAddress(),
+                "raftAddress", config.raftAddress(), "witness", witness));
+            identity = new ClusterIdentity(clusterName, groupId.toString());
+            identity.save(config.dataDir());
+            awaitSelfInState(Duration.ofSeconds(60));
+            return store.read(s -> s.membership().requireNode(config.nodeName()));
+        } catch (RuntimeException e) {
+            stopStore();
+            wipeRaftDir();
+            ClusterIdentity.forget(config.dataDir());
+            identity = null;
+            credentials.replace(previousSecret);
+            if (e instanceof AgentClientException client) {
+                throw new ApiException(client.status() >= 400 ? client.status() : 502,
+                    "joining through " + seedAddress + " failed: " + client.getMessage(), client.mayHaveHappened());
+            }
+            throw e;
+        }
+    }
+
+    /** Takes this node out of the cluster and forgets the cluster locally. */
+    public synchronized void leave() {
+        ClusterStore current = store();
+        remove(config.nodeName(), "left");
+        stopStore();
+        ClusterIdentity.forget(config.dataDir());
+        identity = null;
+        wipeRaftDir();
+        LOG.info("node {} left the cluster", config.nodeName());
+        if (current != null) {
+            LOG.debug("store replica of the old cluster closed");
+        }
+    }
+
+    /** Removes a node (one that left, or a dead one) from the state and the Raft group. */
+    public StateRemoval remove(String name, String reason) {
+        ClusterStore current = store();
+        var removed = (fivenines.model.state.StateMachine.NodeRemoved) ApiException.valueOf(
+            current.submitAndWait(new RemoveNode(name, reason)));
+        reconcileRaftMembers();
+        return new StateRemoval(removed.name(), removed.promoted() == null ? null : removed.promoted().name());
+    }
+
+    /**
+     * Makes the Raft group's voters and listeners match the nodes in the state. Another
+     * node's manager may be changing the configuration at the same moment, and Ratis takes
+     * one change at a time, so this retries until the group matches.
+     */
+    public void reconcileRaftMembers() {
+        StoreException last = null;
+        for (int attempt = 0; attempt < 20; attempt++) {
+            ClusterStore current = store();
+            var nodes = current.read(s -> List.copyOf(s.membership().nodes()));
+            var status = current.status();
+            var voterNames = nodes.stream().filter(Node::voter).map(Node::name).sorted().toList();
+            var listenerNames = nodes.stream().filter(n -> !n.voter()).map(Node::name).sorted().toList();
+            if (voterNames.isEmpty()) {
+                return; // the cluster is being created: nothing in the state to follow yet
+            }
+            if (attempt > 0 && voterNames.equals(status.voters()) && listenerNames.equals(status.listeners())) {
+                return;
+            }
+            var voters = nodes.stream().filter(Node::voter).map(n -> new ClusterStore.RaftMember(n.name(), n.raftAddress())).toList();
+            var listeners = nodes.stream().filter(n -> !n.voter()).map(n -> new ClusterStore.RaftMember(n.name(), n.raftAddress())).toList();
+            try {
+                current.setMembers(voters, listeners);
+                return;
+            } catch (StoreException e) {
+                last = e;
+                LOG.debug("Raft membership change attempt {} failed: {}", attempt + 1, e.getMessage());
+                sleep(300);
+            }
+        }
+        throw last;
+    }
+
+    public void awaitLeader(Duration timeout) {
+        Instant deadline = Instant.now().plus(timeout);
+        while (store().status().leader() == null) {
+            if (Instant.now().isAfter(deadline)) {
+                throw new ApiException(503, "no store leader was elected within " + timeout.toSeconds()
+                    + " s; check that a majority of voters runs ('nines cluster status')", false);
+            }
+            sleep(50);
+        }
+    }
+
+    private void awaitSelfInState(Duration timeout) {
+        Instant deadline = Instant.now().plus(timeout);
+        while (store().read(s -> s.membership().node(config.nodeName()).isEmpty())) {
+            if (Instant.now().isAfter(deadline)) {
+                throw new ApiException(504, "this node was admitted but has not caught up with the cluster within "
+                    + timeout.toSeconds() + " s", true);
+            }
+            sleep(50);
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ApiException(503, "interrupted", true);
+        }
+    }
+
+    private void stopStore() {
+        ClusterStore current = store;
+        store = null;
+        if (current != null) {
+            try {
+                current.close();
+            } catch (RuntimeException e) {
+                LOG.warn("closing the store replica failed", e);
+            }
+        }
+    }
+
+    private void wipeRaftDir() {
+        Path dir = raftDir();
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(path);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot clear old store data in " + dir, e);
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        stopStore();
+    }
+
+    /** What a member tells a node that may join. */
+    public record JoinOffer(String clusterName, String groupId) {
+    }
+
+    /** What a removal did. */
+    public record StateRemoval(String removed, String promoted) {
+    }
+}

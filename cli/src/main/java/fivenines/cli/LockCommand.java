@@ -1,0 +1,89 @@
+package fivenines.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import fivenines.agent.client.AgentClient;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.util.Map;
+import java.util.stream.Collectors;
+import java.util.stream.StreamSupport;
+
+/** Cluster lock commands (the DLM of the seed). */
+@Command(name = "lock", mixinStandardHelpOptions = true, description = "Acquire, release and list cluster locks.",
+    subcommands = {LockCommand.Acquire.class, LockCommand.Release.class, LockCommand.ListLocks.class})
+final class LockCommand {
+
+    @Command(name = "acquire", mixinStandardHelpOptions = true, description = "Acquire a lock for this node (held until released).")
+    static final class Acquire implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Parameters(paramLabel = "NAME")
+        String name;
+        @Option(names = "--mode", description = "ex (exclusive, default) or pr (shared)")
+        String mode = "ex";
+        @Option(names = "--wait", paramLabel = "SECONDS", description = "wait this long for the lock (default 0: fail at once)")
+        long waitSeconds;
+        @Option(names = "--owner", description = "who holds it on this node (default: cli)")
+        String owner = "cli";
+
+        @Override
+        public void run() {
+            agent.client().post("/v1/locks/" + AgentClient.encode(name) + "/acquire",
+                Map.of("mode", mode, "waitSeconds", waitSeconds, "owner", owner));
+            System.out.println("lock '" + name + "' acquired (" + mode.toUpperCase() + ", owner " + owner + ")");
+        }
+    }
+
+    @Command(name = "release", mixinStandardHelpOptions = true, description = "Release a lock held by this node.")
+    static final class Release implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Parameters(paramLabel = "NAME")
+        String name;
+        @Option(names = "--owner", description = "who holds it on this node (default: cli)")
+        String owner = "cli";
+
+        @Override
+        public void run() {
+            agent.client().post("/v1/locks/" + AgentClient.encode(name) + "/release", Map.of("owner", owner));
+            System.out.println("lock '" + name + "' released");
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "Every lock, its holders and waiters.")
+    static final class ListLocks implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Option(names = "--json", description = "print JSON")
+        boolean json;
+
+        @Override
+        public void run() {
+            JsonNode locks = agent.client().get("/v1/locks");
+            if (json) {
+                Output.json(System.out, locks);
+                return;
+            }
+            var table = new Table("LOCK", "MODE", "HOLDERS", "WAITING");
+            for (JsonNode lock : locks) {
+                JsonNode holders = lock.path("holders");
+                String mode = holders.isEmpty() ? "-" : holders.get(0).path("mode").asText();
+                table.row(lock.path("name").asText(), mode, describe(holders), describe(lock.path("waiters")));
+            }
+            table.print(System.out);
+        }
+
+        private static String describe(JsonNode holders) {
+            if (holders.isEmpty()) {
+                return "-";
+            }
+            return StreamSupport.stream(holders.spliterator(), false)
+                .map(h -> h.path("owner").asText() + "@" + h.path("node").asText()
+                    + (h.path("mode").asText().equals("PR") ? "(pr)" : ""))
+                .collect(Collectors.joining(","));
+        }
+    }
+}

@@ -1,0 +1,29 @@
+package fivenines.cli;
+
+/**
+ * Log levels before any logger exists: our own at info, Ratis and its gRPC at warn so
+ * that a healthy cluster's log stays readable. NINES_LOG_LEVEL=debug shows everything.
+ */
+final class Logging {
+    private Logging() {
+    }
+
+    static void configure() {
+        String level = System.getenv().getOrDefault("NINES_LOG_LEVEL", "info");
+        setDefault("org.slf4j.simpleLogger.defaultLogLevel", level);
+        setDefault("org.slf4j.simpleLogger.showDateTime", "true");
+        setDefault("org.slf4j.simpleLogger.dateTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSS");
+        setDefault("org.slf4j.simpleLogger.showShortLogName", "true");
+        if (!level.equals("debug") && !level.equals("trace")) {
+            setDefault("org.slf4j.simpleLogger.log.org.apache.ratis", "warn");
+            java.util.logging.Logger.getLogger("org.apache.ratis.thirdparty").setLevel(java.util.logging.Level.WARNING);
+            java.util.logging.Logger.getLogger("io.grpc").setLevel(java.util.logging.Level.WARNING);
+        }
+    }
+
+    private static void setDefault(String key, String value) {
+        if (System.getProperty(key) == null) {
+            System.setProperty(key, value);
+        }
+    }
+}

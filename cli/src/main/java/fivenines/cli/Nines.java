@@ -1,0 +1,51 @@
+package fivenines.cli;
+
+import fivenines.agent.client.AgentClientException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The nines command: the agent itself, and a client of its API for everything else. */
+@Command(name = "nines", mixinStandardHelpOptions = true, versionProvider = Nines.Version.class,
+    description = "fivenines: a few ordinary Linux machines as one cluster that keeps VMs running.",
+    subcommands = {UpCommand.class, AgentCommand.class, ClusterCommand.class, ConfigCommand.class,
+        LockCommand.class, McpCommand.class, CommandLine.HelpCommand.class})
+public final class Nines {
+    static final int EXIT_FAILED = 1;
+    static final int EXIT_MAY_HAVE_HAPPENED = 3;
+
+    public static void main(String[] args) {
+        Logging.configure();
+        System.exit(run(args));
+    }
+
+    public static int run(String... args) {
+        var commandLine = new CommandLine(new Nines());
+        commandLine.setExecutionExceptionHandler((exception, line, parseResult) -> {
+            if (exception instanceof AgentClientException e) {
+                line.getErr().println("error: " + e.getMessage());
+                return e.mayHaveHappened() ? EXIT_MAY_HAVE_HAPPENED : EXIT_FAILED;
+            }
+            if (exception instanceof UsageException e) {
+                line.getErr().println("error: " + e.getMessage());
+                return CommandLine.ExitCode.USAGE;
+            }
+            throw exception;
+        });
+        return commandLine.execute(args);
+    }
+
+    /** Bad arguments found after parsing (a file that does not exist, say). */
+    static final class UsageException extends RuntimeException {
+        UsageException(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String version = Nines.class.getPackage().getImplementationVersion();
+            return new String[]{"nines " + (version == null ? "development build" : version)};
+        }
+    }
+}

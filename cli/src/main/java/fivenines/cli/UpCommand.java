@@ -1,0 +1,64 @@
+package fivenines.cli;
+
+import fivenines.agent.Agent;
+import fivenines.agent.AgentConfig;
+import fivenines.model.cluster.Membership;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** The embedded default: one agent, a one-node cluster, sensible defaults. */
+@Command(name = "up", mixinStandardHelpOptions = true,
+    description = "Run a single-node cluster here (agent + store), creating it on first start. Ctrl-C stops it.")
+final class UpCommand implements Callable<Integer> {
+    @Option(names = "--data", description = "data directory (default: ./nines-data)")
+    Path data = Path.of("nines-data");
+
+    @Option(names = "--listen", paramLabel = "HOST:PORT", description = "API address (default: 127.0.0.1:7600)")
+    String listen = "127.0.0.1:" + AgentConfig.DEFAULT_API_PORT;
+
+    @Option(names = "--cluster", description = "cluster name on first start (default: local)")
+    String clusterName = "local";
+
+    @Option(names = "--name", description = "this node's name (default: the host name)")
+    String name;
+
+    @Override
+    public Integer call() throws Exception {
+        AgentConfig config = AgentCommand.config(name, data, listen, null, null);
+        Agent agent = Agent.start(config);
+        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("agent-shutdown").unstarted(() -> {
+            agent.close();
+            System.err.println("fivenines stopped; its state is kept in " + config.dataDir());
+        }));
+        boolean created = false;
+        if (!agent.cluster().inCluster()) {
+            agent.cluster().init(clusterName, Membership.DEFAULT_MAX_VOTERS);
+            created = true;
+        }
+        agent.cluster().awaitLeader(java.time.Duration.ofSeconds(60));
+        String cluster = agent.cluster().identity().clusterName();
+        String cli = "./nines";
+        var out = System.out;
+        out.println();
+        out.println("fivenines is up: cluster '" + cluster + "' (" + (created ? "created now" : "recovered from disk")
+            + "), node '" + config.nodeName() + "'");
+        out.println("  API:         " + config.apiUrl() + "   (description: " + config.apiUrl() + "/v1/openapi.yaml)");
+        out.println("  data:        " + config.dataDir());
+        out.println("  credential:  " + agent.credentials().file() + " (the CLI on this machine finds it by itself)");
+        out.println();
+        out.println("Next, in another terminal:");
+        out.println("  " + cli + " cluster status");
+        out.println("  " + cli + " config set fence.timeout 30");
+        out.println("  " + cli + " lock acquire demo --wait 5 && " + cli + " lock list");
+        out.println("  " + cli + " mcp plugin list");
+        out.println("To add a machine: on it, '" + cli + " agent --listen ITS_IP:7600' and '" + cli
+            + " cluster join THIS_IP:7600 --token $(cat " + agent.credentials().file() + ")'");
+        out.println("Ctrl-C stops it.");
+        out.flush();
+        agent.awaitExit();
+        return 0;
+    }
+}
