@@ -97,7 +97,7 @@ final class ClusterCommand {
                 Output.json(System.out, status);
                 return;
             }
-            if (status.path("cluster").isNull()) {
+            if (!status.path("inCluster").asBoolean()) {
                 System.out.println("node '" + status.path("node").asText() + "': " + status.path("message").asText());
                 return;
             }

@@ -64,8 +64,8 @@ public final class ClusterRoutes {
     public Map<String, Object> status() {
         var answer = new LinkedHashMap<String, Object>();
         answer.put("node", config.nodeName());
+        answer.put("inCluster", cluster.inCluster());
         if (!cluster.inCluster()) {
-            answer.put("cluster", null);
             answer.put("message", "not in a cluster: run 'nines cluster init --name NAME' or 'nines cluster join HOST:PORT --token T'");
             return answer;
         }
