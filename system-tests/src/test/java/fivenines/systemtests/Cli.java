@@ -1,5 +1,7 @@
 package fivenines.systemtests;
 
+import fivenines.testsupport.cluster.AgentProcess;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

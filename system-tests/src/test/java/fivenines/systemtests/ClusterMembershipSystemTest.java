@@ -1,5 +1,7 @@
 package fivenines.systemtests;
 
+import fivenines.testsupport.cluster.AgentProcess;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import fivenines.agent.client.AgentClientException;
 import fivenines.model.codec.Json;
@@ -33,7 +35,7 @@ class ClusterMembershipSystemTest {
     void initAndJoinFormAThreeVoterClusterSeenAlikeByAll() throws Exception {
         cluster = TestCluster.ofThree(dir);
         for (AgentProcess agent : cluster.agents) {
-            JsonNode status = agent.status();
+            JsonNode status = Agents.status(agent);
             assertEquals("test", status.path("cluster").asText());
             assertEquals(3, status.path("quorum").path("voters").asInt(), status.toString());
             assertTrue(status.path("quorum").path("ok").asBoolean(), status.toString());
@@ -52,16 +54,16 @@ class ClusterMembershipSystemTest {
     @Test
     void aWrongTokenIsRefusedAndChangesNothing() throws Exception {
         cluster = TestCluster.ofThree(dir);
-        long indexBefore = cluster.get("node0").status().path("appliedIndex").asLong();
+        long indexBefore = Agents.status(cluster.get("node0")).path("appliedIndex").asLong();
         var stranger = cluster.add("stranger");
-        var error = assertThrows(AgentClientException.class, () -> stranger.client().post("/v1/cluster/join",
+        var error = assertThrows(AgentClientException.class, () -> Agents.client(stranger).post("/v1/cluster/join",
             Map.of("seed", cluster.get("node0").apiAddress(), "token", "0".repeat(64))));
         assertEquals(403, error.status(), error.getMessage());
         assertTrue(error.getMessage().contains("credential"), error.getMessage());
-        assertEquals(3, cluster.get("node0").status().path("nodes").size());
-        assertTrue(!stranger.status().path("inCluster").asBoolean(), "the stranger must not think it joined");
+        assertEquals(3, Agents.status(cluster.get("node0")).path("nodes").size());
+        assertTrue(!Agents.status(stranger).path("inCluster").asBoolean(), "the stranger must not think it joined");
         // nothing was written to the store by the attempt
-        assertEquals(indexBefore, cluster.get("node0").status().path("appliedIndex").asLong());
+        assertEquals(indexBefore, Agents.status(cluster.get("node0")).path("appliedIndex").asLong());
 
         // the API refuses calls without the credential, and the CLI reports it with a non-zero exit
         var anonymous = new fivenines.agent.client.AgentClient(cluster.get("node0").url(), null);
@@ -71,39 +73,39 @@ class ClusterMembershipSystemTest {
             "config", "set", "x", "y");
         assertEquals(1, outcome.exit());
         assertTrue(outcome.err().contains("credential"), outcome.err());
-        assertThrows(AgentClientException.class, () -> cluster.get("node0").client().get("/v1/config/x"));
+        assertThrows(AgentClientException.class, () -> Agents.client(cluster.get("node0")).get("/v1/config/x"));
     }
 
     @Test
     void nodesBeyondMaxVotersAreMembersAndOneIsPromotedWhenAVoterLeaves() throws Exception {
         cluster = new TestCluster(dir);
         var first = cluster.add("node0");
-        first.client().post("/v1/cluster/init", Map.of("name", "small", "maxVoters", 3));
+        Agents.client(first).post("/v1/cluster/init", Map.of("name", "small", "maxVoters", 3));
         for (int i = 1; i <= 3; i++) {
             cluster.join(cluster.add("node" + i), false);
         }
         cluster.awaitOnEvery(s -> s.path("nodes").size() == 4, Duration.ofSeconds(30), "four nodes");
-        JsonNode status = first.status();
+        JsonNode status = Agents.status(first);
         assertEquals(3, status.path("quorum").path("voters").asInt(), status.toString());
         assertEquals("MEMBER", role(status, "node3"));
         assertEquals(1, status.path("raftListeners").size(), status.toString());
 
-        cluster.get("node1").client().post("/v1/cluster/leave", Map.of());
+        Agents.client(cluster.get("node1")).post("/v1/cluster/leave", Map.of());
         JsonNode after = TestCluster.await(first, s -> s.path("nodes").size() == 3
             && s.path("raftVoters").size() == 3, Duration.ofSeconds(30), "node3 promoted to voter");
         assertEquals("VOTER", role(after, "node3"));
-        assertTrue(!cluster.get("node1").status().path("inCluster").asBoolean());
+        assertTrue(!Agents.status(cluster.get("node1")).path("inCluster").asBoolean());
 
         // the cluster still commits with the promoted voter
-        assertEquals(1, first.client().put("/v1/config/after-leave", Map.of("value", "ok")).path("configVersion").asInt());
-        assertNotEquals(null, cluster.get("node3").client().get("/v1/config/after-leave"));
+        assertEquals(1, Agents.client(first).put("/v1/config/after-leave", Map.of("value", "ok")).path("configVersion").asInt());
+        assertNotEquals(null, Agents.client(cluster.get("node3")).get("/v1/config/after-leave"));
     }
 
     @Test
     void aWitnessVotesAndCompletesATwoNodeCluster() throws Exception {
         cluster = new TestCluster(dir);
         var first = cluster.add("node0");
-        first.client().post("/v1/cluster/init", Map.of("name", "pair"));
+        Agents.client(first).post("/v1/cluster/init", Map.of("name", "pair"));
         cluster.join(cluster.add("node1"), false);
         var witness = cluster.add("witness");
         JsonNode joined = cluster.join(witness, true);
@@ -112,7 +114,7 @@ class ClusterMembershipSystemTest {
         assertEquals("WITNESS", role(status, "witness"));
         // one data node dies; the other and the witness keep a quorum
         cluster.get("node1").kill();
-        assertEquals(1, first.client().put("/v1/config/still", Map.of("value", "writable")).path("configVersion").asInt());
+        assertEquals(1, Agents.client(first).put("/v1/config/still", Map.of("value", "writable")).path("configVersion").asInt());
     }
 
     static String role(JsonNode status, String node) {

@@ -1,5 +1,7 @@
 package fivenines.systemtests;
 
+import fivenines.testsupport.cluster.AgentProcess;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import fivenines.agent.client.AgentClient;
 import fivenines.agent.client.AgentClientException;
@@ -45,7 +47,7 @@ class StoreFaultSystemTest {
         for (AgentProcess agent : cluster.agents) {
             writers.add(CompletableFuture.supplyAsync(() -> {
                 var versions = new ArrayList<Long>();
-                AgentClient client = agent.client();
+                AgentClient client = Agents.client(agent);
                 for (int i = 0; i < 20; i++) {
                     versions.add(client.put("/v1/config/" + agent.name + ".k", Map.of("value", Integer.toString(i)))
                         .path("configVersion").asLong());
@@ -65,7 +67,7 @@ class StoreFaultSystemTest {
         // a reader that polls one node never sees config_version go back
         var seen = new ConcurrentLinkedQueue<Long>();
         for (AgentProcess agent : cluster.agents) {
-            JsonNode config = agent.client().get("/v1/config");
+            JsonNode config = Agents.client(agent).get("/v1/config");
             assertEquals(60, config.path("configVersion").asLong(), agent.name);
             assertEquals("19", config.path("values").path("node2.k").asText());
             seen.add(config.path("configVersion").asLong());
@@ -75,9 +77,9 @@ class StoreFaultSystemTest {
 
     @Test
     void locksContendedAcrossNodesAreGrantedInOrderAndTimeOutCleanly() throws Exception {
-        AgentClient a = cluster.get("node0").client();
-        AgentClient b = cluster.get("node1").client();
-        AgentClient c = cluster.get("node2").client();
+        AgentClient a = Agents.client(cluster.get("node0"));
+        AgentClient b = Agents.client(cluster.get("node1"));
+        AgentClient c = Agents.client(cluster.get("node2"));
         a.post("/v1/locks/vg0/acquire", Map.of("mode", "ex"));
         var bWaits = CompletableFuture.supplyAsync(() -> b.post("/v1/locks/vg0/acquire", Map.of("mode", "ex", "waitSeconds", 30)));
         awaitWaiters(a, "vg0", 1);
@@ -119,26 +121,26 @@ class StoreFaultSystemTest {
     @Test
     void killingTheLeaderLosesNoCommittedChangeAndTheKilledNodeCatchesUp() throws Exception {
         AgentProcess leader = cluster.awaitLeader(Duration.ofSeconds(30));
-        AgentClient client = leader.client();
+        AgentClient client = Agents.client(leader);
         for (int i = 0; i < 25; i++) {
             client.put("/v1/config/k" + i, Map.of("value", "v" + i));
         }
         leader.kill();
         AgentProcess next = cluster.awaitLeader(Duration.ofSeconds(30));
         assertNotEquals(leader.name, next.name);
-        assertEquals(25, next.client().get("/v1/config").path("configVersion").asLong());
-        next.client().put("/v1/config/after", Map.of("value", "kill"));
+        assertEquals(25, Agents.client(next).get("/v1/config").path("configVersion").asLong());
+        Agents.client(next).put("/v1/config/after", Map.of("value", "kill"));
 
         leader.start();
         JsonNode status = TestCluster.await(leader, s -> s.path("configVersion").asLong() == 26, Duration.ofSeconds(60),
             "caught up to config_version 26");
         assertEquals("test", status.path("cluster").asText());
-        assertEquals("kill", leader.client().get("/v1/config/after").path("value").asText());
+        assertEquals("kill", Agents.client(leader).get("/v1/config/after").path("value").asText());
     }
 
     @Test
     void allNodesKilledAndRestartedKeepTheirState() throws Exception {
-        AgentClient client = cluster.get("node1").client();
+        AgentClient client = Agents.client(cluster.get("node1"));
         client.put("/v1/config/survives", Map.of("value", "yes"));
         client.post("/v1/locks/held/acquire", Map.of("mode", "pr"));
         for (AgentProcess agent : cluster.agents) {
@@ -152,18 +154,18 @@ class StoreFaultSystemTest {
             JsonNode status = TestCluster.await(agent, s -> s.path("configVersion").asLong() == 1, Duration.ofSeconds(60),
                 "recovered config_version 1");
             assertEquals(3, status.path("nodes").size());
-            assertEquals("yes", agent.client().get("/v1/config/survives").path("value").asText());
+            assertEquals("yes", Agents.client(agent).get("/v1/config/survives").path("value").asText());
         }
-        JsonNode locks = cluster.get("node0").client().get("/v1/locks");
+        JsonNode locks = Agents.client(cluster.get("node0")).get("/v1/locks");
         assertEquals("node1", locks.get(0).path("holders").get(0).path("node").asText());
     }
 
     @Test
     void aDeadNodesLocksAreReleasedAndPassedToTheNextInLine() throws Exception {
-        AgentClient first = cluster.get("node0").client();
+        AgentClient first = Agents.client(cluster.get("node0"));
         first.put("/v1/config/cluster.dead_after_seconds", Map.of("value", "3"));
         AgentProcess victim = cluster.get("node2");
-        victim.client().post("/v1/locks/disk/acquire", Map.of("mode", "ex"));
+        Agents.client(victim).post("/v1/locks/disk/acquire", Map.of("mode", "ex"));
         var waiting = CompletableFuture.supplyAsync(() -> first.post("/v1/locks/disk/acquire",
             Map.of("mode", "ex", "waitSeconds", 60)));
         awaitWaiters(first, "disk", 1);

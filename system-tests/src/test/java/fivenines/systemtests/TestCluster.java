@@ -1,5 +1,7 @@
 package fivenines.systemtests;
 
+import fivenines.testsupport.cluster.AgentProcess;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import fivenines.agent.client.AgentClientException;
 
@@ -34,7 +36,7 @@ final class TestCluster implements AutoCloseable {
     static TestCluster ofThree(Path root) throws IOException {
         var cluster = new TestCluster(root);
         var first = cluster.add("node0");
-        first.client().post("/v1/cluster/init", Map.of("name", "test", "maxVoters", 5));
+        Agents.client(first).post("/v1/cluster/init", Map.of("name", "test", "maxVoters", 5));
         for (int i = 1; i < 3; i++) {
             cluster.add("node" + i);
             cluster.join(cluster.agents.get(i), false);
@@ -45,7 +47,7 @@ final class TestCluster implements AutoCloseable {
 
     JsonNode join(AgentProcess agent, boolean witness) throws IOException {
         AgentProcess seed = agents.getFirst();
-        return agent.client().post("/v1/cluster/join", Map.of("seed", seed.apiAddress(), "token", seed.secret(),
+        return Agents.client(agent).post("/v1/cluster/join", Map.of("seed", seed.apiAddress(), "token", seed.secret(),
             "witness", witness));
     }
 
@@ -62,7 +64,7 @@ final class TestCluster implements AutoCloseable {
                     continue;
                 }
                 try {
-                    String leader = agent.status().path("leader").asText(null);
+                    String leader = Agents.status(agent).path("leader").asText(null);
                     if (leader != null) {
                         var candidate = agents.stream().filter(a -> a.name.equals(leader) && a.alive()).findFirst();
                         if (candidate.isPresent()) {
@@ -91,7 +93,7 @@ final class TestCluster implements AutoCloseable {
         JsonNode last = null;
         while (Instant.now().isBefore(deadline)) {
             try {
-                last = agent.status();
+                last = Agents.status(agent);
                 if (condition.test(last)) {
                     return last;
                 }

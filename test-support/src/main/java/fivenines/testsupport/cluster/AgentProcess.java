@@ -1,8 +1,4 @@
-package fivenines.systemtests;
-
-import com.fasterxml.jackson.databind.JsonNode;
-import fivenines.agent.client.AgentClient;
-import fivenines.agent.client.AgentClientException;
+package fivenines.testsupport.cluster;
 
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -14,19 +10,19 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-/** A real agent process (java -jar nines.jar agent) on loopback. */
-final class AgentProcess implements AutoCloseable {
-    static final Path JAR = Path.of(System.getProperty("nines.jar", "../cli/target/nines.jar")).toAbsolutePath();
-    static final String JAVA = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+/** A real agent process ({@code java -jar nines.jar agent}) on loopback, for system tests and benchmarks. */
+public final class AgentProcess implements AutoCloseable {
+    public static final Path JAR = Path.of(System.getProperty("nines.jar", "../cli/target/nines.jar")).toAbsolutePath();
+    public static final String JAVA = Path.of(System.getProperty("java.home"), "bin", "java").toString();
 
-    final String name;
-    final Path dataDir;
-    final Path configDir;
-    final int apiPort;
+    public final String name;
+    public final Path dataDir;
+    public final Path configDir;
+    public final int apiPort;
     private Process process;
     private int starts;
 
-    AgentProcess(String name, Path root, Path configDir) throws IOException {
+    public AgentProcess(String name, Path root, Path configDir) throws IOException {
         this.name = name;
         this.dataDir = root.resolve(name);
         this.configDir = configDir;
@@ -52,15 +48,15 @@ final class AgentProcess implements AutoCloseable {
         throw new IOException("no free pair of ports on loopback");
     }
 
-    String apiAddress() {
+    public String apiAddress() {
         return "127.0.0.1:" + apiPort;
     }
 
-    String url() {
+    public String url() {
         return "http://" + apiAddress();
     }
 
-    AgentProcess start() throws IOException {
+    public AgentProcess start() throws IOException {
         Files.createDirectories(dataDir);
         var command = new ArrayList<>(List.of(JAVA, "-XX:+UseSerialGC", "-Xmx256m", "-XX:TieredStopAtLevel=1",
             "-jar", JAR.toString(), "agent", "--name", name, "--data", dataDir.toString(), "--listen", apiAddress()));
@@ -75,56 +71,51 @@ final class AgentProcess implements AutoCloseable {
 
     private void awaitHealthy(Duration timeout) {
         Instant deadline = Instant.now().plus(timeout);
-        var client = new AgentClient(url(), null, Duration.ofSeconds(2));
+        var http = java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        var request = java.net.http.HttpRequest.newBuilder(java.net.URI.create(url() + "/v1/health"))
+            .timeout(Duration.ofSeconds(2)).build();
         while (Instant.now().isBefore(deadline)) {
             if (!process.isAlive()) {
                 throw new IllegalStateException("agent " + name + " exited with " + process.exitValue() + "; see " + dataDir);
             }
             try {
-                client.get("/v1/health");
-                return;
-            } catch (AgentClientException e) {
-                sleep(100);
+                if (http.send(request, java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+                    return;
+                }
+            } catch (IOException e) {
+                // not listening yet
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
             }
+            sleep(100);
         }
         throw new IllegalStateException("agent " + name + " did not answer within " + timeout);
     }
 
-    String secret() throws IOException {
+    public String secret() throws IOException {
         return Files.readString(dataDir.resolve("secret")).strip();
     }
 
-    AgentClient client() {
-        try {
-            return new AgentClient(url(), secret());
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    JsonNode status() {
-        return client().get("/v1/cluster/status");
-    }
-
     /** Kills the process the hard way: no shutdown hooks, no clean close. */
-    void kill() throws InterruptedException {
+    public void kill() throws InterruptedException {
         process.destroyForcibly();
         process.waitFor();
     }
 
-    void stopGracefully() throws InterruptedException {
+    public void stopGracefully() throws InterruptedException {
         process.destroy();
         if (!process.waitFor(java.util.concurrent.TimeUnit.SECONDS.toMillis(20), java.util.concurrent.TimeUnit.MILLISECONDS)) {
             process.destroyForcibly();
         }
     }
 
-    boolean alive() {
+    public boolean alive() {
         return process != null && process.isAlive();
     }
 
     /** Every line the agent logged at ERROR, over all its starts. */
-    List<String> loggedErrors() throws IOException {
+    public List<String> loggedErrors() throws IOException {
         var errors = new ArrayList<String>();
         try (var logs = Files.list(dataDir)) {
             for (Path log : logs.filter(p -> p.getFileName().toString().startsWith("agent-")).toList()) {
@@ -134,7 +125,7 @@ final class AgentProcess implements AutoCloseable {
         return errors;
     }
 
-    Map<String, String> cliEnvironment() {
+    public Map<String, String> cliEnvironment() {
         return Map.of("NINES_CONFIG_DIR", configDir.toString(), "NINES_AGENT", url());
     }
 
@@ -145,7 +136,7 @@ final class AgentProcess implements AutoCloseable {
         }
     }
 
-    static void sleep(long millis) {
+    public static void sleep(long millis) {
         try {
             Thread.sleep(millis);
         } catch (InterruptedException e) {
