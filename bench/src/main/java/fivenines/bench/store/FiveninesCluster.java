@@ -20,7 +20,7 @@ final class FiveninesCluster implements AutoCloseable {
         root = Files.createTempDirectory("nines-bench-");
         Path config = root.resolve("config");
         for (int i = 0; i < 3; i++) {
-            agents.add(new AgentProcess("bench" + i, root, config).start());
+            agents.add(new AgentProcess("bench" + i, root, config).jvmOptions(List.of("-XX:+UseSerialGC", "-Xmx512m")).start());
         }
         for (AgentProcess agent : agents) {
             clients.add(new AgentClient(agent.url(), agent.secret()));

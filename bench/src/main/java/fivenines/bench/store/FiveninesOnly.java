@@ -10,7 +10,7 @@ public final class FiveninesOnly {
 
     public static void main(String[] args) throws Exception {
         try (var cluster = new FiveninesCluster()) {
-            long[] latencies = FiveninesWorkload.commitLatencies(cluster.leader(), 200, 2000);
+            long[] latencies = FiveninesWorkload.commitLatencies(cluster.leader(), 3000, 2000);
             Arrays.sort(latencies);
             System.out.printf("config-set commit latency: p50 %.2f ms, p99 %.2f ms%n",
                 latencies[latencies.length / 2] / 1e6, latencies[(int) (latencies.length * 0.99)] / 1e6);

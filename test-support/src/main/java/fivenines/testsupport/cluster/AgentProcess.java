@@ -19,6 +19,7 @@ public final class AgentProcess implements AutoCloseable {
     public final Path dataDir;
     public final Path configDir;
     public final int apiPort;
+    private List<String> jvmOptions = List.of("-XX:+UseSerialGC", "-Xmx256m", "-XX:TieredStopAtLevel=1");
     private Process process;
     private int starts;
 
@@ -48,6 +49,15 @@ public final class AgentProcess implements AutoCloseable {
         throw new IOException("no free pair of ports on loopback");
     }
 
+    /**
+     * JVM options for the agent. Tests default to a quick-starting JVM (C1 only, small heap);
+     * benchmarks want the full JIT.
+     */
+    public AgentProcess jvmOptions(List<String> options) {
+        this.jvmOptions = List.copyOf(options);
+        return this;
+    }
+
     public String apiAddress() {
         return "127.0.0.1:" + apiPort;
     }
@@ -58,8 +68,10 @@ public final class AgentProcess implements AutoCloseable {
 
     public AgentProcess start() throws IOException {
         Files.createDirectories(dataDir);
-        var command = new ArrayList<>(List.of(JAVA, "-XX:+UseSerialGC", "-Xmx256m", "-XX:TieredStopAtLevel=1",
-            "-jar", JAR.toString(), "agent", "--name", name, "--data", dataDir.toString(), "--listen", apiAddress()));
+        var command = new ArrayList<String>();
+        command.add(JAVA);
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-jar", JAR.toString(), "agent", "--name", name, "--data", dataDir.toString(), "--listen", apiAddress()));
         var builder = new ProcessBuilder(command)
             .redirectErrorStream(true)
             .redirectOutput(ProcessBuilder.Redirect.appendTo(dataDir.resolve("agent-" + (++starts) + ".log").toFile()));
