@@ -17,8 +17,10 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
     @JsonSubTypes.Type(value = AcquireLock.class, name = "acquire-lock"),
     @JsonSubTypes.Type(value = ReleaseLock.class, name = "release-lock"),
     @JsonSubTypes.Type(value = CancelLockWait.class, name = "cancel-lock-wait"),
+    @JsonSubTypes.Type(value = CreatePhysicalVolume.class, name = "create-physical-volume"),
+    @JsonSubTypes.Type(value = RemovePhysicalVolume.class, name = "remove-physical-volume"),
 })
 public sealed interface Command
     permits CreateCluster, AddNode, RemoveNode, SetNodeState, ChangeConfig,
-            AcquireLock, ReleaseLock, CancelLockWait {
+            AcquireLock, ReleaseLock, CancelLockWait, CreatePhysicalVolume, RemovePhysicalVolume {
 }

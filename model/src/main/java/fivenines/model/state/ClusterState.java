@@ -4,6 +4,8 @@ import fivenines.model.cluster.Membership;
 import fivenines.model.config.Configuration;
 import fivenines.model.lock.Lock;
 import fivenines.model.lock.LockTable;
+import fivenines.model.storage.PhysicalVolume;
+import fivenines.model.storage.Storage;
 
 import java.util.List;
 
@@ -15,6 +17,7 @@ public final class ClusterState {
     private final Membership membership = new Membership();
     private final Configuration configuration = new Configuration();
     private final LockTable locks = new LockTable();
+    private final Storage storage = new Storage();
     private long appliedIndex;
 
     public Membership membership() {
@@ -29,6 +32,10 @@ public final class ClusterState {
         return locks;
     }
 
+    public Storage storage() {
+        return storage;
+    }
+
     public long appliedIndex() {
         return appliedIndex;
     }
@@ -38,7 +45,8 @@ public final class ClusterState {
     }
 
     public Snapshot snapshot() {
-        return new Snapshot(appliedIndex, membership.snapshot(), configuration.snapshot(), locks.snapshot());
+        return new Snapshot(appliedIndex, membership.snapshot(), configuration.snapshot(), locks.snapshot(),
+            storage.snapshot());
     }
 
     public void restore(Snapshot snapshot) {
@@ -46,10 +54,11 @@ public final class ClusterState {
         membership.restore(snapshot.membership());
         configuration.restore(snapshot.configuration());
         locks.restore(snapshot.locks());
+        storage.restore(snapshot.physicalVolumes());
     }
 
     /** The serialisable form of the whole state; also what a snapshot file holds. */
     public record Snapshot(long appliedIndex, Membership.Snapshot membership, Configuration.Snapshot configuration,
-                           List<Lock> locks) {
+                           List<Lock> locks, List<PhysicalVolume> physicalVolumes) {
     }
 }

@@ -8,6 +8,8 @@ import fivenines.model.command.CancelLockWait;
 import fivenines.model.command.ChangeConfig;
 import fivenines.model.command.Command;
 import fivenines.model.command.CreateCluster;
+import fivenines.model.command.CreatePhysicalVolume;
+import fivenines.model.command.RemovePhysicalVolume;
 import fivenines.model.command.ReleaseLock;
 import fivenines.model.command.RemoveNode;
 import fivenines.model.command.SetNodeState;
@@ -56,6 +58,11 @@ public final class StateMachine {
                 }
                 case ReleaseLock c -> state.locks().release(c, index);
                 case CancelLockWait c -> state.locks().cancelWait(c, index);
+                case CreatePhysicalVolume c -> state.storage().create(c, state.membership(), index);
+                case RemovePhysicalVolume c -> {
+                    state.membership().requireInitialized();
+                    yield state.storage().remove(c.id());
+                }
             };
             return new Result.Applied(index, value);
         } catch (Rejection rejection) {

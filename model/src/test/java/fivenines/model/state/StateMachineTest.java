@@ -184,11 +184,37 @@ class StateMachineTest {
         assertTrue(machine.state().locks().lock("l").isEmpty());
     }
 
+    private static final String PV = "0b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f";
+
+    private static fivenines.model.command.CreatePhysicalVolume pv(String id, String node, String path, long size) {
+        return new fivenines.model.command.CreatePhysicalVolume(id, node, path, size, 4L << 20, "127.0.0.1:7602",
+            "/var/lib/nines/nbd.sock");
+    }
+
+    @Test
+    void physicalVolumesAreValidatedAndUniquePerNodeAndPath() {
+        threeNodeCluster();
+        var created = (fivenines.model.storage.PhysicalVolume) applied(pv(PV, "node1", "/dev/md3", 1L << 30));
+        assertEquals(256, created.extents());
+        assertEquals("nbd://127.0.0.1:7602/pv-" + PV, created.nbdUri());
+        assertEquals(Rejection.Reason.CONFLICT, rejected(pv("1b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f", "node1", "/dev/md3", 1L << 30)).reason());
+        assertEquals(Rejection.Reason.NOT_FOUND, rejected(pv("2b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f", "ghost", "/dev/md3", 1L << 30)).reason());
+        assertEquals(Rejection.Reason.INVALID, rejected(pv("3b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f", "node1", "relative", 1L << 30)).reason());
+        assertEquals(Rejection.Reason.INVALID, rejected(pv("4b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f", "node1", "/small", 4L << 20)).reason());
+        assertEquals(Rejection.Reason.INVALID, rejected(pv("not-a-uuid", "node1", "/x", 1L << 30)).reason());
+        assertEquals(1, machine.state().storage().physicalVolumes().size());
+        assertEquals(PV, machine.state().storage().requirePhysicalVolume("node1:/dev/md3").id());
+        applied(new fivenines.model.command.RemovePhysicalVolume(PV));
+        assertTrue(machine.state().storage().physicalVolumes().isEmpty());
+        assertEquals(Rejection.Reason.NOT_FOUND, rejected(new fivenines.model.command.RemovePhysicalVolume(PV)).reason());
+    }
+
     @Test
     void snapshotRoundTripsThroughJson() {
         threeNodeCluster();
         applied(ChangeConfig.set("k", "v"));
         applied(new AcquireLock("l", LockMode.PR, "node1", "a", false));
+        applied(pv(PV, "node2", "/srv/pv0", 1L << 30));
         String json = Json.text(machine.state().snapshot());
         var restored = new ClusterState();
         restored.restore(Json.read(json, ClusterState.Snapshot.class));
