@@ -6,6 +6,8 @@ import fivenines.agent.api.ConfigRoutes;
 import fivenines.agent.api.LockRoutes;
 import fivenines.agent.api.McpRoutes;
 import fivenines.agent.api.Router;
+import fivenines.agent.api.StorageRoutes;
+import fivenines.agent.storage.PhysicalVolumeService;
 import fivenines.agent.builtin.ApiPlugin;
 import fivenines.agent.builtin.ManagerPlugin;
 import fivenines.agent.builtin.StorePlugin;
@@ -60,6 +62,7 @@ public final class Agent implements AutoCloseable {
         new ConfigRoutes(cluster).register(router);
         new LockRoutes(cluster, locks).register(router);
         new McpRoutes(host, this::close).register(router);
+        new StorageRoutes(cluster, new PhysicalVolumeService(config, cluster)).register(router);
         host.register(new StorePlugin(cluster));
         host.register(new ManagerPlugin(cluster));
         host.register(new ApiPlugin(config, router, credentials::matches));

@@ -10,10 +10,11 @@ import java.nio.file.Path;
  * @param listenHost    the address the API binds to
  * @param apiPort       the REST API port
  * @param raftPort      the store's Raft (gRPC) port
+ * @param nbdPort       the block service's NBD port
  * @param advertiseHost the address other nodes use to reach this one
  */
 public record AgentConfig(String nodeName, Path dataDir, String listenHost, int apiPort, int raftPort,
-                          String advertiseHost) {
+                          int nbdPort, String advertiseHost) {
 
     public static final int DEFAULT_API_PORT = 7600;
 
@@ -23,6 +24,14 @@ public record AgentConfig(String nodeName, Path dataDir, String listenHost, int 
 
     public String raftAddress() {
         return advertiseHost + ":" + raftPort;
+    }
+
+    public String nbdAddress() {
+        return advertiseHost + ":" + nbdPort;
+    }
+
+    public Path nbdSocket() {
+        return dataDir.resolve("nbd.sock");
     }
 
     public String apiUrl() {

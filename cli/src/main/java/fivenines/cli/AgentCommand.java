@@ -25,20 +25,23 @@ final class AgentCommand implements Callable<Integer> {
     @Option(names = "--raft-port", description = "store (Raft) port (default: API port + 1)")
     Integer raftPort;
 
+    @Option(names = "--nbd-port", description = "block service (NBD) port (default: API port + 2)")
+    Integer nbdPort;
+
     @Option(names = "--advertise", paramLabel = "HOST",
         description = "address other nodes reach this one at (default: the listen host, or this host's address)")
     String advertise;
 
     @Override
     public Integer call() throws Exception {
-        AgentConfig config = config(name, data, listen, raftPort, advertise);
+        AgentConfig config = config(name, data, listen, raftPort, nbdPort, advertise);
         Agent agent = Agent.start(config);
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("agent-shutdown").unstarted(agent::close));
         agent.awaitExit();
         return 0;
     }
 
-    static AgentConfig config(String name, Path data, String listen, Integer raftPort, String advertise) {
+    static AgentConfig config(String name, Path data, String listen, Integer raftPort, Integer nbdPort, String advertise) {
         int colon = listen.lastIndexOf(':');
         if (colon <= 0) {
             throw new Nines.UsageException("--listen '" + listen + "' must be HOST:PORT, e.g. 0.0.0.0:7600");
@@ -50,13 +53,14 @@ final class AgentCommand implements Callable<Integer> {
         } catch (NumberFormatException e) {
             throw new Nines.UsageException("--listen '" + listen + "' has no valid port");
         }
-        if (port < 1 || port > 65534) {
-            throw new Nines.UsageException("--listen port " + port + " is outside 1-65534");
+        if (port < 1 || port > 65533) {
+            throw new Nines.UsageException("--listen port " + port + " is outside 1-65533");
         }
         String nodeName = name != null ? name : hostName();
         String advertised = advertise != null ? advertise
             : host.equals("0.0.0.0") || host.equals("::") ? hostAddress() : host;
-        return new AgentConfig(nodeName, data.toAbsolutePath(), host, port, raftPort != null ? raftPort : port + 1, advertised);
+        return new AgentConfig(nodeName, data.toAbsolutePath(), host, port, raftPort != null ? raftPort : port + 1,
+            nbdPort != null ? nbdPort : port + 2, advertised);
     }
 
     private static String hostName() {

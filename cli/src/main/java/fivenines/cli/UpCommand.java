@@ -27,7 +27,7 @@ final class UpCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        AgentConfig config = AgentCommand.config(name, data, listen, null, null);
+        AgentConfig config = AgentCommand.config(name, data, listen, null, null, null);
         Agent agent = Agent.start(config);
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("agent-shutdown").unstarted(() -> {
             agent.close();

@@ -30,17 +30,17 @@ public final class AgentProcess implements AutoCloseable {
         this.apiPort = freePortPair();
     }
 
-    /** Two free consecutive ports: API and Raft. */
+    /** Three free consecutive ports: API, Raft and NBD. */
     private static int freePortPair() throws IOException {
         for (int attempt = 0; attempt < 50; attempt++) {
             int port;
             try (var socket = new ServerSocket(0)) {
                 port = socket.getLocalPort();
             }
-            if (port >= 65534) {
+            if (port >= 65533) {
                 continue;
             }
-            try (var raft = new ServerSocket(port + 1)) {
+            try (var raft = new ServerSocket(port + 1); var nbd = new ServerSocket(port + 2)) {
                 return port;
             } catch (IOException taken) {
                 // try another pair

@@ -1,0 +1,58 @@
+package fivenines.agent.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import fivenines.agent.cluster.ClusterService;
+import fivenines.agent.storage.PhysicalVolumeService;
+import fivenines.model.storage.PhysicalVolume;
+import fivenines.model.storage.Storage;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Physical volumes: create on this node, list, show, remove. */
+public final class StorageRoutes {
+    private final ClusterService cluster;
+    private final PhysicalVolumeService physicalVolumes;
+
+    public StorageRoutes(ClusterService cluster, PhysicalVolumeService physicalVolumes) {
+        this.cluster = cluster;
+        this.physicalVolumes = physicalVolumes;
+    }
+
+    public void register(Router router) {
+        router.add("GET", "/v1/pvs", r -> cluster.store().readLinearizable(s -> s.storage().physicalVolumes().stream()
+            .map(StorageRoutes::describe).toList()));
+        router.add("GET", "/v1/pvs/{ref}", r -> describe(cluster.store().readLinearizable(
+            s -> s.storage().requirePhysicalVolume(r.path("ref")))));
+        router.add("POST", "/v1/pvs", this::create);
+        router.add("DELETE", "/v1/pvs/{ref}", r -> describe(physicalVolumes.remove(r.path("ref"))));
+    }
+
+    private Object create(ApiRequest request) {
+        JsonNode body = request.json();
+        Path path = Path.of(request.requireText("path"));
+        Long size = body.hasNonNull("size") ? body.get("size").asLong() : null;
+        long extentSize = body.path("extentSize").asLong(Storage.DEFAULT_EXTENT_SIZE);
+        if (size != null && size <= 0) {
+            throw ApiException.badRequest("size must be positive, not " + size);
+        }
+        return describe(physicalVolumes.create(path, size, extentSize));
+    }
+
+    static Map<String, Object> describe(PhysicalVolume pv) {
+        var map = new LinkedHashMap<String, Object>();
+        map.put("id", pv.id());
+        map.put("name", pv.displayName());
+        map.put("node", pv.node());
+        map.put("path", pv.path());
+        map.put("size", pv.size());
+        map.put("extentSize", pv.extentSize());
+        map.put("extents", pv.extents());
+        map.put("usedExtents", 0);
+        map.put("exportName", pv.exportName());
+        map.put("nbdUris", List.of(pv.nbdUri(), pv.nbdUnixUri()));
+        return map;
+    }
+}

@@ -1,0 +1,112 @@
+package fivenines.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import fivenines.agent.client.AgentClient;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.nio.file.Path;
+import java.util.HashMap;
+
+/** Physical volume commands. */
+@Command(name = "pv", mixinStandardHelpOptions = true, description = "Offer local disks or files to the cluster as physical volumes.",
+    subcommands = {PhysicalVolumeCommand.Create.class, PhysicalVolumeCommand.ListVolumes.class,
+        PhysicalVolumeCommand.Show.class, PhysicalVolumeCommand.Remove.class})
+final class PhysicalVolumeCommand {
+
+    @Command(name = "create", mixinStandardHelpOptions = true,
+        description = "Label a block device or file on the agent's node and register it (--size creates a sparse file).")
+    static final class Create implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Parameters(paramLabel = "PATH", description = "absolute path on the agent's node")
+        String path;
+        @Option(names = "--size", description = "create a sparse file of this size (e.g. 64G)")
+        String size;
+        @Option(names = "--extent-size", description = "extent size (default 4M)")
+        String extentSize = "4M";
+        @Option(names = "--json", description = "print JSON")
+        boolean json;
+
+        @Override
+        public void run() {
+            var body = new HashMap<String, Object>();
+            body.put("path", Path.of(path).toAbsolutePath().toString());
+            if (size != null) {
+                body.put("size", Sizes.parse(size));
+            }
+            body.put("extentSize", Sizes.parse(extentSize));
+            JsonNode pv = agent.client().post("/v1/pvs", body);
+            if (json) {
+                Output.json(System.out, pv);
+                return;
+            }
+            System.out.println("physical volume " + pv.path("name").asText() + " created: " + pv.path("id").asText()
+                + ", " + Sizes.format(pv.path("size").asLong()) + " in " + pv.path("extents").asLong() + " extents");
+            for (JsonNode uri : pv.path("nbdUris")) {
+                System.out.println("  " + uri.asText());
+            }
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "Every physical volume of the cluster.")
+    static final class ListVolumes implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Option(names = "--json", description = "print JSON")
+        boolean json;
+
+        @Override
+        public void run() {
+            JsonNode pvs = agent.client().get("/v1/pvs");
+            if (json) {
+                Output.json(System.out, pvs);
+                return;
+            }
+            var table = new Table("PV", "ID", "SIZE", "EXTENTS", "USED", "NBD");
+            for (JsonNode pv : pvs) {
+                table.row(pv.path("name").asText(), pv.path("id").asText().substring(0, 8),
+                    Sizes.format(pv.path("size").asLong()), pv.path("extents").asLong(), pv.path("usedExtents").asLong(),
+                    pv.path("nbdUris").path(0).asText());
+            }
+            table.print(System.out);
+        }
+    }
+
+    @Command(name = "show", mixinStandardHelpOptions = true, description = "One physical volume, by id or NODE:PATH.")
+    static final class Show implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Parameters(paramLabel = "PV")
+        String reference;
+        @Option(names = "--json", description = "print JSON")
+        boolean json;
+
+        @Override
+        public void run() {
+            JsonNode pv = agent.client().get("/v1/pvs/" + AgentClient.encode(reference));
+            if (json) {
+                Output.json(System.out, pv);
+                return;
+            }
+            pv.fields().forEachRemaining(e -> System.out.printf("%-12s %s%n", e.getKey() + ":",
+                e.getValue().isArray() ? e.getValue().toString() : e.getValue().asText()));
+        }
+    }
+
+    @Command(name = "remove", mixinStandardHelpOptions = true, description = "Forget a physical volume (refused while its extents are in use).")
+    static final class Remove implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Parameters(paramLabel = "PV")
+        String reference;
+
+        @Override
+        public void run() {
+            JsonNode pv = agent.client().delete("/v1/pvs/" + AgentClient.encode(reference));
+            System.out.println("physical volume " + pv.path("name").asText() + " removed");
+        }
+    }
+}
