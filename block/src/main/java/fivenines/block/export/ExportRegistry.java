@@ -1,0 +1,26 @@
+package fivenines.block.export;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentSkipListMap;
+
+/** The exports a block service offers; changes at run time as volumes come and go. */
+public final class ExportRegistry {
+    private final ConcurrentSkipListMap<String, BlockExport> exports = new ConcurrentSkipListMap<>();
+
+    public void add(BlockExport export) {
+        exports.put(export.name(), export);
+    }
+
+    public Optional<BlockExport> remove(String name) {
+        return Optional.ofNullable(exports.remove(name));
+    }
+
+    public Optional<BlockExport> find(String name) {
+        return Optional.ofNullable(exports.get(name));
+    }
+
+    public List<String> names() {
+        return List.copyOf(exports.keySet());
+    }
+}

@@ -1,0 +1,154 @@
+package fivenines.block.export;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A window of a file or block device served as an export: a physical volume's data area
+ * (after its label), or a whole file. Writes go through the page cache; FUA and flush force
+ * them to stable storage (fdatasync) before they are acknowledged.
+ */
+public final class FileExport implements BlockExport, AutoCloseable {
+    private static final int ZERO_CHUNK = 1 << 20;
+    private final String name;
+    private final String description;
+    private final Path path;
+    private final long base;
+    private final long size;
+    private final boolean readOnly;
+    private final FileChannel channel;
+    private final int fd;
+    private final boolean regularFile;
+
+    public FileExport(String name, String description, Path path, long base, long size, boolean readOnly) throws IOException {
+        this.name = name;
+        this.description = description;
+        this.path = path;
+        this.base = base;
+        this.size = size;
+        this.readOnly = readOnly;
+        this.channel = readOnly ? FileChannel.open(path, StandardOpenOption.READ)
+            : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        this.fd = NativeFiles.open(path, !readOnly);
+        this.regularFile = Files.isRegularFile(path);
+    }
+
+    /** A whole file as an export. */
+    public static FileExport wholeFile(String name, Path path, boolean readOnly) throws IOException {
+        return new FileExport(name, path.toString(), path, 0, Files.size(path), readOnly);
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public String description() {
+        return description;
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public boolean readOnly() {
+        return readOnly;
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer target) throws IOException {
+        long position = base + offset;
+        while (target.hasRemaining()) {
+            int n = channel.read(target, position);
+            if (n < 0) {
+                // past the end of a file shorter than its window: reads as zeroes
+                while (target.hasRemaining()) {
+                    target.put((byte) 0);
+                }
+                return;
+            }
+            position += n;
+        }
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer source, boolean fua) throws IOException {
+        long position = base + offset;
+        while (source.hasRemaining()) {
+            position += channel.write(source, position);
+        }
+        if (fua) {
+            channel.force(false);
+        }
+    }
+
+    @Override
+    public void flush() throws IOException {
+        channel.force(false);
+    }
+
+    @Override
+    public void trim(long offset, long length) throws IOException {
+        if (regularFile) {
+            NativeFiles.punchHole(fd, base + offset, length);
+        }
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean noHole, boolean fua) throws IOException {
+        if (noHole || !regularFile || !NativeFiles.punchHole(fd, base + offset, length)) {
+            var zeroes = ByteBuffer.allocate((int) Math.min(ZERO_CHUNK, length));
+            long done = 0;
+            while (done < length) {
+                zeroes.clear().limit((int) Math.min(zeroes.capacity(), length - done));
+                write(offset + done, zeroes, false);
+                done += zeroes.limit();
+            }
+        }
+        if (fua) {
+            channel.force(false);
+        }
+    }
+
+    @Override
+    public List<Extent> blockStatus(long offset, long length) throws IOException {
+        var extents = new ArrayList<Extent>();
+        if (!regularFile) {
+            extents.add(new Extent(length, false, false));
+            return extents;
+        }
+        long position = base + offset;
+        long end = base + offset + length;
+        while (position < end) {
+            long data = NativeFiles.seek(fd, position, NativeFiles.SEEK_DATA);
+            if (data < 0 || data >= end) {
+                extents.add(new Extent(end - position, true, true));
+                break;
+            }
+            if (data > position) {
+                extents.add(new Extent(data - position, true, true));
+                position = data;
+            }
+            long hole = NativeFiles.seek(fd, position, NativeFiles.SEEK_HOLE);
+            long dataEnd = hole < 0 ? end : Math.min(hole, end);
+            extents.add(new Extent(dataEnd - position, false, false));
+            position = dataEnd;
+        }
+        return extents;
+    }
+
+    @Override
+    public void close() throws IOException {
+        channel.close();
+        NativeFiles.close(fd);
+    }
+}
