@@ -9,6 +9,7 @@ import fivenines.agent.api.Router;
 import fivenines.agent.api.StorageRoutes;
 import fivenines.agent.storage.PhysicalVolumeService;
 import fivenines.agent.builtin.ApiPlugin;
+import fivenines.agent.builtin.BlockPlugin;
 import fivenines.agent.builtin.ManagerPlugin;
 import fivenines.agent.builtin.StorePlugin;
 import fivenines.agent.cluster.ClusterService;
@@ -65,6 +66,7 @@ public final class Agent implements AutoCloseable {
         new StorageRoutes(cluster, new PhysicalVolumeService(config, cluster)).register(router);
         host.register(new StorePlugin(cluster));
         host.register(new ManagerPlugin(cluster));
+        host.register(new BlockPlugin(config, cluster));
         host.register(new ApiPlugin(config, router, credentials::matches));
     }
 

@@ -1,0 +1,144 @@
+package fivenines.agent.builtin;
+
+import fivenines.agent.AgentConfig;
+import fivenines.agent.cluster.ClusterService;
+import fivenines.block.export.BlockExport;
+import fivenines.block.export.ExportRegistry;
+import fivenines.block.export.FileExport;
+import fivenines.block.nbd.NbdServer;
+import fivenines.block.pv.PhysicalVolumeLabel;
+import fivenines.model.command.CreatePhysicalVolume;
+import fivenines.model.command.RemovePhysicalVolume;
+import fivenines.model.state.Result;
+import fivenines.model.storage.PhysicalVolume;
+import fivenines.plugin.Health;
+import fivenines.plugin.Plugin;
+import fivenines.plugin.PluginCommand;
+import fivenines.plugin.PluginContext;
+import fivenines.store.ClusterStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The block service: serves this node's physical volumes over NBD (TCP and a Unix socket),
+ * following the store as volumes are created and removed.
+ */
+public final class BlockPlugin implements Plugin {
+    private static final Logger LOG = LoggerFactory.getLogger(BlockPlugin.class);
+    private final AgentConfig config;
+    private final ClusterService cluster;
+    private final ExportRegistry registry = new ExportRegistry();
+    private final Map<String, String> problems = new ConcurrentHashMap<>();
+    private volatile NbdServer server;
+
+    public BlockPlugin(AgentConfig config, ClusterService cluster) {
+        this.config = config;
+        this.cluster = cluster;
+        cluster.onStoreStarted(this::watch);
+    }
+
+    @Override
+    public String name() {
+        return "block";
+    }
+
+    @Override
+    public String description() {
+        return "block service: this node's physical volumes over NBD on port " + config.nbdPort() + " and " + config.nbdSocket();
+    }
+
+    @Override
+    public void start(PluginContext context) throws IOException {
+        var nbd = new NbdServer(NbdServer.Config.tcpAndUnix(config.listenHost(), config.nbdPort(), config.nbdSocket()), registry);
+        nbd.start();
+        server = nbd;
+        if (cluster.inCluster()) {
+            exportAll(cluster.store());
+        }
+    }
+
+    @Override
+    public void stop() {
+        NbdServer current = server;
+        server = null;
+        if (current != null) {
+            current.close();
+        }
+        for (String name : registry.names()) {
+            registry.remove(name).ifPresent(BlockPlugin::close);
+        }
+    }
+
+    private void watch(ClusterStore store) {
+        store.addListener((index, command, result, state) -> {
+            if (server == null || !(result instanceof Result.Applied applied) || !(applied.value() instanceof PhysicalVolume pv)
+                || !pv.node().equals(config.nodeName())) {
+                return;
+            }
+            if (command instanceof CreatePhysicalVolume) {
+                export(pv);
+            } else if (command instanceof RemovePhysicalVolume) {
+                registry.remove(pv.exportName()).ifPresent(BlockPlugin::close);
+            }
+        });
+        if (server != null) {
+            exportAll(store);
+        }
+    }
+
+    private void exportAll(ClusterStore store) {
+        List<PhysicalVolume> mine = store.read(s -> s.storage().physicalVolumes().stream()
+            .filter(pv -> pv.node().equals(config.nodeName())).toList());
+        mine.forEach(this::export);
+    }
+
+    private void export(PhysicalVolume pv) {
+        if (registry.find(pv.exportName()).isPresent()) {
+            return;
+        }
+        try {
+            var label = PhysicalVolumeLabel.read(Path.of(pv.path()));
+            if (label.isEmpty() || !label.get().id().toString().equals(pv.id())) {
+                throw new IOException("its label is missing or names another volume");
+            }
+            registry.add(new FileExport(pv.exportName(), pv.displayName(), Path.of(pv.path()), label.get().dataOffset(),
+                pv.size(), false));
+            problems.remove(pv.id());
+        } catch (IOException e) {
+            problems.put(pv.id(), pv.displayName() + ": " + e.getMessage());
+            LOG.error("cannot serve physical volume {} ({}): {}", pv.displayName(), pv.id(), e.getMessage());
+        }
+    }
+
+    private static void close(BlockExport export) {
+        if (export instanceof FileExport file) {
+            try {
+                file.close();
+            } catch (IOException e) {
+                LOG.warn("closing export {} failed: {}", export.name(), e.getMessage());
+            }
+        }
+    }
+
+    @Override
+    public Health health() {
+        if (server == null) {
+            return Health.failed("not serving");
+        }
+        if (!problems.isEmpty()) {
+            return Health.degraded("cannot serve " + problems.values());
+        }
+        return Health.ok(registry.names().size() + " exports, " + server.connections() + " connections");
+    }
+
+    @Override
+    public Map<String, PluginCommand> commands() {
+        return Map.of("exports", PluginCommand.of("exports: the NBD exports served here", a -> registry.names()));
+    }
+}
