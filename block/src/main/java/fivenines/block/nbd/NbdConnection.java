@@ -342,6 +342,11 @@ final class NbdConnection {
                     payload = ByteBuffer.wrap(bytes);
                 }
                 var request = new Request(flags, type, cookie, offset, length, payload);
+                if (inFlight.availablePermits() == MAX_IN_FLIGHT && in.available() == 0) {
+                    // nothing else in flight and nothing queued behind it: serve it here, sparing a thread hand-off
+                    serve(export, request);
+                    continue;
+                }
                 inFlight.acquireUninterruptibly();
                 pending.register();
                 Thread.ofVirtual().name("nbd-request").start(() -> {
