@@ -133,7 +133,7 @@ final class ConfigCommand {
                 System.out.println("  error:   " + line.asText());
             }
             for (JsonNode line : answer.path("report")) {
-                System.out.println("  skipped: " + line.asText());
+                System.out.println("  " + line.asText());
             }
         }
     }

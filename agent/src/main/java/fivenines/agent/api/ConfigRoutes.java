@@ -2,6 +2,9 @@ package fivenines.agent.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import fivenines.agent.cluster.ClusterService;
+import fivenines.model.cman.CmanConfigException;
+import fivenines.model.cman.CmanConfigImport;
+import fivenines.model.cman.CmanImport;
 import fivenines.model.command.ChangeConfig;
 
 import java.util.ArrayList;
@@ -23,6 +26,7 @@ public final class ConfigRoutes {
         router.add("PUT", "/v1/config/{key}", this::set);
         router.add("DELETE", "/v1/config/{key}", r -> change(ChangeConfig.unset(r.path("key"))));
         router.add("POST", "/v1/config", this::batch);
+        router.add("POST", "/v1/config/import", this::importCman);
     }
 
     private Object show() {
@@ -66,6 +70,35 @@ public final class ConfigRoutes {
         body.path("unset").forEach(n -> unset.add(n.asText()));
         Long expected = body.hasNonNull("expectedVersion") ? body.get("expectedVersion").asLong() : null;
         return change(new ChangeConfig(set, unset, expected));
+    }
+
+    /** Imports a cman cluster.conf: what maps becomes config keys in one change; the rest is reported. */
+    private Object importCman(ApiRequest request) {
+        CmanImport imported;
+        try {
+            imported = CmanConfigImport.parse(request.text());
+        } catch (CmanConfigException e) {
+            throw ApiException.badRequest(e.getMessage() + "; nothing was imported");
+        }
+        boolean force = Boolean.parseBoolean(request.query("force", "false"));
+        boolean dryRun = Boolean.parseBoolean(request.query("dryRun", "false"));
+        var answer = new LinkedHashMap<String, Object>();
+        answer.put("clusterName", imported.clusterName());
+        answer.put("cmanConfigVersion", imported.configVersion());
+        answer.put("imported", imported.config());
+        answer.put("report", imported.report());
+        answer.put("errors", imported.errors());
+        if (!imported.errors().isEmpty() && !force && !dryRun) {
+            throw ApiException.conflict("cluster.conf has " + imported.errors().size() + " unresolved references: "
+                + String.join("; ", imported.errors()) + "; fix them, or import anyway with --force. Nothing was imported");
+        }
+        if (dryRun) {
+            answer.put("applied", false);
+            return answer;
+        }
+        answer.putAll(change(new ChangeConfig(imported.config(), List.of(), null)));
+        answer.put("applied", true);
+        return answer;
     }
 
     Map<String, Object> change(ChangeConfig change) {
