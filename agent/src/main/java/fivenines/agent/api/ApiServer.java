@@ -32,6 +32,14 @@ public final class ApiServer implements AutoCloseable {
     private final HttpServer server;
     private final ExecutorService executor;
 
+    static {
+        // The JDK's server leaves Nagle's algorithm on: a reply written in two pieces then waits
+        // for the client's delayed ACK (tens of milliseconds per request).
+        if (System.getProperty("sun.net.httpserver.nodelay") == null) {
+            System.setProperty("sun.net.httpserver.nodelay", "true");
+        }
+    }
+
     public ApiServer(String host, int port, Router router, Predicate<String> credentialCheck) throws IOException {
         this.router = router;
         this.credentialCheck = credentialCheck;

@@ -20,7 +20,12 @@ final class FiveninesCluster implements AutoCloseable {
         root = Files.createTempDirectory("nines-bench-");
         Path config = root.resolve("config");
         for (int i = 0; i < 3; i++) {
-            agents.add(new AgentProcess("bench" + i, root, config).jvmOptions(List.of("-XX:+UseSerialGC", "-Xmx512m")).start());
+            var options = new java.util.ArrayList<>(List.of("-XX:+UseSerialGC", "-Xmx512m"));
+            String extra = System.getProperty("nines.bench.agentJvmOptions", "");
+            if (!extra.isBlank()) {
+                options.addAll(List.of(extra.replace("{name}", "bench" + i).split(" ")));
+            }
+            agents.add(new AgentProcess("bench" + i, root, config).jvmOptions(options).start());
         }
         for (AgentProcess agent : agents) {
             clients.add(new AgentClient(agent.url(), agent.secret()));
