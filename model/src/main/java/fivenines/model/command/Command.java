@@ -19,8 +19,18 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
     @JsonSubTypes.Type(value = CancelLockWait.class, name = "cancel-lock-wait"),
     @JsonSubTypes.Type(value = CreatePhysicalVolume.class, name = "create-physical-volume"),
     @JsonSubTypes.Type(value = RemovePhysicalVolume.class, name = "remove-physical-volume"),
+    @JsonSubTypes.Type(value = CreateVolumeGroup.class, name = "create-volume-group"),
+    @JsonSubTypes.Type(value = ExtendVolumeGroup.class, name = "extend-volume-group"),
+    @JsonSubTypes.Type(value = ReduceVolumeGroup.class, name = "reduce-volume-group"),
+    @JsonSubTypes.Type(value = RemoveVolumeGroup.class, name = "remove-volume-group"),
+    @JsonSubTypes.Type(value = CreateLogicalVolume.class, name = "create-logical-volume"),
+    @JsonSubTypes.Type(value = ExtendLogicalVolume.class, name = "extend-logical-volume"),
+    @JsonSubTypes.Type(value = RenameLogicalVolume.class, name = "rename-logical-volume"),
+    @JsonSubTypes.Type(value = RemoveLogicalVolume.class, name = "remove-logical-volume"),
 })
 public sealed interface Command
     permits CreateCluster, AddNode, RemoveNode, SetNodeState, ChangeConfig,
-            AcquireLock, ReleaseLock, CancelLockWait, CreatePhysicalVolume, RemovePhysicalVolume {
+            AcquireLock, ReleaseLock, CancelLockWait, CreatePhysicalVolume, RemovePhysicalVolume,
+            CreateVolumeGroup, ExtendVolumeGroup, ReduceVolumeGroup, RemoveVolumeGroup,
+            CreateLogicalVolume, ExtendLogicalVolume, RenameLogicalVolume, RemoveLogicalVolume {
 }

@@ -6,6 +6,7 @@ import fivenines.model.lock.Lock;
 import fivenines.model.lock.LockTable;
 import fivenines.model.storage.PhysicalVolume;
 import fivenines.model.storage.Storage;
+import fivenines.model.storage.Volumes;
 
 import java.util.List;
 
@@ -18,6 +19,7 @@ public final class ClusterState {
     private final Configuration configuration = new Configuration();
     private final LockTable locks = new LockTable();
     private final Storage storage = new Storage();
+    private final Volumes volumes = new Volumes();
     private long appliedIndex;
 
     public Membership membership() {
@@ -36,6 +38,10 @@ public final class ClusterState {
         return storage;
     }
 
+    public Volumes volumes() {
+        return volumes;
+    }
+
     public long appliedIndex() {
         return appliedIndex;
     }
@@ -46,7 +52,7 @@ public final class ClusterState {
 
     public Snapshot snapshot() {
         return new Snapshot(appliedIndex, membership.snapshot(), configuration.snapshot(), locks.snapshot(),
-            storage.snapshot());
+            storage.snapshot(), volumes.snapshot());
     }
 
     public void restore(Snapshot snapshot) {
@@ -55,10 +61,11 @@ public final class ClusterState {
         configuration.restore(snapshot.configuration());
         locks.restore(snapshot.locks());
         storage.restore(snapshot.physicalVolumes());
+        volumes.restore(snapshot.volumes());
     }
 
     /** The serialisable form of the whole state; also what a snapshot file holds. */
     public record Snapshot(long appliedIndex, Membership.Snapshot membership, Configuration.Snapshot configuration,
-                           List<Lock> locks, List<PhysicalVolume> physicalVolumes) {
+                           List<Lock> locks, List<PhysicalVolume> physicalVolumes, Volumes.Snapshot volumes) {
     }
 }

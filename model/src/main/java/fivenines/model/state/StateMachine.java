@@ -9,6 +9,14 @@ import fivenines.model.command.ChangeConfig;
 import fivenines.model.command.Command;
 import fivenines.model.command.CreateCluster;
 import fivenines.model.command.CreatePhysicalVolume;
+import fivenines.model.command.CreateLogicalVolume;
+import fivenines.model.command.CreateVolumeGroup;
+import fivenines.model.command.ExtendLogicalVolume;
+import fivenines.model.command.ExtendVolumeGroup;
+import fivenines.model.command.ReduceVolumeGroup;
+import fivenines.model.command.RemoveLogicalVolume;
+import fivenines.model.command.RemoveVolumeGroup;
+import fivenines.model.command.RenameLogicalVolume;
 import fivenines.model.command.RemovePhysicalVolume;
 import fivenines.model.command.ReleaseLock;
 import fivenines.model.command.RemoveNode;
@@ -61,8 +69,24 @@ public final class StateMachine {
                 case CreatePhysicalVolume c -> state.storage().create(c, state.membership(), index);
                 case RemovePhysicalVolume c -> {
                     state.membership().requireInitialized();
-                    yield state.storage().remove(c.id());
+                    var pv = state.storage().requirePhysicalVolume(c.id());
+                    state.volumes().groupOf(pv.id()).ifPresent(g -> {
+                        throw Rejection.conflict("physical volume " + pv.displayName() + " is in volume group '" + g.name()
+                            + "'; take it out first ('nines vg reduce " + g.name() + " " + pv.displayName() + "')");
+                    });
+                    yield state.storage().remove(pv.id());
                 }
+                case CreateVolumeGroup c -> {
+                    state.membership().requireInitialized();
+                    yield state.volumes().createGroup(c, state.storage(), index);
+                }
+                case ExtendVolumeGroup c -> state.volumes().extendGroup(c.name(), c.physicalVolumes(), state.storage());
+                case ReduceVolumeGroup c -> state.volumes().reduceGroup(c.name(), c.physicalVolumes(), state.storage());
+                case RemoveVolumeGroup c -> state.volumes().removeGroup(c.name());
+                case CreateLogicalVolume c -> state.volumes().createVolume(c, state.storage(), state.membership(), index);
+                case ExtendLogicalVolume c -> state.volumes().extendVolume(c, state.storage(), state.membership());
+                case RenameLogicalVolume c -> state.volumes().renameVolume(c.volumeGroup(), c.name(), c.newName());
+                case RemoveLogicalVolume c -> state.volumes().removeVolume(c.volumeGroup(), c.name());
             };
             return new Result.Applied(index, value);
         } catch (Rejection rejection) {

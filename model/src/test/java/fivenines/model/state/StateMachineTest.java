@@ -210,6 +210,28 @@ class StateMachineTest {
     }
 
     @Test
+    void logicalVolumesTakeExtentsOnThePreferredNodeFirstAndAllOrNothing() {
+        threeNodeCluster();
+        applied(pv("1b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f", "node1", "/pv", 64L << 20));
+        applied(pv("2b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f", "node2", "/pv", 64L << 20));
+        applied(new fivenines.model.command.CreateVolumeGroup("vg", List.of("node1:/pv", "node2:/pv")));
+        var volume = (fivenines.model.storage.LogicalVolume) applied(
+            new fivenines.model.command.CreateLogicalVolume("vg", "web", 80L << 20, "node2"));
+        assertEquals(20, volume.extents().size());
+        assertEquals(16, volume.extents().stream().filter(e -> e.physicalVolume().startsWith("2b4c")).count(),
+            "the preferred node's PV is used up first");
+        var tooBig = rejected(new fivenines.model.command.CreateLogicalVolume("vg", "db", 64L << 20, null));
+        assertTrue(tooBig.message().contains("12 free extents"), tooBig.message());
+        assertTrue(machine.state().volumes().volumes().size() == 1, "a failed create leaves nothing behind");
+        assertEquals(Rejection.Reason.CONFLICT, rejected(new fivenines.model.command.ReduceVolumeGroup("vg", List.of("node2:/pv"))).reason());
+        assertEquals(Rejection.Reason.CONFLICT, rejected(new fivenines.model.command.RemovePhysicalVolume("2b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f")).reason());
+        assertEquals(Rejection.Reason.CONFLICT, rejected(new fivenines.model.command.RemoveVolumeGroup("vg")).reason());
+        applied(new fivenines.model.command.RemoveLogicalVolume("vg", "web"));
+        assertEquals(32, machine.state().volumes().freeExtents(machine.state().volumes().requireGroup("vg"), machine.state().storage()));
+        applied(new fivenines.model.command.RemoveVolumeGroup("vg"));
+    }
+
+    @Test
     void snapshotRoundTripsThroughJson() {
         threeNodeCluster();
         applied(ChangeConfig.set("k", "v"));
