@@ -7,6 +7,7 @@ import fivenines.agent.api.LockRoutes;
 import fivenines.agent.api.McpRoutes;
 import fivenines.agent.api.Router;
 import fivenines.agent.api.StorageRoutes;
+import fivenines.agent.api.VolumeRoutes;
 import fivenines.agent.storage.PhysicalVolumeService;
 import fivenines.agent.builtin.ApiPlugin;
 import fivenines.agent.builtin.BlockPlugin;
@@ -64,6 +65,7 @@ public final class Agent implements AutoCloseable {
         new LockRoutes(cluster, locks).register(router);
         new McpRoutes(host, this::close).register(router);
         new StorageRoutes(cluster, new PhysicalVolumeService(config, cluster)).register(router);
+        new VolumeRoutes(cluster).register(router);
         host.register(new StorePlugin(cluster));
         host.register(new ManagerPlugin(cluster));
         host.register(new BlockPlugin(config, cluster));

@@ -8,7 +8,8 @@ import picocli.CommandLine.Command;
 @Command(name = "nines", mixinStandardHelpOptions = true, versionProvider = Nines.Version.class,
     description = "fivenines: a few ordinary Linux machines as one cluster that keeps VMs running.",
     subcommands = {UpCommand.class, AgentCommand.class, ClusterCommand.class, ConfigCommand.class,
-        LockCommand.class, McpCommand.class, PhysicalVolumeCommand.class, CommandLine.HelpCommand.class})
+        LockCommand.class, McpCommand.class, PhysicalVolumeCommand.class, VolumeGroupCommand.class,
+        LogicalVolumeCommand.class, CommandLine.HelpCommand.class})
 public final class Nines {
     static final int EXIT_FAILED = 1;
     static final int EXIT_MAY_HAVE_HAPPENED = 3;

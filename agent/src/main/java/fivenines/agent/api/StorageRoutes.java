@@ -23,11 +23,15 @@ public final class StorageRoutes {
 
     public void register(Router router) {
         router.add("GET", "/v1/pvs", r -> cluster.store().readLinearizable(s -> s.storage().physicalVolumes().stream()
-            .map(StorageRoutes::describe).toList()));
-        router.add("GET", "/v1/pvs/{ref}", r -> describe(cluster.store().readLinearizable(
-            s -> s.storage().requirePhysicalVolume(r.path("ref")))));
+            .map(pv -> describe(pv, s.volumes().usedExtents(pv.id()))).toList()));
+        router.add("GET", "/v1/pvs/{ref}", r -> cluster.store().readLinearizable(s -> {
+            var pv = s.storage().requirePhysicalVolume(r.path("ref"));
+            var map = describe(pv, s.volumes().usedExtents(pv.id()));
+            map.put("volumeGroup", s.volumes().groupOf(pv.id()).map(g -> g.name()).orElse(null));
+            return map;
+        }));
         router.add("POST", "/v1/pvs", this::create);
-        router.add("DELETE", "/v1/pvs/{ref}", r -> describe(physicalVolumes.remove(r.path("ref"))));
+        router.add("DELETE", "/v1/pvs/{ref}", r -> describe(physicalVolumes.remove(r.path("ref")), 0));
     }
 
     private Object create(ApiRequest request) {
@@ -38,10 +42,10 @@ public final class StorageRoutes {
         if (size != null && size <= 0) {
             throw ApiException.badRequest("size must be positive, not " + size);
         }
-        return describe(physicalVolumes.create(path, size, extentSize));
+        return describe(physicalVolumes.create(path, size, extentSize), 0);
     }
 
-    static Map<String, Object> describe(PhysicalVolume pv) {
+    static Map<String, Object> describe(PhysicalVolume pv, long usedExtents) {
         var map = new LinkedHashMap<String, Object>();
         map.put("id", pv.id());
         map.put("name", pv.displayName());
@@ -50,7 +54,7 @@ public final class StorageRoutes {
         map.put("size", pv.size());
         map.put("extentSize", pv.extentSize());
         map.put("extents", pv.extents());
-        map.put("usedExtents", 0);
+        map.put("usedExtents", usedExtents);
         map.put("exportName", pv.exportName());
         map.put("nbdUris", List.of(pv.nbdUri(), pv.nbdUnixUri()));
         return map;

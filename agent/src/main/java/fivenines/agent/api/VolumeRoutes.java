@@ -1,0 +1,113 @@
+package fivenines.agent.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import fivenines.agent.cluster.ClusterService;
+import fivenines.model.command.Command;
+import fivenines.model.command.CreateLogicalVolume;
+import fivenines.model.command.CreateVolumeGroup;
+import fivenines.model.command.ExtendLogicalVolume;
+import fivenines.model.command.ExtendVolumeGroup;
+import fivenines.model.command.ReduceVolumeGroup;
+import fivenines.model.command.RemoveLogicalVolume;
+import fivenines.model.command.RemoveVolumeGroup;
+import fivenines.model.command.RenameLogicalVolume;
+import fivenines.model.state.ClusterState;
+import fivenines.model.storage.LogicalVolume;
+import fivenines.model.storage.VolumeGroup;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Volume groups and logical volumes (the clustered LVM of the seed). */
+public final class VolumeRoutes {
+    private final ClusterService cluster;
+
+    public VolumeRoutes(ClusterService cluster) {
+        this.cluster = cluster;
+    }
+
+    public void register(Router router) {
+        router.add("GET", "/v1/vgs", r -> cluster.store().readLinearizable(s -> s.volumes().groups().stream()
+            .map(g -> describe(g, s)).toList()));
+        router.add("GET", "/v1/vgs/{name}", r -> cluster.store().readLinearizable(s -> describe(s.volumes().requireGroup(r.path("name")), s)));
+        router.add("POST", "/v1/vgs", r -> group(new CreateVolumeGroup(r.requireText("name"), texts(r.json(), "pvs"))));
+        router.add("POST", "/v1/vgs/{name}/extend", r -> group(new ExtendVolumeGroup(r.path("name"), texts(r.json(), "pvs"))));
+        router.add("POST", "/v1/vgs/{name}/reduce", r -> group(new ReduceVolumeGroup(r.path("name"), texts(r.json(), "pvs"))));
+        router.add("DELETE", "/v1/vgs/{name}", r -> group(new RemoveVolumeGroup(r.path("name"))));
+
+        router.add("GET", "/v1/lvs", r -> cluster.store().readLinearizable(s -> s.volumes().volumes().stream()
+            .map(v -> describe(v, s)).toList()));
+        router.add("GET", "/v1/lvs/{vg}/{name}", r -> cluster.store().readLinearizable(
+            s -> describe(s.volumes().requireVolume(r.path("vg"), r.path("name")), s)));
+        router.add("POST", "/v1/lvs", this::create);
+        router.add("POST", "/v1/lvs/{vg}/{name}/extend", r -> volume(new ExtendLogicalVolume(r.path("vg"), r.path("name"),
+            size(r.json()))));
+        router.add("POST", "/v1/lvs/{vg}/{name}/rename", r -> volume(new RenameLogicalVolume(r.path("vg"), r.path("name"),
+            r.requireText("newName"))));
+        router.add("DELETE", "/v1/lvs/{vg}/{name}", r -> volume(new RemoveLogicalVolume(r.path("vg"), r.path("name"))));
+    }
+
+    private Object create(ApiRequest request) {
+        JsonNode body = request.json();
+        String node = body.hasNonNull("on") ? body.get("on").asText() : null;
+        return volume(new CreateLogicalVolume(request.requireText("vg"), request.requireText("name"), size(body), node));
+    }
+
+    private static long size(JsonNode body) {
+        if (!body.path("size").canConvertToLong() || body.path("size").asLong() <= 0) {
+            throw ApiException.badRequest("field 'size' must be a positive number of bytes");
+        }
+        return body.path("size").asLong();
+    }
+
+    private static List<String> texts(JsonNode body, String field) {
+        var list = new ArrayList<String>();
+        body.path(field).forEach(n -> list.add(n.asText()));
+        return list;
+    }
+
+    private Object group(Command command) {
+        var group = (VolumeGroup) ApiException.valueOf(cluster.store().submitAndWait(command));
+        return cluster.store().read(s -> s.volumes().group(group.name()).map(g -> describe(g, s)).orElse(Map.of("removed", group.name())));
+    }
+
+    private Object volume(Command command) {
+        var volume = (LogicalVolume) ApiException.valueOf(cluster.store().submitAndWait(command));
+        return cluster.store().read(s -> s.volumes().volumes().stream().filter(v -> v.path().equals(volume.path())).findFirst()
+            .map(v -> describe(v, s)).orElse(Map.of("removed", volume.path())));
+    }
+
+    static Map<String, Object> describe(VolumeGroup group, ClusterState state) {
+        var map = new LinkedHashMap<String, Object>();
+        long total = state.volumes().totalExtents(group, state.storage());
+        long free = state.volumes().freeExtents(group, state.storage());
+        map.put("name", group.name());
+        map.put("extentSize", group.extentSize());
+        map.put("size", total * group.extentSize());
+        map.put("free", free * group.extentSize());
+        map.put("extents", total);
+        map.put("freeExtents", free);
+        map.put("logicalVolumes", state.volumes().volumes().stream().filter(v -> v.volumeGroup().equals(group.name())).count());
+        map.put("physicalVolumes", group.physicalVolumes().stream().map(id -> state.storage().requirePhysicalVolume(id).displayName()).toList());
+        return map;
+    }
+
+    static Map<String, Object> describe(LogicalVolume volume, ClusterState state) {
+        var map = new LinkedHashMap<String, Object>();
+        map.put("name", volume.name());
+        map.put("vg", volume.volumeGroup());
+        map.put("path", volume.path());
+        map.put("size", volume.size());
+        map.put("attributes", "-wi-------"); // LVM style: writeable, inherited allocation, not attached
+        map.put("dataPercent", 100.0);
+        map.put("extents", volume.extents().size());
+        map.put("epoch", volume.epoch());
+        map.put("nodes", volume.physicalVolumes().stream().map(id -> state.storage().requirePhysicalVolume(id).node()).distinct().sorted().toList());
+        var perPv = new LinkedHashMap<String, Long>();
+        volume.extents().forEach(e -> perPv.merge(state.storage().requirePhysicalVolume(e.physicalVolume()).displayName(), 1L, Long::sum));
+        map.put("extentsByPhysicalVolume", perPv);
+        return map;
+    }
+}

@@ -1,0 +1,153 @@
+package fivenines.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import fivenines.agent.client.AgentClient;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/** Logical volume commands. */
+@Command(name = "lv", mixinStandardHelpOptions = true, description = "Carve logical volumes out of volume groups.",
+    subcommands = {LogicalVolumeCommand.Create.class, LogicalVolumeCommand.Extend.class, LogicalVolumeCommand.Rename.class,
+        LogicalVolumeCommand.Remove.class, LogicalVolumeCommand.ListVolumes.class, LogicalVolumeCommand.Show.class})
+final class LogicalVolumeCommand {
+
+    /** VG/LV as a URL path. */
+    static String path(String volume) {
+        int slash = volume.indexOf('/');
+        if (slash <= 0 || slash == volume.length() - 1 || volume.indexOf('/', slash + 1) >= 0) {
+            throw new Nines.UsageException("'" + volume + "' is not VG/LV");
+        }
+        return AgentClient.encode(volume.substring(0, slash)) + "/" + AgentClient.encode(volume.substring(slash + 1));
+    }
+
+    static void print(String verb, JsonNode lv) {
+        System.out.println("logical volume " + lv.path("path").asText() + " " + verb + ": " + Sizes.format(lv.path("size").asLong())
+            + " on " + nodes(lv.path("nodes")));
+    }
+
+    @Command(name = "create", mixinStandardHelpOptions = true, description = "lv create -n NAME -L SIZE [--on NODE] VG")
+    static final class Create implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Option(names = {"-n", "--name"}, required = true)
+        String name;
+        @Option(names = {"-L", "--size"}, required = true, description = "e.g. 4G")
+        String size;
+        @Option(names = "--on", description = "take extents on this node first")
+        String node;
+        @Parameters(paramLabel = "VG")
+        String vg;
+
+        @Override
+        public void run() {
+            var body = new HashMap<String, Object>();
+            body.put("vg", vg);
+            body.put("name", name);
+            body.put("size", Sizes.parse(size));
+            if (node != null) {
+                body.put("on", node);
+            }
+            print("created", agent.client().post("/v1/lvs", body));
+        }
+    }
+
+    @Command(name = "extend", mixinStandardHelpOptions = true, description = "lv extend -L NEWSIZE VG/LV")
+    static final class Extend implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Option(names = {"-L", "--size"}, required = true, description = "the new size, e.g. 8G")
+        String size;
+        @Parameters(paramLabel = "VG/LV")
+        String volume;
+
+        @Override
+        public void run() {
+            print("extended", agent.client().post("/v1/lvs/" + path(volume) + "/extend", Map.of("size", Sizes.parse(size))));
+        }
+    }
+
+    @Command(name = "rename", mixinStandardHelpOptions = true, description = "lv rename VG/LV NEWNAME")
+    static final class Rename implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Parameters(index = "0", paramLabel = "VG/LV")
+        String volume;
+        @Parameters(index = "1", paramLabel = "NEWNAME")
+        String newName;
+
+        @Override
+        public void run() {
+            print("renamed", agent.client().post("/v1/lvs/" + path(volume) + "/rename", Map.of("newName", newName)));
+        }
+    }
+
+    @Command(name = "remove", mixinStandardHelpOptions = true, description = "lv remove VG/LV (frees its extents)")
+    static final class Remove implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Parameters(paramLabel = "VG/LV")
+        String volume;
+
+        @Override
+        public void run() {
+            agent.client().delete("/v1/lvs/" + path(volume));
+            System.out.println("logical volume " + volume + " removed");
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "Every logical volume, LVM style.")
+    static final class ListVolumes implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Option(names = "--json", description = "print JSON")
+        boolean json;
+
+        @Override
+        public void run() {
+            JsonNode lvs = agent.client().get("/v1/lvs");
+            if (json) {
+                Output.json(System.out, lvs);
+                return;
+            }
+            var table = new Table("LV", "VG", "ATTR", "LSIZE", "DATA%", "NODES");
+            for (JsonNode lv : lvs) {
+                table.row(lv.path("name").asText(), lv.path("vg").asText(), lv.path("attributes").asText(),
+                    Sizes.format(lv.path("size").asLong()), String.format(Locale.ROOT, "%.2f", lv.path("dataPercent").asDouble()),
+                    nodes(lv.path("nodes")));
+            }
+            table.print(System.out);
+        }
+    }
+
+    static String nodes(JsonNode array) {
+        var names = new java.util.ArrayList<String>();
+        array.forEach(n -> names.add(n.asText()));
+        return String.join(",", names);
+    }
+
+    @Command(name = "show", mixinStandardHelpOptions = true, description = "One logical volume.")
+    static final class Show implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Parameters(paramLabel = "VG/LV")
+        String volume;
+        @Option(names = "--json", description = "print JSON")
+        boolean json;
+
+        @Override
+        public void run() {
+            JsonNode lv = agent.client().get("/v1/lvs/" + path(volume));
+            if (json) {
+                Output.json(System.out, lv);
+            } else {
+                lv.fields().forEachRemaining(e -> System.out.printf("%-24s %s%n", e.getKey() + ":", e.getValue()));
+            }
+        }
+    }
+}

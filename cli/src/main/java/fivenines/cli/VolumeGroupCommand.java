@@ -1,0 +1,126 @@
+package fivenines.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import fivenines.agent.client.AgentClient;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.util.List;
+import java.util.Map;
+
+/** Volume group commands. */
+@Command(name = "vg", mixinStandardHelpOptions = true, description = "Pool physical volumes of any nodes into volume groups.",
+    subcommands = {VolumeGroupCommand.Create.class, VolumeGroupCommand.Extend.class, VolumeGroupCommand.Reduce.class,
+        VolumeGroupCommand.ListGroups.class, VolumeGroupCommand.Show.class, VolumeGroupCommand.Remove.class})
+final class VolumeGroupCommand {
+
+    static void print(JsonNode vg) {
+        System.out.println("volume group " + vg.path("name").asText() + ": " + Sizes.format(vg.path("size").asLong())
+            + ", " + Sizes.format(vg.path("free").asLong()) + " free, on " + LogicalVolumeCommand.nodes(vg.path("physicalVolumes")));
+    }
+
+    @Command(name = "create", mixinStandardHelpOptions = true, description = "vg create NAME NODE:PV...")
+    static final class Create implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+        @Parameters(index = "1..*", arity = "1..*", paramLabel = "PV", description = "physical volumes, as NODE:PATH or id")
+        List<String> pvs;
+
+        @Override
+        public void run() {
+            print(agent.client().post("/v1/vgs", Map.of("name", name, "pvs", pvs)));
+        }
+    }
+
+    @Command(name = "extend", mixinStandardHelpOptions = true, description = "vg extend NAME NODE:PV...")
+    static final class Extend implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+        @Parameters(index = "1..*", arity = "1..*", paramLabel = "PV")
+        List<String> pvs;
+
+        @Override
+        public void run() {
+            print(agent.client().post("/v1/vgs/" + AgentClient.encode(name) + "/extend", Map.of("pvs", pvs)));
+        }
+    }
+
+    @Command(name = "reduce", mixinStandardHelpOptions = true, description = "vg reduce NAME NODE:PV... (refused while they hold extents)")
+    static final class Reduce implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+        @Parameters(index = "1..*", arity = "1..*", paramLabel = "PV")
+        List<String> pvs;
+
+        @Override
+        public void run() {
+            print(agent.client().post("/v1/vgs/" + AgentClient.encode(name) + "/reduce", Map.of("pvs", pvs)));
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "Every volume group.")
+    static final class ListGroups implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Option(names = "--json", description = "print JSON")
+        boolean json;
+
+        @Override
+        public void run() {
+            JsonNode vgs = agent.client().get("/v1/vgs");
+            if (json) {
+                Output.json(System.out, vgs);
+                return;
+            }
+            var table = new Table("VG", "#PV", "#LV", "VSIZE", "VFREE", "PVS");
+            for (JsonNode vg : vgs) {
+                table.row(vg.path("name").asText(), vg.path("physicalVolumes").size(), vg.path("logicalVolumes").asLong(),
+                    Sizes.format(vg.path("size").asLong()), Sizes.format(vg.path("free").asLong()),
+                    LogicalVolumeCommand.nodes(vg.path("physicalVolumes")));
+            }
+            table.print(System.out);
+        }
+    }
+
+    @Command(name = "show", mixinStandardHelpOptions = true, description = "One volume group.")
+    static final class Show implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Parameters(paramLabel = "NAME")
+        String name;
+        @Option(names = "--json", description = "print JSON")
+        boolean json;
+
+        @Override
+        public void run() {
+            JsonNode vg = agent.client().get("/v1/vgs/" + AgentClient.encode(name));
+            if (json) {
+                Output.json(System.out, vg);
+            } else {
+                vg.fields().forEachRemaining(e -> System.out.printf("%-16s %s%n", e.getKey() + ":", e.getValue()));
+            }
+        }
+    }
+
+    @Command(name = "remove", mixinStandardHelpOptions = true, description = "Remove an empty volume group.")
+    static final class Remove implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Parameters(paramLabel = "NAME")
+        String name;
+
+        @Override
+        public void run() {
+            agent.client().delete("/v1/vgs/" + AgentClient.encode(name));
+            System.out.println("volume group " + name + " removed");
+        }
+    }
+}
