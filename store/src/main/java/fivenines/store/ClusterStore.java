@@ -181,7 +181,9 @@ public final class ClusterStore implements AutoCloseable {
                 if (!r.isSuccess()) {
                     throw translate(command, r.getException());
                 }
-                return r.getLogIndex();
+                String content = r.getMessage().getContent().toStringUtf8();
+                int newline = content.indexOf('\n');
+                return newline > 0 ? Long.parseLong(content.substring(0, newline)) : r.getLogIndex();
             })
             .thenCompose(index -> stateMachine.awaitApplied(index).thenApply(applied -> {
                 Result result = stateMachine.resultAt(index);

@@ -164,7 +164,8 @@ final class StoreStateMachine extends BaseStateMachine {
         }
         completeWaiters(index);
         String summary = result instanceof Result.Rejected r ? r.reason() + ": " + r.message() : "applied";
-        return CompletableFuture.completedFuture(Message.valueOf(summary));
+        // the reply names the entry's own index: the client waits for that entry, not for whatever index the reply carries
+        return CompletableFuture.completedFuture(Message.valueOf(index + "\n" + summary));
     }
 
     @Override
