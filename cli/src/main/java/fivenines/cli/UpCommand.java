@@ -25,6 +25,17 @@ final class UpCommand implements Callable<Integer> {
     @Option(names = "--name", description = "this node's name (default: the host name)")
     String name;
 
+    @Option(names = "--local-pv-size", description = "size of the sparse file-backed physical volume made on first start (default 20G)")
+    String localPvSize = "20G";
+
+    /** The embedded default: a sparse file in the data directory as this node's first PV, in volume group 'local'. */
+    private void createLocalVolumeGroup(Agent agent, AgentConfig config) {
+        var file = config.dataDir().resolve("local-pv.img");
+        var pv = new fivenines.agent.storage.PhysicalVolumeService(config, agent.cluster())
+            .create(file, Sizes.parse(localPvSize), fivenines.model.storage.Storage.DEFAULT_EXTENT_SIZE);
+        agent.cluster().store().submitAndWait(new fivenines.model.command.CreateVolumeGroup("local", java.util.List.of(pv.id())));
+    }
+
     @Override
     public Integer call() throws Exception {
         AgentConfig config = AgentCommand.config(name, data, listen, null, null, null);
@@ -39,6 +50,9 @@ final class UpCommand implements Callable<Integer> {
             created = true;
         }
         agent.cluster().awaitLeader(java.time.Duration.ofSeconds(60));
+        if (created) {
+            createLocalVolumeGroup(agent, config);
+        }
         String cluster = agent.cluster().identity().clusterName();
         String cli = "./nines";
         var out = System.out;
@@ -53,6 +67,8 @@ final class UpCommand implements Callable<Integer> {
         out.println("  " + cli + " cluster status");
         out.println("  " + cli + " config set fence.timeout 30");
         out.println("  " + cli + " lock acquire demo --wait 5 && " + cli + " lock list");
+        out.println("  " + cli + " lv create -n disk0 -L 1G local     # a volume in the embedded volume group");
+        out.println("  " + cli + " lv list && " + cli + " pv list");
         out.println("  " + cli + " mcp plugin list");
         out.println("To add a machine: on it, '" + cli + " agent --listen ITS_IP:7600' and '" + cli
             + " cluster join THIS_IP:7600 --token $(cat " + agent.credentials().file() + ")'");
