@@ -1,285 +1,263 @@
 package fivenines.model.cman;
 
-import org.w3c.dom.Document;
-import org.w3c.dom.Element;
-import org.w3c.dom.Node;
-import org.xml.sax.InputSource;
-import org.xml.sax.SAXException;
-import org.xml.sax.SAXParseException;
-
-import javax.xml.XMLConstants;
-import javax.xml.parsers.DocumentBuilderFactory;
-import javax.xml.parsers.ParserConfigurationException;
-import java.io.IOException;
-import java.io.StringReader;
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
-import java.util.regex.Pattern;
 
 /**
- * Reads a cman {@code cluster.conf} (the seed's cluster configuration, kept in sync by ccsd).
- * What maps onto the model becomes configuration keys: {@code cluster.name}, {@code cman.*},
- * {@code node.NAME.nodeid|votes}, {@code node.NAME.fence.METHOD.N.device} and its arguments,
- * {@code fence.device.NAME.agent} and its attributes. Sections with no counterpart (the
- * resource manager {@code <rm>}, {@code <totem>}, {@code <quorumd>}, {@code <fence_daemon>},
- * {@code <logging>}) are reported, not imported.
+ * Reads a Red Hat cman {@code cluster.conf} (the seed's cluster configuration, kept in sync by
+ * ccsd) and maps what it can onto the cluster configuration:
+ * <ul>
+ *   <li>{@code cluster.name}; {@code cman.ATTR} for each option of {@code <cman>};</li>
+ *   <li>{@code node.NAME.nodeid}, {@code node.NAME.votes} (1 when not given);</li>
+ *   <li>{@code node.NAME.fence.METHOD.N.device} and {@code node.NAME.fence.METHOD.N.ATTR} for the
+ *       N-th device reference (from 1, in document order) of each fence method;</li>
+ *   <li>{@code fence.device.NAME.agent} and {@code fence.device.NAME.ATTR}.</li>
+ * </ul>
+ * Names that cannot appear in a config key are sanitised, and the renaming is reported.
+ * Sections with no counterpart (the resource manager's {@code <rm>}, {@code <totem>},
+ * {@code <quorumd>}, {@code <fence_daemon>}, {@code <logging>} ...) are listed in
+ * {@link CmanImport#report()}, one line per element or attribute, and not imported. Passwords are
+ * imported, and the report says they are now secrets held in the cluster configuration.
  *
- * <p>Unresolved references (a fence method naming an undefined device, duplicate node names or
- * ids) do not stop the parse; they are listed in {@link CmanImport#errors()} and the caller
- * refuses to apply such an import unless forced. XML that cannot be read throws
- * {@link CmanConfigException} and nothing is imported.
+ * <p>Problems of meaning — a fence method naming a device no {@code <fencedevice>} defines,
+ * duplicate node names or nodeids, a node without a name — do not stop the parse: they are
+ * listed in {@link CmanImport#errors()}, and a caller must refuse to apply an import that has
+ * errors unless the operator forces it. Text that cannot be read as a cluster.conf at all (XML
+ * that is not well-formed, a root other than {@code <cluster>}, a config_version, nodeid or
+ * votes that is not a number) throws {@link CmanConfigException}, with the line and column
+ * where one is known.
  */
 public final class CmanConfigImport {
-    private static final Pattern KEY_PART = Pattern.compile("[A-Za-z0-9_.:/-]+");
+    private static final Set<String> SECRET_ATTRIBUTES = Set.of("passwd", "password", "snmp_priv_passwd");
+    private static final String TWO_NODE_NOTE =
+        "two-node cluster: Raft needs a third voter; add a witness with `nines cluster join --witness`";
+
+    private final ImportLedger ledger = new ImportLedger();
+    private final Map<String, String> cmanOptions = new LinkedHashMap<>();
+    private final List<CmanImport.ClusterNode> nodes = new ArrayList<>();
+    private final List<CmanImport.FenceDevice> fenceDevices = new ArrayList<>();
 
     private CmanConfigImport() {
     }
 
+    /**
+     * Parses a cluster.conf.
+     *
+     * @throws CmanConfigException when the text is not a readable cluster.conf; nothing is imported
+     */
     public static CmanImport parse(String xml) throws CmanConfigException {
-        Element root = parseXml(xml).getDocumentElement();
-        if (!root.getTagName().equals("cluster")) {
-            throw new CmanConfigException("the root element is <" + root.getTagName() + ">, not <cluster>: this is not a cluster.conf");
+        XmlElement root = XmlReader.read(xml);
+        if (!root.name().equals("cluster")) {
+            throw new CmanConfigException("the root element is <" + root.name() + "> (at " + root.position()
+                + "), not <cluster>: this is not a cluster.conf");
         }
-        var config = new TreeMap<String, String>();
-        var report = new ArrayList<String>();
-        var errors = new ArrayList<String>();
-        String clusterName = root.getAttribute("name");
-        if (clusterName.isEmpty()) {
-            throw new CmanConfigException("<cluster> has no name attribute");
-        }
-        long configVersion = number(root, "config_version", "cluster", 0);
-        put(config, report, "cluster.name", clusterName, "cluster name");
-        reportUnknownAttributes(root, Set.of("name", "config_version"), "cluster", report);
-
-        var cmanOptions = new LinkedHashMap<String, String>();
-        var nodes = new ArrayList<CmanImport.ClusterNode>();
-        var devices = new ArrayList<CmanImport.FenceDevice>();
-        for (Element section : children(root)) {
-            switch (section.getTagName()) {
-                case "cman" -> {
-                    attributes(section).forEach((k, v) -> {
-                        cmanOptions.put(k, v);
-                        put(config, report, "cman." + k, v, "cman option " + k);
-                    });
-                    if ("1".equals(cmanOptions.get("two_node"))) {
-                        report.add("note: two-node cluster: Raft needs a third voter; add a witness with "
-                            + "`nines cluster join HOST:PORT --token T --witness`");
-                    }
-                    children(section).forEach(c -> report.add("not imported: <cluster><cman><" + c.getTagName() + ">"));
-                }
-                case "fencedevices" -> {
-                    for (Element device : children(section)) {
-                        if (!device.getTagName().equals("fencedevice")) {
-                            report.add("not imported: <fencedevices><" + device.getTagName() + ">");
-                            continue;
-                        }
-                        var attributes = attributes(device);
-                        String name = attributes.remove("name");
-                        String agent = attributes.remove("agent");
-                        if (name == null || name.isEmpty()) {
-                            errors.add("a <fencedevice> has no name");
-                            continue;
-                        }
-                        if (devices.stream().anyMatch(d -> d.name().equals(name))) {
-                            errors.add("fence device '" + name + "' is defined twice");
-                            continue;
-                        }
-                        if (agent == null || agent.isEmpty()) {
-                            errors.add("fence device '" + name + "' names no agent");
-                        }
-                        devices.add(new CmanImport.FenceDevice(name, agent, Map.copyOf(attributes)));
-                        put(config, report, "fence.device." + name + ".agent", agent == null ? "" : agent, "fence device " + name);
-                        attributes.forEach((k, v) -> {
-                            put(config, report, "fence.device." + name + "." + k, v, "fence device " + name + " attribute " + k);
-                            if (k.startsWith("passwd")) {
-                                report.add("note: the password of fence device '" + name
-                                    + "' is stored in the cluster configuration, readable by anyone holding the cluster token");
-                            }
-                        });
-                    }
-                }
-                case "clusternodes" -> {
-                    for (Element element : children(section)) {
-                        if (!element.getTagName().equals("clusternode")) {
-                            report.add("not imported: <clusternodes><" + element.getTagName() + ">");
-                            continue;
-                        }
-                        var node = clusterNode(element, config, report, errors, nodes);
-                        if (node != null) {
-                            nodes.add(node);
-                        }
-                    }
-                }
-                default -> report.add("not imported: <cluster><" + section.getTagName() + "> (no counterpart in fivenines"
-                    + hint(section.getTagName()) + ")");
-            }
-        }
-        var deviceNames = new HashSet<String>();
-        devices.forEach(d -> deviceNames.add(d.name()));
-        for (var node : nodes) {
-            node.fenceMethods().forEach((method, references) -> references.stream()
-                .filter(r -> !deviceNames.contains(r.device()))
-                .forEach(r -> errors.add("node '" + node.name() + "' fence method '" + method + "' names device '" + r.device()
-                    + "', which no <fencedevice> defines")));
-        }
-        return new CmanImport(clusterName, configVersion, List.copyOf(nodes), List.copyOf(devices), Map.copyOf(cmanOptions),
-            config, List.copyOf(report), List.copyOf(errors));
+        return new CmanConfigImport().read(root);
     }
 
-    private static CmanImport.ClusterNode clusterNode(Element element, Map<String, String> config, List<String> report,
-                                                      List<String> errors, List<CmanImport.ClusterNode> seen)
-        throws CmanConfigException {
-        String name = element.getAttribute("name");
-        if (name.isEmpty()) {
-            errors.add("a <clusternode> has no name");
-            return null;
+    private CmanImport read(XmlElement root) throws CmanConfigException {
+        String clusterName = root.attribute("name");
+        if (clusterName == null || clusterName.isBlank()) {
+            throw new CmanConfigException("<cluster> at " + root.position() + " has no name attribute");
         }
-        int nodeId = (int) number(element, "nodeid", "clusternode " + name, 0);
-        int votes = (int) number(element, "votes", "clusternode " + name, 1);
-        if (seen.stream().anyMatch(n -> n.name().equals(name))) {
-            errors.add("node '" + name + "' is defined twice");
-            return null;
+        long configVersion = 0;
+        if (root.attribute("config_version") == null) {
+            ledger.report("note: <cluster> has no config_version; 0 is assumed");
+        } else {
+            configVersion = number(root, "config_version", 0, Long.MAX_VALUE);
         }
-        if (nodeId != 0 && seen.stream().anyMatch(n -> n.nodeId() == nodeId)) {
-            errors.add("nodeid " + nodeId + " of node '" + name + "' is used by another node");
+        ledger.put("cluster.name", clusterName, "the cluster name");
+        reportOtherAttributes(root, Set.of("name", "config_version"));
+        for (XmlElement section : root.children()) {
+            switch (section.name()) {
+                case "cman" -> readCman(section);
+                case "clusternodes" -> readNodes(section);
+                case "fencedevices" -> readFenceDevices(section);
+                default -> ledger.report("not imported: " + section.path() + " (" + section.position() + "): "
+                    + SectionHints.of(section.name()));
+            }
         }
-        reportUnknownAttributes(element, Set.of("name", "nodeid", "votes"), "clusternode " + name, report);
-        if (nodeId != 0) {
-            put(config, report, "node." + name + ".nodeid", Integer.toString(nodeId), "node " + name);
+        checkReferences();
+        if ("1".equals(cmanOptions.get("two_node"))) {
+            ledger.report(TWO_NODE_NOTE);
+            if (nodes.size() != 2) {
+                ledger.report("note: two_node=\"1\" is set but " + nodes.size()
+                    + " nodes are defined; cman allows two_node only with exactly two");
+            }
         }
-        put(config, report, "node." + name + ".votes", Integer.toString(votes), "node " + name);
-        var methods = new LinkedHashMap<String, List<CmanImport.FenceReference>>();
-        for (Element child : children(element)) {
-            if (!child.getTagName().equals("fence")) {
-                report.add("not imported: <clusternode name=\"" + name + "\"><" + child.getTagName() + ">");
+        return new CmanImport(clusterName, configVersion, List.copyOf(nodes), List.copyOf(fenceDevices),
+            Collections.unmodifiableMap(cmanOptions), Collections.unmodifiableSortedMap(ledger.config),
+            List.copyOf(ledger.report), List.copyOf(ledger.errors));
+    }
+
+    private void readCman(XmlElement cman) {
+        cman.attributes().forEach((option, value) -> {
+            cmanOptions.put(option, value);
+            ledger.put("cman." + ledger.keyPart("cman option", option), value, "cman option " + option);
+        });
+        reportChildren(cman, "cman's own settings (multicast, keys) have no counterpart; the Raft store has its own transport");
+    }
+
+    private void readFenceDevices(XmlElement section) {
+        for (XmlElement device : section.children()) {
+            if (!device.name().equals("fencedevice")) {
+                ledger.report("not imported: " + device.path() + " (" + device.position() + "): only <fencedevice> is read here");
                 continue;
             }
-            for (Element method : children(child)) {
-                String methodName = method.getAttribute("name");
-                if (!method.getTagName().equals("method") || methodName.isEmpty()) {
-                    errors.add("node '" + name + "' has a fence <" + method.getTagName() + "> without a name");
-                    continue;
+            var attributes = new LinkedHashMap<>(device.attributes());
+            String name = attributes.remove("name");
+            String agent = attributes.remove("agent");
+            if (name == null || name.isBlank()) {
+                ledger.error("the <fencedevice> at " + device.position() + " has no name");
+                continue;
+            }
+            if (fenceDevices.stream().anyMatch(d -> d.name().equals(name))) {
+                ledger.error("fence device '" + name + "' is defined twice (again at " + device.position() + ")");
+                continue;
+            }
+            if (agent == null || agent.isBlank()) {
+                ledger.error("fence device '" + name + "' names no agent");
+            }
+            fenceDevices.add(new CmanImport.FenceDevice(name, agent == null ? "" : agent, Collections.unmodifiableMap(attributes)));
+            String prefix = "fence.device." + ledger.keyPart("fence device", name);
+            if (agent != null && !agent.isBlank()) {
+                ledger.put(prefix + ".agent", agent, "the agent of fence device '" + name + "'");
+            }
+            putAttributes(prefix, attributes, "fence device '" + name + "'");
+        }
+    }
+
+    private void readNodes(XmlElement section) throws CmanConfigException {
+        var nodeIds = new HashMap<Integer, String>();
+        for (XmlElement element : section.children()) {
+            if (!element.name().equals("clusternode")) {
+                ledger.report("not imported: " + element.path() + " (" + element.position() + "): only <clusternode> is read here");
+                continue;
+            }
+            String name = element.attribute("name");
+            String what = element.describe() + " at " + element.position();
+            int nodeId = element.attribute("nodeid") == null ? 0 : (int) number(element, "nodeid", 1, Integer.MAX_VALUE);
+            int votes = element.attribute("votes") == null ? 1 : (int) number(element, "votes", 0, Integer.MAX_VALUE);
+            if (name == null || name.isBlank()) {
+                ledger.error("the <clusternode> at " + element.position() + " has no name");
+                continue;
+            }
+            if (nodes.stream().anyMatch(n -> n.name().equals(name))) {
+                ledger.error("node '" + name + "' is defined twice (again at " + element.position() + ")");
+                continue;
+            }
+            if (nodeId != 0) {
+                String holder = nodeIds.putIfAbsent(nodeId, name);
+                if (holder != null) {
+                    ledger.error("nodeid " + nodeId + " of node '" + name + "' is also the nodeid of node '" + holder + "'");
                 }
-                var references = new ArrayList<CmanImport.FenceReference>();
-                int n = 0;
-                for (Element device : children(method)) {
-                    var attributes = attributes(device);
-                    String deviceName = attributes.remove("name");
-                    if (deviceName == null || deviceName.isEmpty()) {
-                        errors.add("node '" + name + "' fence method '" + methodName + "' has a <device> without a name");
-                        continue;
-                    }
-                    n++;
-                    references.add(new CmanImport.FenceReference(deviceName, Map.copyOf(attributes)));
-                    String prefix = "node." + name + ".fence." + methodName + "." + n;
-                    put(config, report, prefix + ".device", deviceName, "fence reference");
-                    attributes.forEach((k, v) -> put(config, report, prefix + "." + k, v, "fence reference attribute " + k));
+            }
+            reportOtherAttributes(element, Set.of("name", "nodeid", "votes"));
+            String prefix = "node." + ledger.keyPart("node", name);
+            if (nodeId != 0) {
+                ledger.put(prefix + ".nodeid", Integer.toString(nodeId), "the nodeid of " + what);
+            }
+            ledger.put(prefix + ".votes", Integer.toString(votes), "the votes of " + what);
+            nodes.add(new CmanImport.ClusterNode(name, nodeId, votes, readFenceMethods(element, name, prefix)));
+        }
+    }
+
+    private Map<String, List<CmanImport.FenceReference>> readFenceMethods(XmlElement node, String nodeName, String prefix) {
+        var methods = new LinkedHashMap<String, List<CmanImport.FenceReference>>();
+        for (XmlElement child : node.children()) {
+            if (!child.name().equals("fence")) {
+                ledger.report("not imported: " + child.path() + " of node '" + nodeName + "' (" + child.position() + "): "
+                    + SectionHints.of(child.name()));
+                continue;
+            }
+            for (XmlElement method : child.children()) {
+                String methodName = method.attribute("name");
+                if (!method.name().equals("method")) {
+                    ledger.report("not imported: " + method.path() + " of node '" + nodeName + "' (" + method.position()
+                        + "): only <method> is read inside <fence>");
+                } else if (methodName == null || methodName.isBlank()) {
+                    ledger.error("node '" + nodeName + "' has a fence <method> without a name at " + method.position());
+                } else if (methods.containsKey(methodName)) {
+                    ledger.error("node '" + nodeName + "' has fence method '" + methodName + "' twice (again at "
+                        + method.position() + ")");
+                } else {
+                    String methodPrefix = prefix + ".fence." + ledger.keyPart("fence method", methodName);
+                    methods.put(methodName, readDeviceReferences(method, nodeName, methodName, methodPrefix));
                 }
-                methods.put(methodName, List.copyOf(references));
             }
         }
-        return new CmanImport.ClusterNode(name, nodeId, votes, methods);
+        return Collections.unmodifiableMap(methods);
     }
 
-    private static String hint(String tag) {
-        return switch (tag) {
-            case "rm" -> ": VMs and their placement are defined with 'nines vm'";
-            case "totem", "quorumd" -> ": membership and quorum come from the Raft store";
-            case "fence_daemon" -> ": fencing delays are set per fence device";
-            default -> "";
-        };
-    }
-
-    private static void put(Map<String, String> config, List<String> report, String key, String value, String what) {
-        if (!KEY_PART.matcher(key).matches() || key.length() > 200) {
-            report.add("not imported: " + what + " (its name gives the key '" + key + "', which is not a valid config key)");
-            return;
+    private List<CmanImport.FenceReference> readDeviceReferences(XmlElement method, String nodeName, String methodName,
+                                                                 String prefix) {
+        var references = new ArrayList<CmanImport.FenceReference>();
+        String what = "node '" + nodeName + "' fence method '" + methodName + "'";
+        for (XmlElement device : method.children()) {
+            if (!device.name().equals("device")) {
+                ledger.report("not imported: " + device.path() + " of " + what + " (" + device.position()
+                    + "): only <device> is read inside <method>");
+                continue;
+            }
+            var attributes = new LinkedHashMap<>(device.attributes());
+            String deviceName = attributes.remove("name");
+            if (deviceName == null || deviceName.isBlank()) {
+                ledger.error(what + " has a <device> without a name at " + device.position());
+                continue;
+            }
+            references.add(new CmanImport.FenceReference(deviceName, Collections.unmodifiableMap(attributes)));
+            String referencePrefix = prefix + "." + references.size();
+            ledger.put(referencePrefix + ".device", deviceName, what + " device " + references.size());
+            putAttributes(referencePrefix, attributes, what + " device " + references.size());
         }
-        config.put(key, value);
+        return List.copyOf(references);
     }
 
-    private static void reportUnknownAttributes(Element element, Set<String> known, String what, List<String> report) {
-        attributes(element).keySet().stream().filter(a -> !known.contains(a))
-            .forEach(a -> report.add("not imported: attribute " + a + " of " + what));
+    private void putAttributes(String prefix, Map<String, String> attributes, String owner) {
+        attributes.forEach((attribute, value) -> {
+            String key = prefix + "." + ledger.keyPart("attribute", attribute);
+            ledger.put(key, value, "attribute " + attribute + " of " + owner);
+            if (SECRET_ATTRIBUTES.contains(attribute)) {
+                ledger.report("secret: the " + attribute + " of " + owner + " is stored in the cluster config as '" + key
+                    + "', readable by anyone holding the cluster token; a fence agent's passwd_script keeps it out");
+            }
+        });
     }
 
-    private static long number(Element element, String attribute, String what, long fallback) throws CmanConfigException {
-        String text = element.getAttribute(attribute);
-        if (text.isEmpty()) {
-            return fallback;
+    private void checkReferences() {
+        for (var node : nodes) {
+            node.fenceMethods().forEach((method, references) -> references.stream()
+                .filter(reference -> fenceDevices.stream().noneMatch(d -> d.name().equals(reference.device())))
+                .forEach(reference -> ledger.error("node '" + node.name() + "' fence method '" + method
+                    + "' names device '" + reference.device() + "', which no <fencedevice> defines")));
         }
+    }
+
+    private void reportOtherAttributes(XmlElement element, Set<String> known) {
+        element.attributes().keySet().stream().filter(a -> !known.contains(a))
+            .forEach(a -> ledger.report("not imported: attribute " + a + " of " + element.describe() + " ("
+                + element.position() + ")"));
+    }
+
+    private void reportChildren(XmlElement element, String why) {
+        element.children().forEach(c -> ledger.report("not imported: " + c.path() + " (" + c.position() + "): " + why));
+    }
+
+    private static long number(XmlElement element, String attribute, long min, long max) throws CmanConfigException {
+        String text = element.attribute(attribute);
         try {
             long value = Long.parseLong(text.strip());
-            if (value < 0) {
-                throw new NumberFormatException();
+            if (value >= min && value <= max) {
+                return value;
             }
-            return value;
         } catch (NumberFormatException e) {
-            throw new CmanConfigException(attribute + "=\"" + text + "\" of " + what + " is not a non-negative number");
+            // reported below, with the range
         }
-    }
-
-    private static Map<String, String> attributes(Element element) {
-        var map = new LinkedHashMap<String, String>();
-        var attributes = element.getAttributes();
-        for (int i = 0; i < attributes.getLength(); i++) {
-            map.put(attributes.item(i).getNodeName(), attributes.item(i).getNodeValue());
-        }
-        return map;
-    }
-
-    private static List<Element> children(Element element) {
-        var list = new ArrayList<Element>();
-        for (Node child = element.getFirstChild(); child != null; child = child.getNextSibling()) {
-            if (child instanceof Element e) {
-                list.add(e);
-            }
-        }
-        return list;
-    }
-
-    private static Document parseXml(String xml) throws CmanConfigException {
-        if (xml == null || xml.isBlank()) {
-            throw new CmanConfigException("the cluster.conf is empty");
-        }
-        try {
-            var factory = DocumentBuilderFactory.newInstance();
-            factory.setFeature(XMLConstants.FEATURE_SECURE_PROCESSING, true);
-            factory.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);
-            factory.setFeature("http://xml.org/sax/features/external-general-entities", false);
-            factory.setFeature("http://xml.org/sax/features/external-parameter-entities", false);
-            factory.setExpandEntityReferences(false);
-            factory.setXIncludeAware(false);
-            var builder = factory.newDocumentBuilder();
-            builder.setErrorHandler(new org.xml.sax.ErrorHandler() {
-                @Override
-                public void warning(SAXParseException exception) {
-                    // warnings do not stop a parse
-                }
-
-                @Override
-                public void error(SAXParseException exception) throws SAXException {
-                    throw exception;
-                }
-
-                @Override
-                public void fatalError(SAXParseException exception) throws SAXException {
-                    throw exception;
-                }
-            });
-            return builder.parse(new InputSource(new StringReader(xml)));
-        } catch (SAXParseException e) {
-            throw new CmanConfigException("cluster.conf is not well-formed XML at line " + e.getLineNumber() + ", column "
-                + e.getColumnNumber() + ": " + e.getMessage());
-        } catch (SAXException | IOException e) {
-            throw new CmanConfigException("cluster.conf cannot be read: " + e.getMessage());
-        } catch (ParserConfigurationException e) {
-            throw new IllegalStateException("the JDK's XML parser cannot be configured securely", e);
-        }
+        throw new CmanConfigException(attribute + "=\"" + text + "\" of " + element.describe() + " at "
+            + element.position() + " is not a whole number from " + min + " to " + max);
     }
 }
