@@ -8,13 +8,20 @@ import java.util.List;
 
 /**
  * Something the block service serves over NBD: a physical volume, later a logical volume.
- * Offsets are relative to the export. Implementations are called from many threads at once.
- * An operation that must fail with a particular NBD error (ENOSPC on a full pool, EPERM for
- * a writer whose epoch is outdated) throws {@link NbdErrorException}.
+ *
+ * <p>Offsets are relative to the export. The server has checked every range before calling
+ * (inside the export, length above zero, payload within its limit), and calls from many
+ * threads at once, also for overlapping ranges: an implementation serialises what it must.
+ * Buffers may be direct; an operation reads or fills exactly their remaining bytes.
+ *
+ * <p>An operation that must fail with a particular NBD error throws {@link NbdErrorException}
+ * with one of the errno values in {@link fivenines.block.nbd.NbdProtocol} (ENOSPC on a full
+ * pool, EPERM or ESHUTDOWN for a writer whose epoch is outdated); any other IOException
+ * reaches the client as EIO. Only the failing request fails: the connection goes on.
  */
 public interface BlockExport {
 
-    /** The export name clients ask for. */
+    /** The export name clients ask for (at most 4096 bytes of UTF-8). */
     String name();
 
     /** A line for NBD_INFO_DESCRIPTION. */
@@ -22,8 +29,10 @@ public interface BlockExport {
         return "";
     }
 
+    /** Size in bytes; fixed for the life of a connection. */
     long size();
 
+    /** Whether writes, trims and zeroing are refused (with EPERM, before they reach the export). */
     boolean readOnly();
 
     /** Fills {@code target} (its remaining bytes) from {@code offset}. */
@@ -41,7 +50,10 @@ public interface BlockExport {
     /** The range reads back as zeroes; with {@code noHole} space stays allocated. */
     void writeZeroes(long offset, long length, boolean noHole, boolean fua) throws IOException;
 
-    /** Allocation of a range, as consecutive extents covering at least its start. */
+    /**
+     * Allocation of a range, as consecutive extents from {@code offset} covering at least its
+     * first byte; extents may end short of the range or run past it (the server trims them).
+     */
     List<Extent> blockStatus(long offset, long length) throws IOException;
 
     /** Whether a flush on one connection covers writes completed on every other connection. */
@@ -52,5 +64,20 @@ public interface BlockExport {
     /** Whether zeroing can be done without writing data (NBD_CMD_FLAG_FAST_ZERO). */
     default boolean fastZero() {
         return true;
+    }
+
+    /** Smallest request size that works (NBD_INFO_BLOCK_SIZE minimum); 1 means any. */
+    default int minimumBlockSize() {
+        return 1;
+    }
+
+    /** Request size that avoids read-modify-write inside the export. */
+    default int preferredBlockSize() {
+        return 4096;
+    }
+
+    /** Largest READ or WRITE the export takes; the server advertises the smaller of this and its own limit. */
+    default int maximumBlockSize() {
+        return 32 << 20;
     }
 }

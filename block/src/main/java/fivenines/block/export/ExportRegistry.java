@@ -4,10 +4,11 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentSkipListMap;
 
-/** The exports a block service offers; changes at run time as volumes come and go. */
-public final class ExportRegistry {
+/** The exports a block service offers, changed at run time as volumes come and go. */
+public final class ExportRegistry implements ExportResolver {
     private final ConcurrentSkipListMap<String, BlockExport> exports = new ConcurrentSkipListMap<>();
 
+    /** Adds an export, replacing one of the same name (connections to the old one keep it). */
     public void add(BlockExport export) {
         exports.put(export.name(), export);
     }
@@ -20,6 +21,12 @@ public final class ExportRegistry {
         return Optional.ofNullable(exports.get(name));
     }
 
+    @Override
+    public BlockExport resolve(String name) {
+        return exports.get(name);
+    }
+
+    @Override
     public List<String> names() {
         return List.copyOf(exports.keySet());
     }

@@ -146,6 +146,12 @@ public final class FileExport implements BlockExport, AutoCloseable {
         return extents;
     }
 
+    /** Zeroing is fast where holes can be punched; on a block device it writes zeroes. */
+    @Override
+    public boolean fastZero() {
+        return regularFile;
+    }
+
     @Override
     public void close() throws IOException {
         channel.close();

@@ -1,185 +1,256 @@
 package fivenines.block.nbd;
 
-import fivenines.block.export.ExportRegistry;
+import fivenines.block.export.ExportResolver;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import javax.net.ssl.SSLContext;
 import java.io.IOException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
-import java.nio.channels.Channels;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * An NBD server (fixed newstyle) on TCP and on a Unix socket. Each connection runs on its
- * own virtual thread and serves its requests concurrently, replying as each completes.
+ * An NBD server (fixed newstyle) on TCP, on a Unix socket, or both. Each connection has its own
+ * virtual thread and serves its requests concurrently, replying as each completes. Exports
+ * are looked up at every handshake, so they can be added and removed while it runs.
+ * {@code start()} binds; {@code close()} stops listening and ends every connection.
  */
 public final class NbdServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(NbdServer.class);
 
     /**
-     * @param tcpHost       address to listen on for TCP, or null for no TCP listener
-     * @param tcpPort       TCP port (0: any free port)
-     * @param unixSocket    path of the Unix socket, or null for none
-     * @param maxConnections connections served at once; more are closed at accept
-     * @param maxPayload    largest READ or WRITE length accepted, bytes
-     * @param tls           TLS for STARTTLS, or null to refuse it
-     * @param tlsRequiredForRemote whether TCP clients from other hosts must upgrade first
+     * @param tcpHost           address to listen on for TCP, or null for no TCP listener
+     * @param tcpPort           TCP port (0: any free port, see {@link #tcpPort()})
+     * @param unixSocket        path of the Unix socket, or null for none
+     * @param maxConnections    connections served at once; more are closed at accept
+     * @param maxPayload        largest READ or WRITE, bytes (also advertised as the maximum block size)
+     * @param tls               TLS for STARTTLS on TCP, or null to refuse STARTTLS
+     * @param tlsRequiredForTcp whether TCP clients from other hosts must upgrade before anything else
+     * @param handshakeTimeout  how long a client may take from connecting to entering transmission
      */
     public record Config(String tcpHost, int tcpPort, Path unixSocket, int maxConnections, int maxPayload,
-                         SSLContext tls, boolean tlsRequiredForRemote) {
+                         SSLContext tls, boolean tlsRequiredForTcp, Duration handshakeTimeout) {
         public static final int DEFAULT_MAX_CONNECTIONS = 256;
         public static final int DEFAULT_MAX_PAYLOAD = 32 << 20;
+        public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(30);
 
-        public static Config tcpAndUnix(String host, int port, Path unixSocket) {
-            return new Config(host, port, unixSocket, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PAYLOAD, null, false);
+        public Config {
+            if (tcpHost == null && unixSocket == null) {
+                throw new IllegalArgumentException("an NBD server needs a TCP address, a Unix socket or both");
+            }
+            if (maxConnections < 1 || maxPayload < 512) {
+                throw new IllegalArgumentException("maxConnections must be at least 1 and maxPayload at least 512 bytes");
+            }
+            if (tlsRequiredForTcp && tls == null) {
+                throw new IllegalArgumentException("TLS cannot be required without an SSLContext");
+            }
         }
 
-        public Config withTls(SSLContext context, boolean requiredForRemote) {
-            return new Config(tcpHost, tcpPort, unixSocket, maxConnections, maxPayload, context, requiredForRemote);
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        public static Config tcpAndUnix(String host, int port, Path unixSocket) {
+            return builder().tcp(host, port).unixSocket(unixSocket).build();
+        }
+
+        public Config withTls(SSLContext context, boolean requiredForTcp) {
+            return new Config(tcpHost, tcpPort, unixSocket, maxConnections, maxPayload, context, requiredForTcp, handshakeTimeout);
         }
 
         public Config withLimits(int connections, int payload) {
-            return new Config(tcpHost, tcpPort, unixSocket, connections, payload, tls, tlsRequiredForRemote);
+            return new Config(tcpHost, tcpPort, unixSocket, connections, payload, tls, tlsRequiredForTcp, handshakeTimeout);
+        }
+    }
+
+    /** Builds a {@link Config}; everything not set has its default, and there is no listener until one is set. */
+    public static final class Builder {
+        private String tcpHost;
+        private int tcpPort;
+        private Path unixSocket;
+        private int maxConnections = Config.DEFAULT_MAX_CONNECTIONS;
+        private int maxPayload = Config.DEFAULT_MAX_PAYLOAD;
+        private SSLContext tls;
+        private boolean tlsRequiredForTcp;
+        private Duration handshakeTimeout = Config.DEFAULT_HANDSHAKE_TIMEOUT;
+
+        private Builder() {
+        }
+
+        public Builder tcp(String host, int port) {
+            tcpHost = host;
+            tcpPort = port;
+            return this;
+        }
+
+        public Builder unixSocket(Path path) {
+            unixSocket = path;
+            return this;
+        }
+
+        public Builder maxConnections(int connections) {
+            maxConnections = connections;
+            return this;
+        }
+
+        public Builder maxPayload(int bytes) {
+            maxPayload = bytes;
+            return this;
+        }
+
+        public Builder tls(SSLContext context, boolean requiredForTcp) {
+            tls = context;
+            tlsRequiredForTcp = requiredForTcp;
+            return this;
+        }
+
+        public Builder handshakeTimeout(Duration timeout) {
+            handshakeTimeout = timeout;
+            return this;
+        }
+
+        public Config build() {
+            return new Config(tcpHost, tcpPort, unixSocket, maxConnections, maxPayload, tls, tlsRequiredForTcp, handshakeTimeout);
         }
     }
 
     private final Config config;
-    private final ExportRegistry exports;
+    private final ExportResolver exports;
+    private final BufferPool buffers;
     private final AtomicInteger connectionCount = new AtomicInteger();
     private final AtomicInteger connectionNumber = new AtomicInteger();
-    private final Set<AutoCloseable> open = ConcurrentHashMap.newKeySet();
-    private ServerSocket tcp;
+    private final Set<SocketChannel> open = ConcurrentHashMap.newKeySet();
+    private ServerSocketChannel tcp;
     private ServerSocketChannel unix;
     private volatile boolean closed;
 
-    public NbdServer(Config config, ExportRegistry exports) {
+    public NbdServer(Config config, ExportResolver exports) {
         this.config = config;
         this.exports = exports;
+        this.buffers = new BufferPool(config.maxPayload(), 256L << 20);
     }
 
-    public ExportRegistry exports() {
+    public ExportResolver exports() {
         return exports;
     }
 
-    public void start() throws IOException {
+    public Config config() {
+        return config;
+    }
+
+    public synchronized void start() throws IOException {
         if (config.tcpHost() != null) {
-            tcp = new ServerSocket();
-            tcp.setReuseAddress(true);
+            tcp = ServerSocketChannel.open(StandardProtocolFamily.INET);
+            tcp.setOption(StandardSocketOptions.SO_REUSEADDR, true);
             tcp.bind(new InetSocketAddress(config.tcpHost(), config.tcpPort()), 128);
-            Thread.ofPlatform().name("nbd-accept-tcp").daemon(true).start(this::acceptTcp);
+            Thread.ofPlatform().name("nbd-accept-tcp-" + tcpPort()).daemon(true).start(() -> accept(tcp, true));
         }
         if (config.unixSocket() != null) {
             Files.deleteIfExists(config.unixSocket());
             unix = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
             unix.bind(UnixDomainSocketAddress.of(config.unixSocket()));
-            Thread.ofPlatform().name("nbd-accept-unix").daemon(true).start(this::acceptUnix);
+            Thread.ofPlatform().name("nbd-accept-unix").daemon(true).start(() -> accept(unix, false));
         }
-        LOG.info("NBD server listening on {}{}", tcp == null ? "" : "tcp " + tcp.getLocalSocketAddress() + " ",
+        LOG.info("NBD server listening on {}{}", tcp == null ? "" : "tcp " + tcp.getLocalAddress() + " ",
             unix == null ? "" : "unix " + config.unixSocket());
     }
 
-    /** The bound TCP port (useful when the configured port was 0). */
+    /** The bound TCP port (useful when the configured port was 0), or -1 without TCP. */
     public int tcpPort() {
-        return tcp == null ? -1 : tcp.getLocalPort();
+        try {
+            return tcp == null ? -1 : ((InetSocketAddress) tcp.getLocalAddress()).getPort();
+        } catch (IOException e) {
+            return -1;
+        }
     }
 
+    /** Connections open now. */
     public int connections() {
         return connectionCount.get();
     }
 
-    private void acceptTcp() {
+    private void accept(ServerSocketChannel listener, boolean isTcp) {
         while (!closed) {
             try {
-                Socket socket = tcp.accept();
-                socket.setTcpNoDelay(true);
-                InetAddress peer = socket.getInetAddress();
-                boolean local = peer.isLoopbackAddress();
-                serve(socket, () -> new NbdConnection.Transport(socket.getInputStream(), socket.getOutputStream(), socket),
-                    local, "tcp " + socket.getRemoteSocketAddress());
+                SocketChannel channel = listener.accept();
+                boolean loopback = false;
+                String peer = "unix";
+                if (isTcp) {
+                    channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                    var address = (InetSocketAddress) channel.getRemoteAddress();
+                    loopback = address.getAddress().isLoopbackAddress();
+                    peer = "tcp " + address;
+                }
+                serve(channel, isTcp, loopback, peer);
             } catch (IOException e) {
                 if (!closed) {
-                    LOG.warn("NBD accept on TCP failed: {}", e.getMessage());
+                    LOG.warn("NBD accept on {} failed: {}", isTcp ? "TCP" : "the Unix socket", e.getMessage());
                 }
             }
         }
     }
 
-    private void acceptUnix() {
-        while (!closed) {
-            try {
-                SocketChannel channel = unix.accept();
-                serve(channel, () -> new NbdConnection.Transport(Channels.newInputStream(channel),
-                    Channels.newOutputStream(channel), null), true, "unix");
-            } catch (IOException e) {
-                if (!closed) {
-                    LOG.warn("NBD accept on the Unix socket failed: {}", e.getMessage());
-                }
-            }
-        }
-    }
-
-    private interface TransportSource {
-        NbdConnection.Transport open() throws IOException;
-    }
-
-    private void serve(AutoCloseable socket, TransportSource transport, boolean local, String peer) {
+    private void serve(SocketChannel channel, boolean isTcp, boolean loopback, String peer) {
         if (connectionCount.incrementAndGet() > config.maxConnections()) {
             connectionCount.decrementAndGet();
             LOG.warn("NBD connection from {} refused: {} connections are open, the limit", peer, config.maxConnections());
-            closeQuietly(socket);
+            new NbdWire.Plain(channel).close();
             return;
         }
-        open.add(socket);
-        int number = connectionNumber.incrementAndGet();
-        Thread.ofVirtual().name("nbd-connection-" + number).start(() -> {
+        open.add(channel);
+        String name = "nbd-connection-" + connectionNumber.incrementAndGet();
+        Thread.ofVirtual().name(name).start(() -> {
+            var wire = new NbdWire.Plain(channel);
             try {
-                new NbdConnection(config, exports, transport.open(), local, peer).run();
+                new NbdConnection(config, exports, buffers, wire, isTcp, loopback, name).run();
             } catch (IOException e) {
-                LOG.debug("NBD connection {} from {} ended: {}", number, peer, e.getMessage());
+                LOG.debug("{} from {} ended: {}", name, peer, e.getMessage());
             } catch (RuntimeException e) {
-                LOG.warn("NBD connection {} from {} failed", number, peer, e);
+                LOG.warn("{} from {} failed", name, peer, e);
             } finally {
-                open.remove(socket);
-                closeQuietly(socket);
+                open.remove(channel);
+                wire.close();
                 connectionCount.decrementAndGet();
             }
         });
     }
 
-    private static void closeQuietly(AutoCloseable closeable) {
-        try {
-            closeable.close();
-        } catch (Exception ignored) {
-            // the peer is gone either way
-        }
-    }
-
+    /** Stops listening and ends every connection; safe to call more than once. */
     @Override
-    public void close() {
+    public synchronized void close() {
         closed = true;
         if (tcp != null) {
-            closeQuietly(tcp);
+            new CloseQuietly(tcp).run();
         }
         if (unix != null) {
-            closeQuietly(unix);
+            new CloseQuietly(unix).run();
             try {
                 Files.deleteIfExists(config.unixSocket());
             } catch (IOException ignored) {
                 // a stale socket file is replaced at the next start
             }
         }
-        open.forEach(NbdServer::closeQuietly);
+        open.forEach(channel -> new CloseQuietly(channel).run());
+    }
+
+    private record CloseQuietly(AutoCloseable closeable) implements Runnable {
+        @Override
+        public void run() {
+            try {
+                closeable.close();
+            } catch (Exception ignored) {
+                // the peer is gone either way
+            }
+        }
     }
 }

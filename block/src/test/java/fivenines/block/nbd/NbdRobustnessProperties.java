@@ -78,7 +78,7 @@ class NbdRobustnessProperties {
         model = new byte[SIZE];
         var registry = new ExportRegistry();
         registry.add(export);
-        server = new NbdServer(new NbdServer.Config("127.0.0.1", 0, null, 64, 1 << 20, null, false), registry);
+        server = new NbdServer(NbdServer.Config.builder().tcp("127.0.0.1", 0).maxConnections(64).maxPayload(1 << 20).build(), registry);
         server.start();
     }
 
