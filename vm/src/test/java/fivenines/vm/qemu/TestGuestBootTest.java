@@ -38,8 +38,11 @@ class TestGuestBootTest {
         long acknowledged;
         try (var vm = QemuProcess.start(TestVms.writeWorkload("workload", disk), VmFiles.in(directory.resolve("first")))) {
             var console = new GuestConsole(vm.serialLog());
-            console.awaitAcknowledged(20, Duration.ofSeconds(90));
-            vm.kill();
+            try {
+                console.awaitAcknowledged(20, Duration.ofSeconds(90));
+            } finally {
+                vm.kill();
+            }
             acknowledged = console.acknowledgedSequence();
         }
         var afterFirst = WorkloadVerifier.verify(disk);
@@ -47,11 +50,14 @@ class TestGuestBootTest {
 
         try (var vm = QemuProcess.start(TestVms.writeWorkload("workload", disk), VmFiles.in(directory.resolve("second")))) {
             var console = new GuestConsole(vm.serialLog());
-            long resumedFrom = Long.parseLong(console.awaitLine(RESUMED, Duration.ofSeconds(90)).group(1));
-            assertTrue(resumedFrom >= acknowledged, "resumed from " + resumedFrom + " before acknowledged " + acknowledged);
-            assertTrue(resumedFrom <= afterFirst.lastSequence(), "resumed beyond what the disk holds");
-            console.awaitAcknowledged(resumedFrom + 10, Duration.ofSeconds(60));
-            vm.stop(Duration.ofSeconds(5));
+            try {
+                long resumedFrom = Long.parseLong(console.awaitLine(RESUMED, Duration.ofSeconds(90)).group(1));
+                assertTrue(resumedFrom >= acknowledged, "resumed from " + resumedFrom + " before acknowledged " + acknowledged);
+                assertTrue(resumedFrom <= afterFirst.lastSequence(), "resumed beyond what the disk holds");
+                console.awaitAcknowledged(resumedFrom + 10, Duration.ofSeconds(60));
+            } finally {
+                vm.stop(Duration.ofSeconds(5));
+            }
             WorkloadVerifier.verify(disk).requireHolds(console.acknowledgedSequence());
         }
     }
