@@ -1,10 +1,13 @@
 package fivenines.bench.zookeeper;
 
+import fivenines.bench.LatencySummary;
+import fivenines.bench.StoreResult;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.ZooKeeper;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,26 +16,37 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
-/** The benchmark's two shapes against ZooKeeper, with its own client. */
+/** The store benchmark's two shapes against ZooKeeper, through ZooKeeper's own client. */
 public final class ZooKeeperWorkload {
+    public static final int WARMUP = 200;
+    public static final int WRITES = 2000;
+    public static final int CLIENTS = 16;
+    public static final Duration LOCK_DURATION = Duration.ofSeconds(10);
+
     private ZooKeeperWorkload() {
     }
 
-    /** Sequential setData on one znode; each latency in nanoseconds, after a warm-up. */
+    /** Both shapes with the benchmark's sizes; the lock phase lasts the given time. */
+    public static StoreResult run(ZooKeeperEnsemble ensemble, Duration lockDuration) throws Exception {
+        LatencySummary commit = LatencySummary.ofNanos(commitLatencies(ensemble, WARMUP, WRITES));
+        return new StoreResult(commit, lockThroughput(ensemble, CLIENTS, lockDuration));
+    }
+
+    /**
+     * Sequential setData on one znode through the leader (as the fivenines side writes through
+     * its leader); each latency in nanoseconds, after a warm-up that is not recorded.
+     */
     public static long[] commitLatencies(ZooKeeperEnsemble ensemble, int warmup, int count) throws Exception {
-        try (ZooKeeper zooKeeper = ZooKeeperEnsemble.connect(ensemble.server(0))) {
-            try {
-                zooKeeper.create("/bench-key", new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
-            } catch (KeeperException.NodeExistsException ignored) {
-                // left by an earlier run of this ensemble
-            }
+        try (ZooKeeper zooKeeper = ZooKeeperEnsemble.connect(ensemble.leader())) {
+            createIfAbsent(zooKeeper, "/bench-key");
             for (int i = 0; i < warmup; i++) {
-                zooKeeper.setData("/bench-key", ("warm-" + i).getBytes(), -1);
+                zooKeeper.setData("/bench-key", ("warm-" + i).getBytes(StandardCharsets.UTF_8), -1);
             }
             long[] latencies = new long[count];
             for (int i = 0; i < count; i++) {
+                byte[] value = ("v" + i).getBytes(StandardCharsets.UTF_8);
                 long start = System.nanoTime();
-                zooKeeper.setData("/bench-key", ("v" + i).getBytes(), -1);
+                zooKeeper.setData("/bench-key", value, -1);
                 latencies[i] = System.nanoTime() - start;
             }
             return latencies;
@@ -40,8 +54,9 @@ public final class ZooKeeperWorkload {
     }
 
     /**
-     * Clients, each its own session spread over the servers, each taking and dropping its own
-     * lock (create an ephemeral znode, delete it); returns acquire+release pairs per second.
+     * Clients, each its own session and the sessions spread over the servers, each taking and
+     * dropping its own lock (create an ephemeral {@code /locks/client-i}, delete it) for the given
+     * time; returns acquire+release pairs per second, all clients together.
      */
     public static double lockThroughput(ZooKeeperEnsemble ensemble, int clients, Duration duration) throws Exception {
         var sessions = new ArrayList<ZooKeeper>();
@@ -49,14 +64,10 @@ public final class ZooKeeperWorkload {
             for (int i = 0; i < clients; i++) {
                 sessions.add(ZooKeeperEnsemble.connect(ensemble.server(i)));
             }
-            try {
-                sessions.getFirst().create("/locks", new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
-            } catch (KeeperException.NodeExistsException ignored) {
-                // already there
-            }
+            createIfAbsent(sessions.getFirst(), "/locks");
             var stop = new AtomicBoolean();
             var pairs = new AtomicLong();
-            try (var pool = Executors.newFixedThreadPool(clients, Thread.ofPlatform().name("zk-lock-client-", 0).factory())) {
+            try (var pool = Executors.newFixedThreadPool(clients, Thread.ofPlatform().name("zookeeper-lock-client-", 0).factory())) {
                 List<Future<?>> futures = new ArrayList<>();
                 long start = System.nanoTime();
                 for (int i = 0; i < clients; i++) {
@@ -73,15 +84,25 @@ public final class ZooKeeperWorkload {
                 }
                 Thread.sleep(duration.toMillis());
                 stop.set(true);
+                long elapsed = System.nanoTime() - start;
                 for (Future<?> future : futures) {
                     future.get();
                 }
-                return pairs.get() / ((System.nanoTime() - start) / 1e9);
+                // Pairs finished after the stop are counted in the time they took, not dropped.
+                return pairs.get() / (Math.max(elapsed, System.nanoTime() - start) / 1e9);
             }
         } finally {
             for (ZooKeeper session : sessions) {
                 session.close();
             }
+        }
+    }
+
+    private static void createIfAbsent(ZooKeeper zooKeeper, String path) throws KeeperException, InterruptedException {
+        try {
+            zooKeeper.create(path, new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+        } catch (KeeperException.NodeExistsException alreadyThere) {
+            // an earlier run on the same ensemble made it
         }
     }
 }
