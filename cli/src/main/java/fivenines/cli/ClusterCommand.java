@@ -84,19 +84,14 @@ final class ClusterCommand {
     }
 
     @Command(name = "status", mixinStandardHelpOptions = true, description = "Nodes, leader, quorum, config_version, applied index.")
-    static final class Status implements Runnable {
-        @Mixin
-        AgentOptions agent;
-        @Option(names = "--json", description = "print JSON")
-        boolean json;
+    static final class Status extends ApiView {
+        @Override
+        String path() {
+            return "/v1/cluster/status";
+        }
 
         @Override
-        public void run() {
-            JsonNode status = agent.client().get("/v1/cluster/status");
-            if (json) {
-                Output.json(System.out, status);
-                return;
-            }
+        void print(JsonNode status) {
             if (!status.path("inCluster").asBoolean()) {
                 System.out.println("node '" + status.path("node").asText() + "': " + status.path("message").asText());
                 return;

@@ -20,19 +20,14 @@ import java.util.Map;
 final class ConfigCommand {
 
     @Command(name = "show", mixinStandardHelpOptions = true, description = "All keys and values, with config_version.")
-    static final class Show implements Runnable {
-        @Mixin
-        AgentOptions agent;
-        @Option(names = "--json", description = "print JSON")
-        boolean json;
+    static final class Show extends ApiView {
+        @Override
+        String path() {
+            return "/v1/config";
+        }
 
         @Override
-        public void run() {
-            JsonNode config = agent.client().get("/v1/config");
-            if (json) {
-                Output.json(System.out, config);
-                return;
-            }
+        void print(JsonNode config) {
             System.out.println("config_version: " + config.path("configVersion").asLong());
             var table = new Table("KEY", "VALUE");
             config.path("values").fields().forEachRemaining(e -> table.row(e.getKey(), e.getValue().asText()));
@@ -41,22 +36,18 @@ final class ConfigCommand {
     }
 
     @Command(name = "get", mixinStandardHelpOptions = true, description = "Print one value.")
-    static final class Get implements Runnable {
-        @Mixin
-        AgentOptions agent;
+    static final class Get extends ApiView {
         @Parameters(paramLabel = "KEY")
         String key;
-        @Option(names = "--json", description = "print JSON")
-        boolean json;
 
         @Override
-        public void run() {
-            JsonNode answer = agent.client().get("/v1/config/" + AgentClient.encode(key));
-            if (json) {
-                Output.json(System.out, answer);
-            } else {
-                System.out.println(answer.path("value").asText());
-            }
+        String path() {
+            return "/v1/config/" + AgentClient.encode(key);
+        }
+
+        @Override
+        void print(JsonNode answer) {
+            System.out.println(answer.path("value").asText());
         }
     }
 

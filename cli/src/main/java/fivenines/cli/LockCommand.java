@@ -54,19 +54,14 @@ final class LockCommand {
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "Every lock, its holders and waiters.")
-    static final class ListLocks implements Runnable {
-        @Mixin
-        AgentOptions agent;
-        @Option(names = "--json", description = "print JSON")
-        boolean json;
+    static final class ListLocks extends ApiView {
+        @Override
+        String path() {
+            return "/v1/locks";
+        }
 
         @Override
-        public void run() {
-            JsonNode locks = agent.client().get("/v1/locks");
-            if (json) {
-                Output.json(System.out, locks);
-                return;
-            }
+        void print(JsonNode locks) {
             var table = new Table("LOCK", "MODE", "HOLDERS", "WAITING");
             for (JsonNode lock : locks) {
                 JsonNode holders = lock.path("holders");

@@ -102,19 +102,14 @@ final class LogicalVolumeCommand {
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "Every logical volume, LVM style.")
-    static final class ListVolumes implements Runnable {
-        @Mixin
-        AgentOptions agent;
-        @Option(names = "--json", description = "print JSON")
-        boolean json;
+    static final class ListVolumes extends ApiView {
+        @Override
+        String path() {
+            return "/v1/lvs";
+        }
 
         @Override
-        public void run() {
-            JsonNode lvs = agent.client().get("/v1/lvs");
-            if (json) {
-                Output.json(System.out, lvs);
-                return;
-            }
+        void print(JsonNode lvs) {
             var table = new Table("LV", "VG", "ATTR", "LSIZE", "DATA%", "NODES");
             for (JsonNode lv : lvs) {
                 table.row(lv.path("name").asText(), lv.path("vg").asText(), lv.path("attributes").asText(),
@@ -132,22 +127,18 @@ final class LogicalVolumeCommand {
     }
 
     @Command(name = "show", mixinStandardHelpOptions = true, description = "One logical volume.")
-    static final class Show implements Runnable {
-        @Mixin
-        AgentOptions agent;
+    static final class Show extends ApiView {
         @Parameters(paramLabel = "VG/LV")
         String volume;
-        @Option(names = "--json", description = "print JSON")
-        boolean json;
 
         @Override
-        public void run() {
-            JsonNode lv = agent.client().get("/v1/lvs/" + path(volume));
-            if (json) {
-                Output.json(System.out, lv);
-            } else {
-                lv.fields().forEachRemaining(e -> System.out.printf("%-24s %s%n", e.getKey() + ":", e.getValue()));
-            }
+        String path() {
+            return "/v1/lvs/" + LogicalVolumeCommand.path(volume);
+        }
+
+        @Override
+        void print(JsonNode lv) {
+            lv.fields().forEachRemaining(e -> System.out.printf("%-24s %s%n", e.getKey() + ":", e.getValue()));
         }
     }
 }

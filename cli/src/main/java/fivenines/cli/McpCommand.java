@@ -22,19 +22,14 @@ final class McpCommand {
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "Every plugin with its state and health.")
-    static final class PluginList implements Runnable {
-        @Mixin
-        AgentOptions agent;
-        @Option(names = "--json", description = "print JSON")
-        boolean json;
+    static final class PluginList extends ApiView {
+        @Override
+        String path() {
+            return "/v1/mcp/plugins";
+        }
 
         @Override
-        public void run() {
-            JsonNode plugins = agent.client().get("/v1/mcp/plugins");
-            if (json) {
-                Output.json(System.out, plugins);
-                return;
-            }
+        void print(JsonNode plugins) {
             var table = new Table("PLUGIN", "STATE", "HEALTH", "DETAIL", "COMMANDS", "SOURCE");
             for (JsonNode p : plugins) {
                 var commands = new java.util.ArrayList<String>();
@@ -133,19 +128,14 @@ final class McpCommand {
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "Every platform thread of the agent, by name.")
-    static final class ThreadList implements Runnable {
-        @Mixin
-        AgentOptions agent;
-        @Option(names = "--json", description = "print JSON")
-        boolean json;
+    static final class ThreadList extends ApiView {
+        @Override
+        String path() {
+            return "/v1/mcp/threads";
+        }
 
         @Override
-        public void run() {
-            JsonNode threads = agent.client().get("/v1/mcp/threads");
-            if (json) {
-                Output.json(System.out, threads);
-                return;
-            }
+        void print(JsonNode threads) {
             var table = new Table("THREAD", "STATE", "DAEMON", "GROUP");
             for (JsonNode t : threads) {
                 table.row(t.path("name").asText(), t.path("state").asText().toLowerCase(),

@@ -52,19 +52,14 @@ final class PhysicalVolumeCommand {
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "Every physical volume of the cluster.")
-    static final class ListVolumes implements Runnable {
-        @Mixin
-        AgentOptions agent;
-        @Option(names = "--json", description = "print JSON")
-        boolean json;
+    static final class ListVolumes extends ApiView {
+        @Override
+        String path() {
+            return "/v1/pvs";
+        }
 
         @Override
-        public void run() {
-            JsonNode pvs = agent.client().get("/v1/pvs");
-            if (json) {
-                Output.json(System.out, pvs);
-                return;
-            }
+        void print(JsonNode pvs) {
             var table = new Table("PV", "ID", "SIZE", "EXTENTS", "USED", "NBD");
             for (JsonNode pv : pvs) {
                 table.row(pv.path("name").asText(), pv.path("id").asText().substring(0, 8),
@@ -76,21 +71,17 @@ final class PhysicalVolumeCommand {
     }
 
     @Command(name = "show", mixinStandardHelpOptions = true, description = "One physical volume, by id or NODE:PATH.")
-    static final class Show implements Runnable {
-        @Mixin
-        AgentOptions agent;
+    static final class Show extends ApiView {
         @Parameters(paramLabel = "PV")
         String reference;
-        @Option(names = "--json", description = "print JSON")
-        boolean json;
 
         @Override
-        public void run() {
-            JsonNode pv = agent.client().get("/v1/pvs/" + AgentClient.encode(reference));
-            if (json) {
-                Output.json(System.out, pv);
-                return;
-            }
+        String path() {
+            return "/v1/pvs/" + AgentClient.encode(reference);
+        }
+
+        @Override
+        void print(JsonNode pv) {
             pv.fields().forEachRemaining(e -> System.out.printf("%-12s %s%n", e.getKey() + ":",
                 e.getValue().isArray() ? e.getValue().toString() : e.getValue().asText()));
         }

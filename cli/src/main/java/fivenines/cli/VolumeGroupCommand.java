@@ -67,19 +67,14 @@ final class VolumeGroupCommand {
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "Every volume group.")
-    static final class ListGroups implements Runnable {
-        @Mixin
-        AgentOptions agent;
-        @Option(names = "--json", description = "print JSON")
-        boolean json;
+    static final class ListGroups extends ApiView {
+        @Override
+        String path() {
+            return "/v1/vgs";
+        }
 
         @Override
-        public void run() {
-            JsonNode vgs = agent.client().get("/v1/vgs");
-            if (json) {
-                Output.json(System.out, vgs);
-                return;
-            }
+        void print(JsonNode vgs) {
             var table = new Table("VG", "#PV", "#LV", "VSIZE", "VFREE", "PVS");
             for (JsonNode vg : vgs) {
                 table.row(vg.path("name").asText(), vg.path("physicalVolumes").size(), vg.path("logicalVolumes").asLong(),
@@ -91,22 +86,18 @@ final class VolumeGroupCommand {
     }
 
     @Command(name = "show", mixinStandardHelpOptions = true, description = "One volume group.")
-    static final class Show implements Runnable {
-        @Mixin
-        AgentOptions agent;
+    static final class Show extends ApiView {
         @Parameters(paramLabel = "NAME")
         String name;
-        @Option(names = "--json", description = "print JSON")
-        boolean json;
 
         @Override
-        public void run() {
-            JsonNode vg = agent.client().get("/v1/vgs/" + AgentClient.encode(name));
-            if (json) {
-                Output.json(System.out, vg);
-            } else {
-                vg.fields().forEachRemaining(e -> System.out.printf("%-16s %s%n", e.getKey() + ":", e.getValue()));
-            }
+        String path() {
+            return "/v1/vgs/" + AgentClient.encode(name);
+        }
+
+        @Override
+        void print(JsonNode vg) {
+            vg.fields().forEachRemaining(e -> System.out.printf("%-16s %s%n", e.getKey() + ":", e.getValue()));
         }
     }
 

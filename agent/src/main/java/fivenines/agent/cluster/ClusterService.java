@@ -63,7 +63,7 @@ public final class ClusterService implements AutoCloseable {
             return;
         }
         ClusterIdentity.load(config.dataDir()).ifPresent(id -> {
-            identity = id;
+            identity = id; // set before the store so that nobody sees a store without an identity
             startStore(UUID.fromString(id.groupId()), ClusterStore.Start.RECOVER);
             LOG.info("rejoined cluster '{}' from {}", id.clusterName(), config.dataDir());
         });
@@ -106,18 +106,19 @@ public final class ClusterService implements AutoCloseable {
         fivenines.model.state.Names.requireName("cluster", clusterName);
         UUID groupId = UUID.randomUUID();
         wipeRaftDir();
+        identity = new ClusterIdentity(clusterName, groupId.toString());
         startStore(groupId, ClusterStore.Start.NEW_GROUP);
         try {
             awaitLeader(Duration.ofSeconds(30));
             Result result = store.submitAndWait(new CreateCluster(clusterName, Credentials.sha256(credentials.secret()),
                 config.nodeName(), config.apiAddress(), config.raftAddress(), maxVoters));
             Node node = (Node) ApiException.valueOf(result);
-            identity = new ClusterIdentity(clusterName, groupId.toString());
             identity.save(config.dataDir());
             return node;
         } catch (RuntimeException e) {
             stopStore();
             wipeRaftDir();
+            identity = null;
             throw e;
         }
     }
@@ -164,11 +165,11 @@ public final class ClusterService implements AutoCloseable {
         String previousSecret = credentials.secret();
         credentials.replace(token);
         wipeRaftDir();
+        identity = new ClusterIdentity(clusterName, groupId.toString());
         startStore(groupId, ClusterStore.Start.JOIN_GROUP);
         try {
             seed.post("/v1/cluster/admit", Map.of("name", config.nodeName(), "apiAddress", config.apiAddress(),
                 "raftAddress", config.raftAddress(), "witness", witness));
-            identity = new ClusterIdentity(clusterName, groupId.toString());
             identity.save(config.dataDir());
             awaitSelfInState(Duration.ofSeconds(60));
             return store.read(s -> s.membership().requireNode(config.nodeName()));
