@@ -14,6 +14,8 @@ public final class ZooKeeperOnly {
     }
 
     public static void main(String[] args) throws Exception {
+        // ZooKeeper's client logs every session at INFO; only the figures matter here. Set before any logger exists.
+        System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", System.getProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn"));
         Duration lockDuration = args.length > 0 ? Duration.ofSeconds(Integer.parseInt(args[0])) : ZooKeeperWorkload.LOCK_DURATION;
         StoreResult result;
         long started = System.nanoTime();
