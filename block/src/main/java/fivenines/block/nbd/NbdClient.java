@@ -1,22 +1,19 @@
 package fivenines.block.nbd;
 
-import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
-import java.net.Socket;
+import java.net.SocketAddress;
 import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -28,112 +25,156 @@ import java.util.concurrent.locks.ReentrantLock;
 import static fivenines.block.nbd.NbdProtocol.*;
 
 /**
- * An NBD client (fixed newstyle, simple replies) for the volume engine to reach other nodes'
- * physical volumes. Requests from many threads are pipelined on one connection; each waits
- * at most the configured timeout, after which the connection is closed and every request on
- * it fails, so I/O to a dead server ends instead of hanging.
+ * An NBD client (fixed newstyle, NBD_OPT_GO, simple replies) for reaching other nodes' disks.
+ *
+ * <p>Any number of threads may call at once; their requests are pipelined on the one
+ * connection and the replies matched by cookie. Requests larger than the server's maximum
+ * block size are split. Every request must be answered within the timeout: when one is not
+ * (a dead or stopped server, a full socket that never drains) the connection is closed, every
+ * request on it fails, and so does every later one. Failures are {@link NbdErrorException}s
+ * naming the server and export; the server's own refusals carry its errno, failures of the
+ * connection carry EIO and may or may not have been carried out.
  */
 public final class NbdClient implements AutoCloseable {
+    private static final int DEFAULT_MAXIMUM_BLOCK = 32 << 20;
+
     private final String server;
     private final String export;
-    private final AutoCloseable connection;
-    private final DataInputStream in;
-    private final DataOutputStream out;
+    private final SocketChannel channel;
     private final Duration timeout;
-    private final ReentrantLock writeLock = new ReentrantLock();
+    private final ReentrantLock sendLock = new ReentrantLock();
+    private final ByteBuffer requestHeader = ByteBuffer.allocateDirect(28);
     private final ConcurrentHashMap<Long, Pending> pending = new ConcurrentHashMap<>();
     private final AtomicLong cookies = new AtomicLong();
-    private final long size;
-    private final int flags;
-    private volatile IOException failure;
+    private long size;
+    private int transmissionFlags;
+    private int maximumBlockSize = DEFAULT_MAXIMUM_BLOCK;
+    private volatile String failure;
 
-    private record Pending(CompletableFuture<Void> done, ByteBuffer target) {
+    private record Pending(String what, CompletableFuture<Void> done, ByteBuffer target, long deadline) {
     }
 
-    private NbdClient(String server, String export, AutoCloseable connection, InputStream input, OutputStream output,
-                      Duration timeout) throws IOException {
+    private NbdClient(String server, String export, SocketChannel channel, Duration timeout) {
         this.server = server;
         this.export = export;
-        this.connection = connection;
-        this.in = new DataInputStream(new BufferedInputStream(input, 256 * 1024));
-        this.out = new DataOutputStream(new BufferedOutputStream(output, 256 * 1024));
+        this.channel = channel;
         this.timeout = timeout;
-        long[] negotiated = handshake();
-        this.size = negotiated[0];
-        this.flags = (int) negotiated[1];
-        Thread.ofVirtual().name("nbd-client-" + export).start(this::readReplies);
     }
 
+    /** Connects over TCP and enters transmission with {@code export}; each step waits at most {@code timeout}. */
     public static NbdClient connectTcp(String host, int port, String export, Duration timeout) throws IOException {
-        var socket = new Socket();
-        try {
-            socket.connect(new InetSocketAddress(host, port), (int) timeout.toMillis());
-            socket.setTcpNoDelay(true);
-            socket.setSoTimeout((int) timeout.toMillis());
-            var client = new NbdClient(host + ":" + port, export, socket, socket.getInputStream(), socket.getOutputStream(), timeout);
-            socket.setSoTimeout(0); // replies may be far apart; each request has its own timeout
-            return client;
-        } catch (IOException e) {
-            socket.close();
-            throw new IOException("cannot open NBD export '" + export + "' at " + host + ":" + port + ": " + e.getMessage(), e);
-        }
+        var channel = SocketChannel.open(StandardProtocolFamily.INET);
+        return open(host + ":" + port, export, channel, new InetSocketAddress(host, port), timeout);
     }
 
-    public static NbdClient connectUnix(Path socketPath, String export, Duration timeout) throws IOException {
+    /** Connects over a Unix socket and enters transmission with {@code export}. */
+    public static NbdClient connectUnix(Path socket, String export, Duration timeout) throws IOException {
         var channel = SocketChannel.open(StandardProtocolFamily.UNIX);
-        try {
-            channel.connect(UnixDomainSocketAddress.of(socketPath));
-            return new NbdClient(socketPath.toString(), export, channel, Channels.newInputStream(channel),
-                Channels.newOutputStream(channel), timeout);
-        } catch (IOException e) {
-            channel.close();
-            throw new IOException("cannot open NBD export '" + export + "' at " + socketPath + ": " + e.getMessage(), e);
-        }
+        return open(socket.toString(), export, channel, UnixDomainSocketAddress.of(socket), timeout);
     }
 
-    private long[] handshake() throws IOException {
-        if (in.readLong() != NBDMAGIC || in.readLong() != IHAVEOPT) {
-            throw new IOException(server + " does not speak fixed-newstyle NBD");
+    private static NbdClient open(String server, String export, SocketChannel channel, SocketAddress address,
+                                  Duration timeout) throws IOException {
+        var client = new NbdClient(server, export, channel, timeout);
+        // the channel is blocking and has no read timeout of its own: a timer closes it if the handshake stalls
+        Thread timer = Thread.ofVirtual().name("nbd-client-handshake-deadline-" + export).start(() -> {
+            try {
+                Thread.sleep(timeout);
+                client.closeChannel();
+            } catch (InterruptedException finished) {
+                // the handshake ended in time
+            }
+        });
+        try {
+            if (address instanceof InetSocketAddress) {
+                channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                channel.socket().connect(address, (int) Math.max(1, timeout.toMillis()));
+            } else {
+                channel.connect(address);
+            }
+            client.handshake();
+        } catch (IOException e) {
+            client.closeChannel();
+            String reason = timer.isAlive() ? e.getMessage() : "no answer within " + timeout.toMillis() + " ms";
+            throw new IOException("cannot open NBD export '" + export + "' at " + server + ": " + reason, e);
+        } finally {
+            timer.interrupt();
         }
-        int serverFlags = in.readUnsignedShort();
+        Thread.ofVirtual().name("nbd-client-replies-" + export).start(client::readReplies);
+        Thread.ofVirtual().name("nbd-client-deadlines-" + export).start(client::watchDeadlines);
+        return client;
+    }
+
+    private void handshake() throws IOException {
+        ByteBuffer greeting = receive(18);
+        if (greeting.getLong() != NBDMAGIC || greeting.getLong() != IHAVEOPT) {
+            throw new IOException("the server does not speak newstyle NBD");
+        }
+        int serverFlags = Short.toUnsignedInt(greeting.getShort());
         if ((serverFlags & FLAG_FIXED_NEWSTYLE) == 0) {
-            throw new IOException(server + " does not speak fixed-newstyle NBD");
+            throw new IOException("the server does not speak fixed-newstyle NBD");
         }
         boolean noZeroes = (serverFlags & FLAG_NO_ZEROES) != 0;
-        out.writeInt(FLAG_C_FIXED_NEWSTYLE | (noZeroes ? FLAG_C_NO_ZEROES : 0));
         byte[] name = export.getBytes(StandardCharsets.UTF_8);
-        out.writeLong(IHAVEOPT);
-        out.writeInt(OPT_GO);
-        out.writeInt(4 + name.length + 2);
-        out.writeInt(name.length);
-        out.write(name);
-        out.writeShort(0);
-        out.flush();
-        long exportSize = -1;
-        int transmission = 0;
+        send(ByteBuffer.allocate(4 + 16 + 4 + name.length + 4)
+            .putInt(FLAG_C_FIXED_NEWSTYLE | (noZeroes ? FLAG_C_NO_ZEROES : 0))
+            .putLong(IHAVEOPT).putInt(OPT_GO).putInt(4 + name.length + 4)
+            .putInt(name.length).put(name).putShort((short) 1).putShort((short) INFO_BLOCK_SIZE).flip());
+        boolean sized = false;
         while (true) {
-            if (in.readLong() != OPTION_REPLY_MAGIC) {
-                throw new IOException(server + " sent a bad option reply");
+            ByteBuffer header = receive(20);
+            if (header.getLong() != OPTION_REPLY_MAGIC) {
+                throw new IOException("the server sent a bad option reply");
             }
-            in.readInt();
-            int type = in.readInt();
-            int length = in.readInt();
-            byte[] data = in.readNBytes(length);
+            header.getInt();
+            int type = header.getInt();
+            int length = header.getInt();
+            if (length < 0 || length > NbdHandshake.MAX_OPTION_LENGTH) {
+                throw new IOException("the server sent an option reply of " + Integer.toUnsignedString(length) + " bytes");
+            }
+            ByteBuffer data = receive(length);
             if (type == REP_ACK) {
                 break;
             }
-            if (type == REP_INFO && length >= 12 && ByteBuffer.wrap(data).getShort() == INFO_EXPORT) {
-                var info = ByteBuffer.wrap(data, 2, 10);
-                exportSize = info.getLong();
-                transmission = Short.toUnsignedInt(info.getShort());
-            } else if (type < 0) {
-                throw new IOException(server + " refused export '" + export + "': " + new String(data, StandardCharsets.UTF_8));
+            if (type < 0) {
+                throw new IOException("the server refused: " + optionErrorName(type) + " "
+                    + StandardCharsets.UTF_8.decode(data));
+            }
+            if (type == REP_INFO && length >= 2) {
+                int info = Short.toUnsignedInt(data.getShort());
+                if (info == INFO_EXPORT && length >= 12) {
+                    size = data.getLong();
+                    transmissionFlags = Short.toUnsignedInt(data.getShort());
+                    sized = true;
+                } else if (info == INFO_BLOCK_SIZE && length >= 14) {
+                    data.getInt();
+                    data.getInt();
+                    maximumBlockSize = Math.max(512, Math.min(DEFAULT_MAXIMUM_BLOCK, data.getInt()));
+                }
             }
         }
-        if (exportSize < 0) {
-            throw new IOException(server + " did not say the size of export '" + export + "'");
+        if (!sized) {
+            throw new IOException("the server did not say the size of the export");
         }
-        return new long[]{exportSize, transmission};
+    }
+
+    private static String optionErrorName(int type) {
+        return switch (type) {
+            case REP_ERR_UNSUP -> "unsupported";
+            case REP_ERR_POLICY -> "forbidden by policy";
+            case REP_ERR_INVALID -> "invalid";
+            case REP_ERR_TLS_REQD -> "TLS required";
+            case REP_ERR_UNKNOWN -> "no such export";
+            default -> "error 0x" + Integer.toHexString(type);
+        };
+    }
+
+    public String server() {
+        return server;
+    }
+
+    public String export() {
+        return export;
     }
 
     public long size() {
@@ -141,145 +182,238 @@ public final class NbdClient implements AutoCloseable {
     }
 
     public boolean readOnly() {
-        return (flags & TRANSMISSION_READ_ONLY) != 0;
+        return (transmissionFlags & TRANSMISSION_READ_ONLY) != 0;
     }
 
-    public void read(long offset, ByteBuffer target) throws IOException {
-        request(CMD_READ, 0, offset, target.remaining(), null, target);
+    /** Whether the server keeps flushes consistent across connections, so several may be used at once. */
+    public boolean canMultiConn() {
+        return (transmissionFlags & TRANSMISSION_CAN_MULTI_CONN) != 0;
     }
 
-    public void write(long offset, ByteBuffer source, boolean fua) throws IOException {
-        request(CMD_WRITE, fua ? CMD_FLAG_FUA : 0, offset, source.remaining(), source, null);
+    /** Largest single request the server takes; longer reads and writes are split. */
+    public int maximumBlockSize() {
+        return maximumBlockSize;
     }
 
-    public void flush() throws IOException {
-        request(CMD_FLUSH, 0, 0, 0, null, null);
-    }
-
-    public void trim(long offset, long length) throws IOException {
-        request(CMD_TRIM, 0, offset, length, null, null);
-    }
-
-    public void writeZeroes(long offset, long length, boolean noHole, boolean fua) throws IOException {
-        request(CMD_WRITE_ZEROES, (noHole ? CMD_FLAG_NO_HOLE : 0) | (fua ? CMD_FLAG_FUA : 0), offset, length, null, null);
-    }
-
-    private void request(int type, int commandFlags, long offset, long length, ByteBuffer payload, ByteBuffer target)
-        throws IOException {
-        IOException broken = failure;
-        if (broken != null) {
-            throw new NbdErrorException(EIO, "NBD connection to " + server + " (" + export + ") is broken: " + broken.getMessage());
+    /** Fills the remaining bytes of {@code target} from {@code offset}. */
+    public void read(long offset, ByteBuffer target) throws NbdErrorException {
+        var parts = new ArrayList<Pending>();
+        for (int done = 0, length = target.remaining(); done < length; ) {
+            int part = Math.min(maximumBlockSize, length - done);
+            ByteBuffer slice = target.slice(target.position() + done, part);
+            parts.add(submit(CMD_READ, 0, offset + done, part, null, slice));
+            done += part;
         }
-        if (length > Integer.MAX_VALUE) {
-            throw new NbdErrorException(EINVAL, "request of " + length + " bytes is too large");
+        awaitAll(parts);
+        target.position(target.limit());
+    }
+
+    /** Writes the remaining bytes of {@code source}; with {@code fua} they are on stable storage when this returns. */
+    public void write(long offset, ByteBuffer source, boolean fua) throws NbdErrorException {
+        var parts = new ArrayList<Pending>();
+        for (int done = 0, length = source.remaining(); done < length; ) {
+            int part = Math.min(maximumBlockSize, length - done);
+            parts.add(submit(CMD_WRITE, fua ? CMD_FLAG_FUA : 0, offset + done, part, source.slice(source.position() + done, part), null));
+            done += part;
+        }
+        awaitAll(parts);
+        source.position(source.limit());
+    }
+
+    public void flush() throws NbdErrorException {
+        awaitAll(List.of(submit(CMD_FLUSH, 0, 0, 0, null, null)));
+    }
+
+    public void trim(long offset, long length) throws NbdErrorException {
+        awaitAll(List.of(submit(CMD_TRIM, 0, offset, checkedLength(length), null, null)));
+    }
+
+    public void writeZeroes(long offset, long length, boolean noHole, boolean fua) throws NbdErrorException {
+        int flags = (noHole ? CMD_FLAG_NO_HOLE : 0) | (fua ? CMD_FLAG_FUA : 0);
+        awaitAll(List.of(submit(CMD_WRITE_ZEROES, flags, offset, checkedLength(length), null, null)));
+    }
+
+    private int checkedLength(long length) throws NbdErrorException {
+        if (length < 0 || length > 0xFFFF_FFFFL) {
+            throw new NbdErrorException(EINVAL, "a request of " + length + " bytes cannot be sent to " + describe());
+        }
+        return (int) length;
+    }
+
+    private String describe() {
+        return "NBD server " + server + " export '" + export + "'";
+    }
+
+    private static String commandName(int type) {
+        return switch (type) {
+            case CMD_READ -> "READ";
+            case CMD_WRITE -> "WRITE";
+            case CMD_FLUSH -> "FLUSH";
+            case CMD_TRIM -> "TRIM";
+            case CMD_WRITE_ZEROES -> "WRITE_ZEROES";
+            default -> "command " + type;
+        };
+    }
+
+    private Pending submit(int type, int flags, long offset, int length, ByteBuffer payload, ByteBuffer target)
+        throws NbdErrorException {
+        String broken = failure;
+        if (broken != null) {
+            throw new NbdErrorException(EIO, describe() + ": the connection failed earlier (" + broken + "); nothing was sent");
         }
         long cookie = cookies.incrementAndGet();
-        var done = new CompletableFuture<Void>();
-        pending.put(cookie, new Pending(done, target));
-        writeLock.lock();
+        String what = commandName(type) + " of " + Integer.toUnsignedString(length) + " bytes at " + offset;
+        var request = new Pending(what, new CompletableFuture<>(), target, System.nanoTime() + timeout.toNanos());
+        pending.put(cookie, request);
+        sendLock.lock();
         try {
-            out.writeInt(REQUEST_MAGIC);
-            out.writeShort(commandFlags);
-            out.writeShort(type);
-            out.writeLong(cookie);
-            out.writeLong(offset);
-            out.writeInt((int) length);
-            if (payload != null) {
-                var copy = payload.duplicate();
-                byte[] bytes = new byte[copy.remaining()];
-                copy.get(bytes);
-                out.write(bytes);
+            requestHeader.clear().putInt(REQUEST_MAGIC).putShort((short) flags).putShort((short) type).putLong(cookie)
+                .putLong(offset).putInt(length).flip();
+            if (payload == null) {
+                send(requestHeader);
+            } else {
+                send(requestHeader, payload);
             }
-            out.flush();
         } catch (IOException e) {
-            pending.remove(cookie);
-            fail(e);
-            throw new NbdErrorException(EIO, "sending to " + server + " (" + export + ") failed: " + e.getMessage());
+            fail("sending failed: " + e.getMessage());
         } finally {
-            writeLock.unlock();
+            sendLock.unlock();
         }
-        try {
-            done.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-            if (payload != null) {
-                payload.position(payload.limit());
+        return request;
+    }
+
+    private void awaitAll(List<Pending> requests) throws NbdErrorException {
+        for (Pending request : requests) {
+            try {
+                // the deadline watcher fails overdue requests; the extra second only guards against it being late
+                request.done().get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof NbdErrorException refused) {
+                    throw refused;
+                }
+                throw new NbdErrorException(EIO, describe() + ": " + request.what() + " failed: " + e.getCause().getMessage());
+            } catch (TimeoutException e) {
+                fail("no answer within " + timeout.toMillis() + " ms");
+                throw new NbdErrorException(EIO, describe() + ": " + request.what() + " got no answer within "
+                    + timeout.toMillis() + " ms; the connection is closed and the request may or may not have been carried out");
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new NbdErrorException(EIO, describe() + ": interrupted waiting for " + request.what());
             }
-        } catch (TimeoutException e) {
-            fail(new IOException("no answer within " + timeout.toMillis() + " ms"));
-            throw new NbdErrorException(EIO, "NBD server " + server + " (" + export + ") gave no answer within "
-                + timeout.toMillis() + " ms; the connection was closed");
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof NbdErrorException nbd) {
-                throw nbd;
-            }
-            throw new NbdErrorException(EIO, "NBD connection to " + server + " (" + export + ") failed: " + e.getCause().getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new NbdErrorException(EIO, "interrupted while waiting for " + server);
         }
     }
 
     private void readReplies() {
+        ByteBuffer header = ByteBuffer.allocateDirect(16);
         try {
             while (true) {
-                int magic = in.readInt();
+                header.clear();
+                receiveInto(header);
+                header.flip();
+                int magic = header.getInt();
                 if (magic != SIMPLE_REPLY_MAGIC) {
                     throw new IOException("unexpected reply magic 0x" + Integer.toHexString(magic));
                 }
-                int error = in.readInt();
-                long cookie = in.readLong();
+                int errno = header.getInt();
+                long cookie = header.getLong();
                 Pending request = pending.remove(cookie);
                 if (request == null) {
-                    throw new IOException("reply for unknown request " + cookie);
+                    throw new IOException("a reply for unknown request " + cookie);
                 }
-                if (error != 0) {
-                    request.done().completeExceptionally(new NbdErrorException(error, "NBD server " + server + " (" + export
-                        + ") answered error " + error));
+                if (errno != 0) {
+                    request.done().completeExceptionally(new NbdErrorException(errno, describe() + ": " + request.what()
+                        + " failed with " + NbdProtocol.errnoName(errno)));
                     continue;
                 }
                 if (request.target() != null) {
-                    ByteBuffer target = request.target();
-                    byte[] bytes = new byte[target.remaining()];
-                    in.readFully(bytes);
-                    target.put(bytes);
+                    receiveInto(request.target());
                 }
                 request.done().complete(null);
             }
         } catch (IOException e) {
-            fail(e);
+            fail(failure != null ? failure : "the connection failed: " + e.getMessage());
         }
     }
 
-    private void fail(IOException cause) {
+    /** Fails everything when the oldest request is overdue: replies come in any order, so one late reply means a stuck server. */
+    private void watchDeadlines() {
+        long tick = Math.max(20, timeout.toMillis() / 4);
+        while (failure == null) {
+            try {
+                Thread.sleep(tick);
+            } catch (InterruptedException e) {
+                return;
+            }
+            long now = System.nanoTime();
+            for (Pending request : pending.values()) {
+                if (now - request.deadline() > 0) {
+                    fail("no answer within " + timeout.toMillis() + " ms to " + request.what());
+                    break;
+                }
+            }
+        }
+    }
+
+    private void fail(String reason) {
         if (failure == null) {
-            failure = cause;
+            failure = reason;
         }
-        pending.values().forEach(p -> p.done().completeExceptionally(cause));
-        pending.clear();
-        try {
-            connection.close();
-        } catch (Exception ignored) {
-            // already broken
+        closeChannel();
+        for (var entry : pending.entrySet()) {
+            if (pending.remove(entry.getKey()) != null) {
+                entry.getValue().done().completeExceptionally(new NbdErrorException(EIO, describe() + ": " + entry.getValue().what()
+                    + " may or may not have been carried out: " + reason));
+            }
         }
     }
 
+    private void send(ByteBuffer... buffers) throws IOException {
+        long remaining = 0;
+        for (ByteBuffer buffer : buffers) {
+            remaining += buffer.remaining();
+        }
+        while (remaining > 0) {
+            remaining -= channel.write(buffers);
+        }
+    }
+
+    private ByteBuffer receive(int length) throws IOException {
+        ByteBuffer buffer = ByteBuffer.allocate(length);
+        receiveInto(buffer);
+        return buffer.flip();
+    }
+
+    private void receiveInto(ByteBuffer target) throws IOException {
+        while (target.hasRemaining()) {
+            if (channel.read(target) < 0) {
+                throw new EOFException("the server closed the connection");
+            }
+        }
+    }
+
+    private void closeChannel() {
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // closing a broken connection
+        }
+    }
+
+    /** Says goodbye (NBD_CMD_DISC) after the requests in flight, and closes. */
     @Override
     public void close() {
         if (failure == null) {
-            writeLock.lock();
+            sendLock.lock();
             try {
-                out.writeInt(REQUEST_MAGIC);
-                out.writeShort(0);
-                out.writeShort(CMD_DISC);
-                out.writeLong(cookies.incrementAndGet());
-                out.writeLong(0);
-                out.writeInt(0);
-                out.flush();
+                requestHeader.clear().putInt(REQUEST_MAGIC).putShort((short) 0).putShort((short) CMD_DISC)
+                    .putLong(cookies.incrementAndGet()).putLong(0).putInt(0).flip();
+                send(requestHeader);
             } catch (IOException ignored) {
                 // closing anyway
             } finally {
-                writeLock.unlock();
+                sendLock.unlock();
             }
         }
-        fail(new IOException("client closed"));
+        fail("the client was closed");
     }
 }

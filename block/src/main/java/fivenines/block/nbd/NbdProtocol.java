@@ -88,4 +88,19 @@ public final class NbdProtocol {
 
     static final String BASE_ALLOCATION = "base:allocation";
     static final int BASE_ALLOCATION_ID = 1;
+
+    /** The symbolic name of an NBD error number, for messages. */
+    public static String errnoName(int errno) {
+        return switch (errno) {
+            case EPERM -> "EPERM (operation not permitted)";
+            case EIO -> "EIO (input/output error)";
+            case ENOMEM -> "ENOMEM (out of memory)";
+            case EINVAL -> "EINVAL (invalid argument)";
+            case ENOSPC -> "ENOSPC (no space left)";
+            case EOVERFLOW -> "EOVERFLOW (request too large)";
+            case ENOTSUP -> "ENOTSUP (not supported)";
+            case ESHUTDOWN -> "ESHUTDOWN (server shutting down)";
+            default -> "error " + errno;
+        };
+    }
 }
