@@ -29,6 +29,11 @@ final class NbdInput {
         return buffer.hasRemaining();
     }
 
+    /** How many bytes have arrived and are not read yet. */
+    int buffered() {
+        return buffer.remaining();
+    }
+
     private void need(int count) throws IOException {
         if (buffer.remaining() >= count) {
             return;

@@ -10,12 +10,20 @@ import static fivenines.block.nbd.NbdProtocol.*;
 /**
  * Replies of the transmission phase. Requests complete on many threads; each reply (or
  * structured chunk) goes out whole, header and payload in one gathering write, under one lock.
+ *
+ * <p>While corked, small replies collect in a buffer and leave together: when the client has
+ * sent a burst of requests, their replies then cost one system call instead of one each. The
+ * reader uncorks before it waits for the client, so a reply is never held back while nothing
+ * else is coming.
  */
 final class NbdReplies {
     private static final int MAX_ERROR_TEXT = 4096;
     private final ReentrantLock lock = new ReentrantLock();
+    private static final int CORK_CAPACITY = 256 * 1024;
     private final ByteBuffer header = ByteBuffer.allocateDirect(32);
+    private final ByteBuffer corked = ByteBuffer.allocateDirect(CORK_CAPACITY);
     private final NbdWire wire;
+    private boolean corking;
 
     NbdReplies(NbdWire wire) {
         this.wire = wire;
@@ -100,14 +108,44 @@ final class NbdReplies {
         }
     }
 
-    private void send(ByteBuffer payload) throws BrokenConnection {
+    /** Corks or uncorks; uncorking sends what collected. */
+    void corked(boolean cork) throws IOException {
+        lock.lock();
         try {
-            if (payload == null || !payload.hasRemaining()) {
+            corking = cork;
+            if (!cork && corked.position() > 0) {
+                try {
+                    wire.write(corked.flip());
+                } catch (IOException e) {
+                    throw new BrokenConnection(e);
+                } finally {
+                    corked.clear();
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void send(ByteBuffer payload) throws BrokenConnection {
+        int payloadLength = payload == null ? 0 : payload.remaining();
+        try {
+            if (corking && header.remaining() + payloadLength <= corked.remaining()) {
+                corked.put(header);
+                if (payload != null) {
+                    corked.put(payload);
+                }
+            } else if (corked.position() > 0) {
+                // what collected goes first, in the same system call
+                wire.write(corked.flip(), header, payload == null ? ByteBuffer.allocate(0) : payload);
+                corked.clear();
+            } else if (payloadLength == 0) {
                 wire.write(header);
             } else {
                 wire.write(header, payload);
             }
         } catch (IOException e) {
+            corked.clear();
             throw new BrokenConnection(e);
         }
     }

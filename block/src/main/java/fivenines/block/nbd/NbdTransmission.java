@@ -24,6 +24,11 @@ final class NbdTransmission {
     /** Reads shorter than this are sent as one data chunk without looking for holes. */
     private static final int HOLE_SCAN_MINIMUM = 64 * 1024;
     private static final int MAX_STATUS_EXTENTS = 2048;
+    private static final int REQUEST_HEADER_LENGTH = 28;
+    /** Requests up to this length may be served on the reader thread while others are queued. */
+    private static final int INLINE_MAXIMUM_LENGTH = 64 * 1024;
+    /** ... but only while such requests take less than this on average (a page-cache hit does). */
+    private static final long INLINE_MAXIMUM_NANOS = 50_000;
 
     private record Request(int flags, int type, long cookie, long offset, long length, ByteBuffer payload) {
         boolean has(int flag) {
@@ -42,6 +47,8 @@ final class NbdTransmission {
     private final Semaphore payloadBudget;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final Phaser pending = new Phaser(1);
+    /** Moving average of how long small requests take, racy by design: it only steers a choice. */
+    private volatile long smallRequestNanos;
 
     NbdTransmission(NbdServer.Config config, NbdHandshake.Negotiated negotiated, NbdInput input, BufferPool buffers,
                     String connectionName) {
@@ -64,6 +71,7 @@ final class NbdTransmission {
     void run() throws IOException {
         try {
             while (true) {
+                replies.corked(input.buffered() >= REQUEST_HEADER_LENGTH);
                 int magic = input.readInt();
                 if (magic != REQUEST_MAGIC) {
                     throw new IOException("bad request magic 0x" + Integer.toHexString(magic));
@@ -84,7 +92,7 @@ final class NbdTransmission {
                         throw new IOException("WRITE of " + length + " bytes is over the " + maximumBlockSize
                             + "-byte limit; closing the connection");
                     }
-                    payloadBudget.acquireUninterruptibly(cost);
+                    acquire(payloadBudget, cost);
                     payload = buffers.take(cost);
                     try {
                         input.readFully(payload);
@@ -95,14 +103,14 @@ final class NbdTransmission {
                     }
                     payload.flip();
                 } else {
-                    payloadBudget.acquireUninterruptibly(cost);
+                    acquire(payloadBudget, cost);
                 }
                 var request = new Request(flags, type, cookie, offset, length, payload);
-                if (inFlight.get() == 0 && !input.hasBuffered()) {
+                if (servedInline(request)) {
                     serveAndRelease(request, cost);
                     continue;
                 }
-                requestSlots.acquireUninterruptibly();
+                acquire(requestSlots, 1);
                 inFlight.incrementAndGet();
                 pending.register();
                 requestThreads.newThread(() -> {
@@ -120,13 +128,39 @@ final class NbdTransmission {
             }
         } finally {
             pending.arriveAndAwaitAdvance();
+            replies.corked(false);
         }
     }
 
+    /** Takes permits; replies collected so far leave first if that means waiting. */
+    private void acquire(Semaphore semaphore, int permits) throws IOException {
+        if (!semaphore.tryAcquire(permits)) {
+            replies.corked(false);
+            semaphore.acquireUninterruptibly(permits);
+        }
+    }
+
+    /**
+     * Serving on the reader thread spares a thread hand-off, which costs more than a page-cache
+     * hit; handing off lets slow requests (flushes, FUA, large or slow transfers) overlap.
+     */
+    private boolean servedInline(Request request) {
+        if (inFlight.get() == 0 && !input.hasBuffered()) {
+            return true; // nothing to overlap with
+        }
+        return request.type() != CMD_FLUSH && !request.has(CMD_FLAG_FUA) && request.length() <= INLINE_MAXIMUM_LENGTH
+            && smallRequestNanos < INLINE_MAXIMUM_NANOS;
+    }
+
     private void serveAndRelease(Request request, int cost) throws IOException {
+        long start = System.nanoTime();
         try {
             serve(request);
         } finally {
+            if (request.length() <= INLINE_MAXIMUM_LENGTH && request.type() != CMD_FLUSH) {
+                long average = smallRequestNanos;
+                smallRequestNanos = average + (System.nanoTime() - start - average) / 8;
+            }
             if (request.payload() != null) {
                 buffers.give(request.payload());
             }

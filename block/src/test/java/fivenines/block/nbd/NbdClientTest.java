@@ -57,6 +57,42 @@ class NbdClientTest {
     }
 
     @Test
+    void requestsLargerThanTheServersLimitAreSplitAndRefusalsNameTheErrno() throws Exception {
+        Path disk = NbdTestServer.sparseFile(dir, "small-limit.img", 8L << 20);
+        var registry = new fivenines.block.export.ExportRegistry();
+        var config = NbdServer.Config.builder().tcp("127.0.0.1", 0).maxPayload(1 << 20).build();
+        try (var export = fivenines.block.export.FileExport.wholeFile("disk", disk, false);
+             var server = new NbdServer(config, registry)) {
+            registry.add(export);
+            server.start();
+            try (var client = NbdClient.connectTcp("127.0.0.1", server.tcpPort(), "disk", Duration.ofSeconds(10))) {
+                assertEquals(1 << 20, client.maximumBlockSize());
+                assertTrue(client.canMultiConn());
+                byte[] data = new byte[(3 << 20) + 4096];
+                new java.util.Random(5).nextBytes(data);
+                client.write(4096, ByteBuffer.wrap(data), true);
+                var back = ByteBuffer.allocateDirect(data.length);
+                client.read(4096, back);
+                byte[] read = new byte[data.length];
+                back.flip().get(read);
+                assertArrayEquals(data, read);
+                client.writeZeroes(4096, 8192, false, false);
+                client.trim(1 << 20, 1 << 20);
+                var zeroes = ByteBuffer.allocate(8192);
+                client.read(4096, zeroes);
+                assertArrayEquals(new byte[8192], zeroes.array());
+                var past = assertThrows(NbdErrorException.class, () -> client.trim(8L << 20, 4096));
+                assertEquals(NbdProtocol.EINVAL, past.errno());
+                assertTrue(past.getMessage().contains("127.0.0.1:" + server.tcpPort()) && past.getMessage().contains("'disk'")
+                    && past.getMessage().contains("EINVAL"), past.getMessage());
+            }
+            var unknown = assertThrows(java.io.IOException.class,
+                () -> NbdClient.connectTcp("127.0.0.1", server.tcpPort(), "nope", Duration.ofSeconds(5)));
+            assertTrue(unknown.getMessage().contains("'nope'") && unknown.getMessage().contains("no such export"), unknown.getMessage());
+        }
+    }
+
+    @Test
     void againstQemuNbdAndABoundedFailureWhenTheServerStops() throws Exception {
         Path disk = NbdTestServer.sparseFile(dir, "peer.img", 8L << 20);
         Path socket = dir.resolve("qemu.sock");

@@ -7,40 +7,53 @@ import org.junit.jupiter.api.io.TempDir;
 
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
+import java.util.Optional;
 
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-/** STARTTLS with real clients: certificates made by openssl, qemu-img/qemu-io and nbdinfo as clients. */
+/** STARTTLS with real clients: certificates made by openssl, qemu-io and nbdinfo as clients. */
 class NbdTlsTest {
     @TempDir
     Path dir;
 
-    @Test
-    void clientsUpgradeToTlsAndMoveData() throws Exception {
-        Path certs = Files.createDirectories(dir.resolve("pki"));
-        String pki = certs.toString();
-        NbdTestServer.runOk("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", pki + "/ca-key.pem",
-            "-out", pki + "/ca-cert.pem", "-days", "2", "-subj", "/CN=fivenines-test-ca");
-        NbdTestServer.runOk("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", pki + "/server-key.pem",
-            "-out", pki + "/server.csr", "-subj", "/CN=127.0.0.1");
-        Files.writeString(certs.resolve("ext.cnf"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
-        NbdTestServer.runOk("openssl", "x509", "-req", "-in", pki + "/server.csr", "-CA", pki + "/ca-cert.pem",
-            "-CAkey", pki + "/ca-key.pem", "-CAcreateserial", "-out", pki + "/server-cert.pem", "-days", "2",
-            "-extfile", pki + "/ext.cnf");
-        NbdTestServer.runOk("openssl", "pkcs12", "-export", "-in", pki + "/server-cert.pem", "-inkey", pki + "/server-key.pem",
-            "-out", dir.resolve("server.p12").toString(), "-passout", "pass:test");
+    /** A CA and a server certificate for the given IP addresses, as PEM files and as an SSLContext. */
+    private SSLContext certificates(Path pki, String... addresses) throws Exception {
+        String p = pki.toString();
+        NbdTestServer.runOk("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", p + "/ca-key.pem",
+            "-out", p + "/ca-cert.pem", "-days", "2", "-subj", "/CN=fivenines-test-ca");
+        NbdTestServer.runOk("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", p + "/server-key.pem",
+            "-out", p + "/server.csr", "-subj", "/CN=" + addresses[0]);
+        Files.writeString(pki.resolve("ext.cnf"), "subjectAltName=" + String.join(",",
+            java.util.Arrays.stream(addresses).map(a -> "IP:" + a).toList()) + "\nextendedKeyUsage=serverAuth\n");
+        NbdTestServer.runOk("openssl", "x509", "-req", "-in", p + "/server.csr", "-CA", p + "/ca-cert.pem",
+            "-CAkey", p + "/ca-key.pem", "-CAcreateserial", "-out", p + "/server-cert.pem", "-days", "2",
+            "-extfile", p + "/ext.cnf");
+        Path store = pki.resolve("server.p12");
+        NbdTestServer.runOk("openssl", "pkcs12", "-export", "-in", p + "/server-cert.pem", "-inkey", p + "/server-key.pem",
+            "-out", store.toString(), "-passout", "pass:test");
         var keys = KeyStore.getInstance("PKCS12");
-        try (var in = Files.newInputStream(dir.resolve("server.p12"))) {
+        try (var in = Files.newInputStream(store)) {
             keys.load(in, "test".toCharArray());
         }
         var keyManagers = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
         keyManagers.init(keys, "test".toCharArray());
         var tls = SSLContext.getInstance("TLS");
         tls.init(keyManagers.getKeyManagers(), null, null);
+        return tls;
+    }
 
+    @Test
+    void clientsUpgradeToTlsAndMoveData() throws Exception {
+        Path pki = Files.createDirectories(dir.resolve("pki"));
+        SSLContext tls = certificates(pki, "127.0.0.1");
         Path disk = NbdTestServer.sparseFile(dir, "disk.img", 16L << 20);
         var registry = new ExportRegistry();
         try (var export = FileExport.wholeFile("disk", disk, false);
@@ -63,5 +76,43 @@ class NbdTlsTest {
         }
         byte[] stored = Files.readAllBytes(disk);
         assertTrue(stored[4096] == 0x7e && stored[4096 + 8191] == 0x7e, "the data crossed TLS into the file");
+    }
+
+    @Test
+    void clientsFromOtherHostsMustUpgradeWhileLoopbackAndTheUnixSocketNeedNot() throws Exception {
+        Optional<String> external = externalAddress();
+        assumeTrue(external.isPresent(), "this host has no address besides loopback");
+        String address = external.get();
+        Path pki = Files.createDirectories(dir.resolve("pki"));
+        SSLContext tls = certificates(pki, address, "127.0.0.1");
+        Path disk = NbdTestServer.sparseFile(dir, "disk.img", 8L << 20);
+        var registry = new ExportRegistry();
+        Path socket = dir.resolve("nbd.sock");
+        var config = NbdServer.Config.builder().tcp("0.0.0.0", 0).unixSocket(socket).tls(tls, true).build();
+        try (var export = FileExport.wholeFile("disk", disk, false); var server = new NbdServer(config, registry)) {
+            registry.add(export);
+            server.start();
+            int port = server.tcpPort();
+            var plain = NbdTestServer.run("nbdinfo", "nbd://" + address + ":" + port + "/disk");
+            assertNotEquals(0, plain.exit(), plain.out());
+            assertTrue(plain.out().toLowerCase().contains("tls"), "the refusal says TLS is required: " + plain.out());
+            String secure = NbdTestServer.runOk("nbdinfo", "nbds://" + address + ":" + port + "/disk?tls-certificates=" + pki).out();
+            assertTrue(secure.contains("with TLS"), secure);
+            assertTrue(NbdTestServer.runOk("nbdinfo", "nbd://127.0.0.1:" + port + "/disk").out().contains("8388608"));
+            assertTrue(NbdTestServer.runOk("nbdinfo", "nbd+unix:///disk?socket=" + socket).out().contains("8388608"));
+        }
+    }
+
+    private static Optional<String> externalAddress() throws Exception {
+        for (NetworkInterface network : NetworkInterface.networkInterfaces().toList()) {
+            if (network.isUp() && !network.isLoopback()) {
+                for (InetAddress address : network.inetAddresses().toList()) {
+                    if (address instanceof Inet4Address) {
+                        return Optional.of(address.getHostAddress());
+                    }
+                }
+            }
+        }
+        return Optional.empty();
     }
 }
