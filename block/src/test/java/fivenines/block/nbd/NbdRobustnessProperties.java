@@ -99,6 +99,11 @@ class NbdRobustnessProperties {
             System.arraycopy(data, 0, model, 4096, 4096);
         }
         assertArrayEquals(model, export.bytes, "the export differs from what well-formed writes put there");
+        try (var client = NbdClient.connectTcp("127.0.0.1", server.tcpPort(), "mem", java.time.Duration.ofSeconds(5))) {
+            var whole = ByteBuffer.allocate(SIZE);
+            client.read(0, whole);
+            assertArrayEquals(model, whole.array(), "our client reads back what the model holds");
+        }
         server.close();
     }
 
@@ -234,8 +239,120 @@ class NbdRobustnessProperties {
         }
     }
 
+    /**
+     * Option haggling with well-framed but random options (known and unknown numbers, data that
+     * fits or not): every option gets a reply for that option, and the session still ends in GO.
+     */
+    @Property(tries = 300)
+    void randomOptionsAreAnsweredAndTheHandshakeGoesOn(@ForAll("options") List<byte[]> options) throws IOException {
+        try (var client = connect()) {
+            client.out.writeInt(NbdProtocol.FLAG_C_FIXED_NEWSTYLE | NbdProtocol.FLAG_C_NO_ZEROES);
+            for (byte[] option : options) {
+                int number = ByteBuffer.wrap(option).getInt();
+                if (number == NbdProtocol.OPT_EXPORT_NAME || number == NbdProtocol.OPT_ABORT || number == NbdProtocol.OPT_GO
+                    || number == NbdProtocol.OPT_STARTTLS) {
+                    continue; // these end haggling or change the stream; GO comes last
+                }
+                client.out.writeLong(NbdProtocol.IHAVEOPT);
+                client.out.writeInt(number);
+                client.out.writeInt(option.length - 4);
+                client.out.write(option, 4, option.length - 4);
+                client.out.flush();
+                while (true) {
+                    assertEquals(NbdProtocol.OPTION_REPLY_MAGIC, client.in.readLong());
+                    assertEquals(number, client.in.readInt(), "a reply names the option it answers");
+                    int type = client.in.readInt();
+                    client.in.readNBytes(client.in.readInt());
+                    if (type == NbdProtocol.REP_ACK || type < 0) {
+                        break; // a final reply: ACK or an error
+                    }
+                }
+            }
+            byte[] name = "mem".getBytes();
+            client.out.writeLong(NbdProtocol.IHAVEOPT);
+            client.out.writeInt(NbdProtocol.OPT_GO);
+            client.out.writeInt(4 + name.length + 2);
+            client.out.writeInt(name.length);
+            client.out.write(name);
+            client.out.writeShort(0);
+            client.out.flush();
+            int type;
+            do {
+                assertEquals(NbdProtocol.OPTION_REPLY_MAGIC, client.in.readLong());
+                client.in.readInt();
+                type = client.in.readInt();
+                client.in.readNBytes(client.in.readInt());
+            } while (type != NbdProtocol.REP_ACK && type > 0);
+            assertEquals(NbdProtocol.REP_ACK, type, "GO succeeds after any haggling");
+            request(client, NbdProtocol.CMD_DISC, 1, 0, 0, null);
+        }
+    }
+
+    /**
+     * Bursts of pipelined writes at distinct places, then of reads: replies may come in any
+     * order, each names its request, and the reads see exactly the writes.
+     */
+    @Property(tries = 100)
+    void pipelinedBurstsAreAnsweredOnceEachAndReadBackTheirWrites(@ForAll("bursts") List<Integer> blocks) throws IOException {
+        var distinct = blocks.stream().distinct().toList();
+        try (var client = connect()) {
+            goTo(client, "mem");
+            for (int block : distinct) {
+                byte[] payload = new byte[4096];
+                java.util.Arrays.fill(payload, (byte) (block * 7 + 1));
+                client.out.writeInt(NbdProtocol.REQUEST_MAGIC);
+                client.out.writeShort(block % 5 == 0 ? NbdProtocol.CMD_FLAG_FUA : 0);
+                client.out.writeShort(NbdProtocol.CMD_WRITE);
+                client.out.writeLong(block);
+                client.out.writeLong((long) block * 4096);
+                client.out.writeInt(4096);
+                client.out.write(payload);
+            }
+            client.out.flush();
+            var answered = new java.util.HashSet<Long>();
+            for (int i = 0; i < distinct.size(); i++) {
+                assertEquals(NbdProtocol.SIMPLE_REPLY_MAGIC, client.in.readInt());
+                assertEquals(0, client.in.readInt());
+                assertTrue(answered.add(client.in.readLong()), "one reply per request");
+            }
+            for (int block : distinct) {
+                java.util.Arrays.fill(model, block * 4096, block * 4096 + 4096, (byte) (block * 7 + 1));
+                request(client, NbdProtocol.CMD_READ, 1_000_000L + block, (long) block * 4096, 4096, null);
+            }
+            for (int i = 0; i < distinct.size(); i++) {
+                assertEquals(NbdProtocol.SIMPLE_REPLY_MAGIC, client.in.readInt());
+                assertEquals(0, client.in.readInt());
+                int block = (int) (client.in.readLong() - 1_000_000L);
+                byte[] data = new byte[4096];
+                client.in.readFully(data);
+                assertArrayEquals(java.util.Arrays.copyOfRange(model, block * 4096, block * 4096 + 4096), data,
+                    "read of block " + block);
+            }
+            request(client, NbdProtocol.CMD_DISC, 0, 0, 0, null);
+        }
+    }
+
     private static void assertTrue(boolean condition, String message) {
         org.junit.jupiter.api.Assertions.assertTrue(condition, message);
+    }
+
+    @Provide
+    Arbitrary<List<byte[]>> options() {
+        Arbitrary<Integer> numbers = Arbitraries.oneOf(Arbitraries.integers().between(0, 16),
+            Arbitraries.of(Integer.MIN_VALUE, -1, 0x7fffffff));
+        Arbitrary<byte[]> wellFormedInfo = Arbitraries.of("mem", "", "nope").map(name -> {
+            byte[] bytes = name.getBytes();
+            return ByteBuffer.allocate(4 + bytes.length + 4).putInt(bytes.length).put(bytes).putShort((short) 1)
+                .putShort((short) 3).array();
+        });
+        Arbitrary<byte[]> data = Arbitraries.oneOf(Arbitraries.bytes().array(byte[].class).ofMaxSize(64), wellFormedInfo);
+        return Combinators.combine(numbers, data).as((number, bytes) -> ByteBuffer.allocate(4 + bytes.length)
+            .putInt(number).put(bytes).array()).list().ofMaxSize(8);
+    }
+
+    @Provide
+    Arbitrary<List<Integer>> bursts() {
+        return Arbitraries.integers().between(0, SIZE / 4096 - 1).list().ofMinSize(1).ofMaxSize(40);
     }
 
     @Provide
