@@ -39,9 +39,14 @@ public final class FileExport implements BlockExport, AutoCloseable {
         this.regularFile = Files.isRegularFile(path);
     }
 
-    /** A whole file as an export. */
+    /** A whole file or block device as an export. */
     public static FileExport wholeFile(String name, Path path, boolean readOnly) throws IOException {
-        return new FileExport(name, path.toString(), path, 0, Files.size(path), readOnly);
+        // Files.size says 0 for a block device; the channel asks the device
+        long size;
+        try (var channel = FileChannel.open(path, StandardOpenOption.READ)) {
+            size = channel.size();
+        }
+        return new FileExport(name, path.toString(), path, 0, size, readOnly);
     }
 
     @Override
