@@ -100,7 +100,8 @@ public final class NbdClient implements AutoCloseable {
         } finally {
             timer.interrupt();
         }
-        Thread.ofVirtual().name("nbd-client-replies-" + export).start(client::readReplies);
+        // a platform thread waits in read() itself: one wake-up per reply, not two (see block/README.md)
+        Thread.ofPlatform().daemon(true).name("nbd-client-replies-" + export).start(client::readReplies);
         Thread.ofVirtual().name("nbd-client-deadlines-" + export).start(client::watchDeadlines);
         return client;
     }
