@@ -7,11 +7,7 @@ import fivenines.block.export.FileExport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
-import java.net.Socket;
-import java.net.SocketException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,80 +27,6 @@ class NbdLimitsTest {
     @TempDir
     Path dir;
 
-    /** A hand-written client for what a well-behaved one never sends. */
-    private record RawClient(Socket socket, DataInputStream in, DataOutputStream out) implements AutoCloseable {
-        static RawClient connect(NbdServer server) throws IOException {
-            var socket = new Socket("127.0.0.1", server.tcpPort());
-            socket.setSoTimeout((int) TIMEOUT.toMillis());
-            return new RawClient(socket, new DataInputStream(socket.getInputStream()), new DataOutputStream(socket.getOutputStream()));
-        }
-
-        void greet() throws IOException {
-            assertEquals(NBDMAGIC, in.readLong());
-            assertEquals(IHAVEOPT, in.readLong());
-            in.readShort();
-            out.writeInt(FLAG_C_FIXED_NEWSTYLE | FLAG_C_NO_ZEROES);
-        }
-
-        void option(int option, byte[] data) throws IOException {
-            out.writeLong(IHAVEOPT);
-            out.writeInt(option);
-            out.writeInt(data.length);
-            out.write(data);
-            out.flush();
-        }
-
-        /** Reads option replies up to a final one (ACK or an error) and returns its type. */
-        int finalReply(int option) throws IOException {
-            while (true) {
-                assertEquals(OPTION_REPLY_MAGIC, in.readLong());
-                assertEquals(option, in.readInt());
-                int type = in.readInt();
-                in.readNBytes(in.readInt());
-                if (type == REP_ACK || type < 0) {
-                    return type;
-                }
-            }
-        }
-
-        void go(String export) throws IOException {
-            byte[] name = export.getBytes();
-            option(OPT_GO, ByteBuffer.allocate(4 + name.length + 2).putInt(name.length).put(name).putShort((short) 0).array());
-            assertEquals(REP_ACK, finalReply(OPT_GO));
-        }
-
-        void request(int type, long cookie, long offset, int length) throws IOException {
-            out.writeInt(REQUEST_MAGIC);
-            out.writeShort(0);
-            out.writeShort(type);
-            out.writeLong(cookie);
-            out.writeLong(offset);
-            out.writeInt(length);
-        }
-
-        /** The errno of the next simple reply, after checking its cookie. */
-        int simpleReply(long cookie) throws IOException {
-            assertEquals(SIMPLE_REPLY_MAGIC, in.readInt());
-            int errno = in.readInt();
-            assertEquals(cookie, in.readLong());
-            return errno;
-        }
-
-        /** True once the server has closed: EOF, or a reset. */
-        boolean closedByServer() throws IOException {
-            try {
-                return in.read() < 0;
-            } catch (SocketException reset) {
-                return true;
-            }
-        }
-
-        @Override
-        public void close() throws IOException {
-            socket.close();
-        }
-    }
-
     private static void awaitConnections(NbdServer server, int count) throws InterruptedException {
         for (int i = 0; i < 200 && server.connections() != count; i++) {
             Thread.sleep(25);
@@ -122,7 +44,7 @@ class NbdLimitsTest {
             var first = NbdClient.connectTcp("127.0.0.1", server.tcpPort(), "disk", TIMEOUT);
             try (var second = NbdClient.connectTcp("127.0.0.1", server.tcpPort(), "disk", TIMEOUT)) {
                 awaitConnections(server, 2);
-                try (var third = RawClient.connect(server)) {
+                try (var third = NbdRawClient.connect(server, TIMEOUT)) {
                     assertTrue(third.closedByServer(), "a third connection is closed at accept");
                 }
                 first.close();
@@ -141,7 +63,7 @@ class NbdLimitsTest {
         var config = NbdServer.Config.builder().tcp("127.0.0.1", 0).handshakeTimeout(Duration.ofMillis(300)).build();
         try (var server = new NbdServer(config, registry)) {
             server.start();
-            try (var idle = RawClient.connect(server)) {
+            try (var idle = NbdRawClient.connect(server, TIMEOUT)) {
                 assertEquals(NBDMAGIC, idle.in().readLong());
                 idle.in().readLong();
                 idle.in().readShort();
@@ -158,7 +80,7 @@ class NbdLimitsTest {
     void unknownOptionsAreRefusedAndTheHandshakeGoesOn() throws Exception {
         try (var nbd = new NbdTestServer(dir)) {
             nbd.serve("disk", NbdTestServer.sparseFile(dir, "disk.img", 1 << 20));
-            try (var client = RawClient.connect(nbd.server)) {
+            try (var client = NbdRawClient.connect(nbd.server, TIMEOUT)) {
                 client.greet();
                 client.option(11, new byte[0]); // NBD_OPT_EXTENDED_HEADERS, which newer libnbd asks for first
                 assertEquals(REP_ERR_UNSUP, client.finalReply(11));
@@ -184,7 +106,7 @@ class NbdLimitsTest {
             registry.add(export);
             server.start();
             try (var bystander = NbdClient.connectTcp("127.0.0.1", server.tcpPort(), "disk", TIMEOUT);
-                 var greedy = RawClient.connect(server)) {
+                 var greedy = NbdRawClient.connect(server, TIMEOUT)) {
                 greedy.greet();
                 greedy.go("disk");
                 greedy.request(CMD_READ, 1, 0, 128 * 1024);
@@ -208,7 +130,7 @@ class NbdLimitsTest {
     void aClientLeavingInTheMiddleOfAWriteChangesNothing() throws Exception {
         try (var nbd = new NbdTestServer(dir)) {
             nbd.serve("disk", NbdTestServer.sparseFile(dir, "disk.img", 1 << 20));
-            try (var leaver = RawClient.connect(nbd.server)) {
+            try (var leaver = NbdRawClient.connect(nbd.server, TIMEOUT)) {
                 leaver.greet();
                 leaver.go("disk");
                 leaver.request(CMD_WRITE, 1, 65536, 65536);
