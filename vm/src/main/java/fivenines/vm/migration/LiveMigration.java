@@ -79,7 +79,7 @@ public final class LiveMigration {
             progress.accept(progressOf(info, status, Duration.ofNanos(System.nanoTime() - started)));
             switch (status) {
                 case "completed" -> {
-                    return resultOf(info);
+                    return resultOf(info, Duration.ofNanos(System.nanoTime() - started));
                 }
                 case "failed", "cancelled" -> throw new MigrationFailedException(vm,
                         status + ": " + info.path("error-desc").asText("no reason given"), resumeIfPaused(source), null);
@@ -168,8 +168,10 @@ public final class LiveMigration {
                 ram.path("dirty-sync-count").asLong(), elapsed);
     }
 
-    private static MigrationResult resultOf(JsonNode info) {
-        return new MigrationResult(Duration.ofMillis(info.path("total-time").asLong()),
+    /** QEMU's own figures; when its answer lacks the total time (it sometimes does), the time measured here. */
+    private static MigrationResult resultOf(JsonNode info, Duration measured) {
+        long total = info.path("total-time").asLong();
+        return new MigrationResult(total > 0 ? Duration.ofMillis(total) : measured,
                 Duration.ofMillis(info.path("downtime").asLong()),
                 Duration.ofMillis(info.path("setup-time").asLong()),
                 info.path("ram").path("transferred").asLong(),
