@@ -40,6 +40,8 @@ final class NativeFiles {
     private NativeFiles() {
     }
 
+    // restricted: the JVM is started with --enable-native-access (surefire, ServeFile, the agent)
+    @SuppressWarnings("restricted")
     private static MethodHandle function(String name, FunctionDescriptor descriptor) {
         MemorySegment address = LINKER.defaultLookup().find(name)
             .orElseThrow(() -> new IllegalStateException("the C library has no " + name));

@@ -1,8 +1,10 @@
 package fivenines.block.nbd;
 
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.IntStream;
 
 /**
  * Direct buffers for payloads, reused: allocating a direct buffer costs more than the I/O it
@@ -11,17 +13,13 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class BufferPool {
     private static final int SMALLEST_SHIFT = 12;
-    private final ConcurrentLinkedDeque<ByteBuffer>[] free;
+    private final List<ConcurrentLinkedDeque<ByteBuffer>> free;
     private final AtomicLong keptBytes = new AtomicLong();
     private final long keepAtMost;
 
-    @SuppressWarnings("unchecked")
     BufferPool(int largest, long keepAtMost) {
         this.keepAtMost = keepAtMost;
-        free = new ConcurrentLinkedDeque[sizeClass(largest) + 1];
-        for (int i = 0; i < free.length; i++) {
-            free[i] = new ConcurrentLinkedDeque<>();
-        }
+        free = IntStream.rangeClosed(0, sizeClass(largest)).mapToObj(i -> new ConcurrentLinkedDeque<ByteBuffer>()).toList();
     }
 
     private static int sizeClass(int length) {
@@ -32,7 +30,7 @@ final class BufferPool {
     /** A buffer with exactly {@code length} bytes remaining. */
     ByteBuffer take(int length) {
         int sizeClass = sizeClass(length);
-        ByteBuffer buffer = sizeClass < free.length ? free[sizeClass].pollFirst() : null;
+        ByteBuffer buffer = sizeClass < free.size() ? free.get(sizeClass).pollFirst() : null;
         if (buffer == null) {
             buffer = ByteBuffer.allocateDirect(1 << (sizeClass + SMALLEST_SHIFT));
         } else {
@@ -43,9 +41,9 @@ final class BufferPool {
 
     void give(ByteBuffer buffer) {
         int sizeClass = sizeClass(buffer.capacity());
-        if (sizeClass < free.length && keptBytes.addAndGet(buffer.capacity()) <= keepAtMost) {
-            free[sizeClass].offerFirst(buffer);
-        } else if (sizeClass < free.length) {
+        if (sizeClass < free.size() && keptBytes.addAndGet(buffer.capacity()) <= keepAtMost) {
+            free.get(sizeClass).offerFirst(buffer);
+        } else if (sizeClass < free.size()) {
             keptBytes.addAndGet(-buffer.capacity());
         }
     }

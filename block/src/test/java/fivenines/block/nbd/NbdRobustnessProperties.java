@@ -332,6 +332,30 @@ class NbdRobustnessProperties {
         }
     }
 
+    /** A client that leaves in the middle of a WRITE's payload: nothing of it reaches the export. */
+    @net.jqwik.api.Example
+    void aClientLeavingMidWriteChangesNothing() throws Exception {
+        try (var client = connect()) {
+            goTo(client, "mem");
+            client.out.writeInt(NbdProtocol.REQUEST_MAGIC);
+            client.out.writeShort(0);
+            client.out.writeShort(NbdProtocol.CMD_WRITE);
+            client.out.writeLong(1);
+            client.out.writeLong(65536);
+            client.out.writeInt(8192);
+            byte[] part = new byte[100];
+            java.util.Arrays.fill(part, (byte) 0x5a);
+            client.out.write(part);
+            client.out.flush();
+        }
+        Thread.sleep(200); // the server sees the end of the stream
+        try (var client = NbdClient.connectTcp("127.0.0.1", server.tcpPort(), "mem", java.time.Duration.ofSeconds(5))) {
+            var back = ByteBuffer.allocate(8192);
+            client.read(65536, back);
+            assertArrayEquals(java.util.Arrays.copyOfRange(model, 65536, 65536 + 8192), back.array());
+        }
+    }
+
     private static void assertTrue(boolean condition, String message) {
         org.junit.jupiter.api.Assertions.assertTrue(condition, message);
     }
