@@ -400,9 +400,18 @@ public final class NbdClient implements AutoCloseable {
         }
     }
 
-    /** Says goodbye (NBD_CMD_DISC) after the requests in flight, and closes. */
+    /** Waits (at most the timeout) for the requests in flight to be answered, says goodbye (NBD_CMD_DISC) and closes. */
     @Override
     public void close() {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!pending.isEmpty() && failure == null && System.nanoTime() - deadline < 0) {
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
         if (failure == null) {
             sendLock.lock();
             try {
