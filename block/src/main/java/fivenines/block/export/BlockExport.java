@@ -56,6 +56,16 @@ public interface BlockExport {
      */
     List<Extent> blockStatus(long offset, long length) throws IOException;
 
+    /**
+     * Whether READs and WRITEs without FUA complete from memory (a page cache), so that the
+     * server may serve a small one on the thread that received it rather than hand it off.
+     * Serving in place holds back every request behind it on the connection, so an export whose
+     * requests may wait on the network or on another node (a mirrored volume) keeps the default.
+     */
+    default boolean servesFromMemory() {
+        return false;
+    }
+
     /** Whether a flush on one connection covers writes completed on every other connection. */
     default boolean canMultiConn() {
         return true;

@@ -151,6 +151,12 @@ public final class FileExport implements BlockExport, AutoCloseable {
         return extents;
     }
 
+    /** Buffered I/O: mostly page-cache copies (the server's moving average notices when it is not). */
+    @Override
+    public boolean servesFromMemory() {
+        return true;
+    }
+
     /** Zeroing is fast where holes can be punched; on a block device it writes zeroes. */
     @Override
     public boolean fastZero() {

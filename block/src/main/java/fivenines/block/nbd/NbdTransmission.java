@@ -145,6 +145,9 @@ final class NbdTransmission {
      * hit; handing off lets slow requests (flushes, FUA, large or slow transfers) overlap.
      */
     private boolean servedInline(Request request) {
+        if (!export.servesFromMemory()) {
+            return false; // it may wait on another node: whatever it waits for must not hold up the rest
+        }
         if (inFlight.get() == 0 && !input.hasBuffered()) {
             return true; // nothing to overlap with
         }

@@ -83,6 +83,25 @@ record NbdRawClient(Socket socket, DataInputStream in, DataOutputStream out) imp
 
     Chunk chunk() throws IOException {
         assertEquals(STRUCTURED_REPLY_MAGIC, in.readInt());
+        return chunkAfterMagic();
+    }
+
+    /**
+     * The next reply, simple or a structured chunk, as a chunk (a simple one has type
+     * REPLY_TYPE_NONE, the DONE flag, and its errno as payload). Replies come in any order; a
+     * simple reply is read as carrying no data, so this is for replies that have none.
+     */
+    Chunk anyReply() throws IOException {
+        int magic = in.readInt();
+        if (magic == SIMPLE_REPLY_MAGIC) {
+            int errno = in.readInt();
+            return new Chunk(REPLY_FLAG_DONE, REPLY_TYPE_NONE, in.readLong(), ByteBuffer.allocate(4).putInt(errno).flip());
+        }
+        assertEquals(STRUCTURED_REPLY_MAGIC, magic);
+        return chunkAfterMagic();
+    }
+
+    private Chunk chunkAfterMagic() throws IOException {
         int flags = in.readUnsignedShort();
         int type = in.readUnsignedShort();
         long cookie = in.readLong();
