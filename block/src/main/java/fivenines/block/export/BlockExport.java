@@ -66,18 +66,6 @@ public interface BlockExport {
         return false;
     }
 
-    /**
-     * Reads like {@link #read} if that needs no waiting (the data is in memory) and returns true;
-     * otherwise returns false, and what it left in {@code target} does not count. The server asks
-     * this instead of {@link #read} when it would serve a READ in place (see
-     * {@link #servesFromMemory}), and on false hands the request to a thread of its own: a read
-     * that has to wait for a disk then holds up no request behind it. The default reads.
-     */
-    default boolean readWithoutWaiting(long offset, ByteBuffer target) throws IOException {
-        read(offset, target);
-        return true;
-    }
-
     /** Whether a flush on one connection covers writes completed on every other connection. */
     default boolean canMultiConn() {
         return true;

@@ -1,7 +1,6 @@
 package fivenines.block.export;
 
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -86,34 +85,6 @@ public final class FileExport implements BlockExport, AutoCloseable {
         }
     }
 
-    /** preadv2(RWF_NOWAIT): only what is in the page cache; direct buffers only, as the call needs an address. */
-    @Override
-    public boolean readWithoutWaiting(long offset, ByteBuffer target) throws IOException {
-        if (!target.isDirect()) {
-            read(offset, target);
-            return true;
-        }
-        int start = target.position();
-        long position = base + offset;
-        while (target.hasRemaining()) {
-            long n = NativeFiles.readWithoutWaiting(fd, MemorySegment.ofBuffer(target), position);
-            if (n == NativeFiles.WOULD_WAIT) {
-                target.position(start);
-                return false;
-            }
-            if (n == 0) {
-                // past the end of a file shorter than its window: reads as zeroes
-                while (target.hasRemaining()) {
-                    target.put((byte) 0);
-                }
-                return true;
-            }
-            target.position(target.position() + (int) n);
-            position += n;
-        }
-        return true;
-    }
-
     @Override
     public void write(long offset, ByteBuffer source, boolean fua) throws IOException {
         long position = base + offset;
@@ -180,7 +151,7 @@ public final class FileExport implements BlockExport, AutoCloseable {
         return extents;
     }
 
-    /** Buffered I/O: page-cache copies; a read of what is not cached says so (readWithoutWaiting). */
+    /** Buffered I/O: mostly page-cache copies (the server's moving average notices when it is not). */
     @Override
     public boolean servesFromMemory() {
         return true;

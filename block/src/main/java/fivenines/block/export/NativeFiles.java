@@ -13,8 +13,7 @@ import java.nio.file.Path;
 
 /**
  * The few Linux calls the JDK does not offer: lseek with SEEK_DATA/SEEK_HOLE (which parts of
- * a sparse file hold data), fallocate with PUNCH_HOLE (give space back) and preadv2 with
- * RWF_NOWAIT (read what the page cache holds, never wait for the device), through the FFM API.
+ * a sparse file hold data) and fallocate with PUNCH_HOLE (give space back), through the FFM API.
  */
 final class NativeFiles {
     static final int O_RDONLY = 0;
@@ -37,22 +36,6 @@ final class NativeFiles {
         FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
     private static final MethodHandle FALLOCATE = function("fallocate",
         FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
-
-    private static final MethodHandle PREADV2 = function("preadv2", FunctionDescriptor.of(ValueLayout.JAVA_LONG,
-        ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
-    static final int RWF_NOWAIT = 0x08;
-    static final int EAGAIN = 11;
-    /** What {@link #readWithoutWaiting} returns when the data is not in the page cache. */
-    static final long WOULD_WAIT = -1;
-
-    /** An iovec and an errno slot per thread: the in-place read path allocates nothing. */
-    private record Scratch(MemorySegment iovec, MemorySegment state) {
-    }
-
-    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(() -> {
-        Arena arena = Arena.ofAuto();
-        return new Scratch(arena.allocate(16, 8), arena.allocate(CALL_STATE));
-    });
 
     private NativeFiles() {
     }
@@ -126,30 +109,5 @@ final class NativeFiles {
         } catch (Throwable t) {
             throw new IOException("fallocate failed", t);
         }
-    }
-
-    /**
-     * preadv2(RWF_NOWAIT) into {@code target} (native memory): only what is in the page cache,
-     * never waiting for the device. Returns the bytes read, 0 at the end of the file, or
-     * {@link #WOULD_WAIT}.
-     */
-    static long readWithoutWaiting(int fd, MemorySegment target, long offset) throws IOException {
-        Scratch scratch = SCRATCH.get();
-        scratch.iovec().set(ValueLayout.ADDRESS, 0, target);
-        scratch.iovec().set(ValueLayout.JAVA_LONG, 8, target.byteSize());
-        long result;
-        try {
-            result = (long) PREADV2.invokeExact(scratch.state(), fd, scratch.iovec(), 1, offset, RWF_NOWAIT);
-        } catch (Throwable t) {
-            throw new IOException("preadv2 failed", t);
-        }
-        if (result >= 0) {
-            return result;
-        }
-        int errno = (int) ERRNO.get(scratch.state(), 0L);
-        if (errno == EAGAIN) {
-            return WOULD_WAIT;
-        }
-        throw new IOException("preadv2 failed: errno " + errno);
     }
 }

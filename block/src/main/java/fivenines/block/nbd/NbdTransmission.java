@@ -106,7 +106,8 @@ final class NbdTransmission {
                     acquire(payloadBudget, cost);
                 }
                 var request = new Request(flags, type, cookie, offset, length, payload);
-                if (servedInline(request) && serveAndRelease(request, cost, true)) {
+                if (servedInline(request)) {
+                    serveAndRelease(request, cost);
                     continue;
                 }
                 acquire(requestSlots, 1);
@@ -114,7 +115,7 @@ final class NbdTransmission {
                 pending.register();
                 requestThreads.newThread(() -> {
                     try {
-                        serveAndRelease(request, cost, false);
+                        serveAndRelease(request, cost);
                     } catch (IOException e) {
                         // the reply could not be sent: the connection is broken, end it
                         negotiated.wire().close();
@@ -154,36 +155,26 @@ final class NbdTransmission {
             && smallRequestNanos < INLINE_MAXIMUM_NANOS;
     }
 
-    /**
-     * Serves a request and gives back what it held. In place (on the reader), a READ the export
-     * could only serve by waiting is left undone: then this returns false and nothing was replied.
-     */
-    private boolean serveAndRelease(Request request, int cost, boolean inPlace) throws IOException {
+    private void serveAndRelease(Request request, int cost) throws IOException {
         long start = System.nanoTime();
-        boolean served = true;
         try {
-            served = serve(request, inPlace);
+            serve(request);
         } finally {
-            if (served) {
-                if (request.length() <= INLINE_MAXIMUM_LENGTH && request.type() != CMD_FLUSH) {
-                    long average = smallRequestNanos;
-                    smallRequestNanos = average + (System.nanoTime() - start - average) / 8;
-                }
-                if (request.payload() != null) {
-                    buffers.give(request.payload());
-                }
-                payloadBudget.release(cost);
+            if (request.length() <= INLINE_MAXIMUM_LENGTH && request.type() != CMD_FLUSH) {
+                long average = smallRequestNanos;
+                smallRequestNanos = average + (System.nanoTime() - start - average) / 8;
             }
+            if (request.payload() != null) {
+                buffers.give(request.payload());
+            }
+            payloadBudget.release(cost);
         }
-        return served;
     }
 
-    private boolean serve(Request request, boolean inPlace) throws IOException {
+    private void serve(Request request) throws IOException {
         try {
             switch (request.type()) {
-                case CMD_READ -> {
-                    return read(request, inPlace);
-                }
+                case CMD_READ -> read(request);
                 case CMD_WRITE -> {
                     checkWritable(request, ENOSPC);
                     export.write(request.offset(), request.payload(), request.has(CMD_FLAG_FUA));
@@ -227,7 +218,6 @@ final class NbdTransmission {
             // the export failed, not the connection: this request gets EIO and the rest go on
             fail(request, EIO, e.getMessage());
         }
-        return true;
     }
 
     private void checkWritable(Request request, int pastEndErrno) throws NbdErrorException {
@@ -247,12 +237,7 @@ final class NbdTransmission {
         }
     }
 
-    /**
-     * Returns false, having replied nothing, when {@code inPlace} and the export would have to
-     * wait for the data: the request then goes to a thread of its own. A read large enough to
-     * be looked at for holes is served where it is.
-     */
-    private boolean read(Request request, boolean inPlace) throws IOException {
+    private void read(Request request) throws IOException {
         checkRange(request, EINVAL);
         if (request.length() > maximumBlockSize) {
             throw new NbdErrorException(EOVERFLOW, "READ over the " + maximumBlockSize + "-byte limit");
@@ -261,13 +246,7 @@ final class NbdTransmission {
         if (!structured || request.has(CMD_FLAG_DF) || request.length() < HOLE_SCAN_MINIMUM) {
             ByteBuffer data = buffers.take((int) request.length());
             try {
-                if (inPlace) {
-                    if (!export.readWithoutWaiting(request.offset(), data)) {
-                        return false;
-                    }
-                } else {
-                    export.read(request.offset(), data);
-                }
+                export.read(request.offset(), data);
                 data.flip();
                 if (structured) {
                     replies.offsetData(request.cookie(), request.offset(), data, true);
@@ -277,10 +256,9 @@ final class NbdTransmission {
             } finally {
                 buffers.give(data);
             }
-            return true;
+            return;
         }
         sparseRead(request);
-        return true;
     }
 
     /** A structured READ in chunks: holes as OFFSET_HOLE (no data sent), the rest as OFFSET_DATA. */

@@ -112,30 +112,6 @@ class FileExportTest {
         }
     }
 
-    @Test
-    void readingWithoutWaitingReadsOnlyWhatThePageCacheHolds() throws Exception {
-        Path file = dir.resolve("cold.img");
-        byte[] bytes = new byte[4 * MIB];
-        new java.util.Random(7).nextBytes(bytes);
-        Files.write(file, bytes);
-        assumeTrue(!Files.getFileStore(file).type().equals("tmpfs"), "a file in memory never leaves the page cache");
-        try (var channel = FileChannel.open(file, StandardOpenOption.WRITE)) {
-            channel.force(true); // dirty pages cannot be dropped
-        }
-        Process drop = new ProcessBuilder("dd", "if=" + file, "iflag=nocache", "count=0", "status=none").start();
-        assertEquals(0, drop.waitFor(), "dd drops the file's pages from the page cache");
-        try (var export = FileExport.wholeFile("cold", file, true)) {
-            var target = ByteBuffer.allocateDirect(4096);
-            assertFalse(export.readWithoutWaiting(2 * MIB, target), "data on the disk only is not read without waiting");
-            assertEquals(0, target.position(), "nothing counts from a read that said no");
-            export.read(2 * MIB, ByteBuffer.allocateDirect(4096));
-            assertTrue(export.readWithoutWaiting(2 * MIB, target), "once cached it is");
-            byte[] back = new byte[4096];
-            target.flip().get(back);
-            assertArrayEquals(Arrays.copyOfRange(bytes, 2 * MIB, 2 * MIB + 4096), back);
-        }
-    }
-
     /** A loop device stands in for a disk: its size comes from the device, and zeroing writes zeroes. */
     @Test
     void aBlockDeviceIsSizedByTheDeviceAndZeroedByWriting() throws Exception {
