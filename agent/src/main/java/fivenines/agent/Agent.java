@@ -41,6 +41,7 @@ public final class Agent implements AutoCloseable {
     private final Credentials credentials;
     private final ClusterService cluster;
     private final PluginHost host;
+    private final PhysicalVolumeService physicalVolumes;
     private final CountDownLatch exited = new CountDownLatch(1);
     private final AtomicBoolean closed = new AtomicBoolean();
 
@@ -53,6 +54,7 @@ public final class Agent implements AutoCloseable {
         }
         this.credentials = Credentials.loadOrCreate(config.dataDir());
         this.cluster = new ClusterService(config, credentials);
+        this.physicalVolumes = new PhysicalVolumeService(config, cluster);
         var storeCluster = new StoreCluster(cluster);
         var locks = new StoreLocks(storeCluster, config.nodeName());
         this.host = new PluginHost((Plugin plugin) ->
@@ -64,7 +66,7 @@ public final class Agent implements AutoCloseable {
         new ConfigRoutes(cluster).register(router);
         new LockRoutes(cluster, locks).register(router);
         new McpRoutes(host, this::close).register(router);
-        new StorageRoutes(cluster, new PhysicalVolumeService(config, cluster)).register(router);
+        new StorageRoutes(cluster, physicalVolumes).register(router);
         new VolumeRoutes(cluster).register(router);
         host.register(new StorePlugin(cluster));
         host.register(new ManagerPlugin(cluster));
@@ -93,6 +95,10 @@ public final class Agent implements AutoCloseable {
 
     public Credentials credentials() {
         return credentials;
+    }
+
+    public PhysicalVolumeService physicalVolumes() {
+        return physicalVolumes;
     }
 
     public PluginHost plugins() {

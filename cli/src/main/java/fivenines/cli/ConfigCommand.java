@@ -11,7 +11,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
-import java.util.Map;
 
 /** Cluster configuration commands. */
 @Command(name = "config", mixinStandardHelpOptions = true, description = "Show and change the cluster configuration.",
@@ -127,9 +126,5 @@ final class ConfigCommand {
                 System.out.println("  " + line.asText());
             }
         }
-    }
-
-    static Map<String, Object> noBody() {
-        return Map.of();
     }
 }

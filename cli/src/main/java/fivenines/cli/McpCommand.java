@@ -42,31 +42,36 @@ final class McpCommand {
         }
     }
 
-    @Command(name = "start", mixinStandardHelpOptions = true, description = "Start a stopped plugin.")
-    static final class PluginStart implements Runnable {
+    /** start, stop, unload: one action on one plugin, answered with its new state. */
+    abstract static class PluginAction implements Runnable {
         @Mixin
         AgentOptions agent;
         @Parameters(paramLabel = "NAME")
         String name;
 
+        abstract String action();
+
         @Override
         public void run() {
-            JsonNode info = agent.client().post("/v1/mcp/plugins/" + AgentClient.encode(name) + "/start", Map.of());
-            System.out.println("plugin '" + name + "' " + info.path("state").asText().toLowerCase());
+            JsonNode info = agent.client().post("/v1/mcp/plugins/" + AgentClient.encode(name) + "/" + action(), Map.of());
+            String state = info.has("state") ? info.path("state").asText().toLowerCase() : action() + "ed";
+            System.out.println("plugin '" + name + "' " + state);
+        }
+    }
+
+    @Command(name = "start", mixinStandardHelpOptions = true, description = "Start a stopped plugin.")
+    static final class PluginStart extends PluginAction {
+        @Override
+        String action() {
+            return "start";
         }
     }
 
     @Command(name = "stop", mixinStandardHelpOptions = true, description = "Stop a running plugin.")
-    static final class PluginStop implements Runnable {
-        @Mixin
-        AgentOptions agent;
-        @Parameters(paramLabel = "NAME")
-        String name;
-
+    static final class PluginStop extends PluginAction {
         @Override
-        public void run() {
-            JsonNode info = agent.client().post("/v1/mcp/plugins/" + AgentClient.encode(name) + "/stop", Map.of());
-            System.out.println("plugin '" + name + "' " + info.path("state").asText().toLowerCase());
+        String action() {
+            return "stop";
         }
     }
 
@@ -85,16 +90,10 @@ final class McpCommand {
     }
 
     @Command(name = "unload", mixinStandardHelpOptions = true, description = "Stop and unload a plugin that came from a jar.")
-    static final class PluginUnload implements Runnable {
-        @Mixin
-        AgentOptions agent;
-        @Parameters(paramLabel = "NAME")
-        String name;
-
+    static final class PluginUnload extends PluginAction {
         @Override
-        public void run() {
-            agent.client().post("/v1/mcp/plugins/" + AgentClient.encode(name) + "/unload", Map.of());
-            System.out.println("plugin '" + name + "' unloaded");
+        String action() {
+            return "unload";
         }
     }
 

@@ -31,8 +31,7 @@ final class UpCommand implements Callable<Integer> {
     /** The embedded default: a sparse file in the data directory as this node's first PV, in volume group 'local'. */
     private void createLocalVolumeGroup(Agent agent, AgentConfig config) {
         var file = config.dataDir().resolve("local-pv.img");
-        var pv = new fivenines.agent.storage.PhysicalVolumeService(config, agent.cluster())
-            .create(file, Sizes.parse(localPvSize), fivenines.model.storage.Storage.DEFAULT_EXTENT_SIZE);
+        var pv = agent.physicalVolumes().create(file, Sizes.parse(localPvSize), fivenines.model.storage.Storage.DEFAULT_EXTENT_SIZE);
         agent.cluster().store().submitAndWait(new fivenines.model.command.CreateVolumeGroup("local", java.util.List.of(pv.id())));
     }
 

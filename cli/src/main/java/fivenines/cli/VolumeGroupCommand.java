@@ -21,8 +21,8 @@ final class VolumeGroupCommand {
             + ", " + Sizes.format(vg.path("free").asLong()) + " free, on " + LogicalVolumeCommand.nodes(vg.path("physicalVolumes")));
     }
 
-    @Command(name = "create", mixinStandardHelpOptions = true, description = "vg create NAME NODE:PV...")
-    static final class Create implements Runnable {
+    /** create, extend, reduce: a volume group and the physical volumes it gains or loses. */
+    abstract static class GroupChange implements Runnable {
         @Mixin
         AgentOptions agent;
         @Parameters(index = "0", paramLabel = "NAME")
@@ -30,39 +30,35 @@ final class VolumeGroupCommand {
         @Parameters(index = "1..*", arity = "1..*", paramLabel = "PV", description = "physical volumes, as NODE:PATH or id")
         List<String> pvs;
 
+        abstract JsonNode send(AgentClient client);
+
         @Override
         public void run() {
-            print(agent.client().post("/v1/vgs", Map.of("name", name, "pvs", pvs)));
+            print(send(agent.client()));
+        }
+    }
+
+    @Command(name = "create", mixinStandardHelpOptions = true, description = "vg create NAME NODE:PV...")
+    static final class Create extends GroupChange {
+        @Override
+        JsonNode send(AgentClient client) {
+            return client.post("/v1/vgs", Map.of("name", name, "pvs", pvs));
         }
     }
 
     @Command(name = "extend", mixinStandardHelpOptions = true, description = "vg extend NAME NODE:PV...")
-    static final class Extend implements Runnable {
-        @Mixin
-        AgentOptions agent;
-        @Parameters(index = "0", paramLabel = "NAME")
-        String name;
-        @Parameters(index = "1..*", arity = "1..*", paramLabel = "PV")
-        List<String> pvs;
-
+    static final class Extend extends GroupChange {
         @Override
-        public void run() {
-            print(agent.client().post("/v1/vgs/" + AgentClient.encode(name) + "/extend", Map.of("pvs", pvs)));
+        JsonNode send(AgentClient client) {
+            return client.post("/v1/vgs/" + AgentClient.encode(name) + "/extend", Map.of("pvs", pvs));
         }
     }
 
     @Command(name = "reduce", mixinStandardHelpOptions = true, description = "vg reduce NAME NODE:PV... (refused while they hold extents)")
-    static final class Reduce implements Runnable {
-        @Mixin
-        AgentOptions agent;
-        @Parameters(index = "0", paramLabel = "NAME")
-        String name;
-        @Parameters(index = "1..*", arity = "1..*", paramLabel = "PV")
-        List<String> pvs;
-
+    static final class Reduce extends GroupChange {
         @Override
-        public void run() {
-            print(agent.client().post("/v1/vgs/" + AgentClient.encode(name) + "/reduce", Map.of("pvs", pvs)));
+        JsonNode send(AgentClient client) {
+            return client.post("/v1/vgs/" + AgentClient.encode(name) + "/reduce", Map.of("pvs", pvs));
         }
     }
 

@@ -4,9 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import fivenines.agent.client.AgentClient;
 import fivenines.agent.client.AgentClientException;
 import fivenines.testsupport.cluster.AgentProcess;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -22,17 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Physical volumes offered by one node, seen by all, served over NBD to real clients. */
-class PhysicalVolumeSystemTest {
-    @TempDir
-    Path dir;
-    TestCluster cluster;
-
-    @AfterEach
-    void stop() throws Exception {
-        if (cluster != null) {
-            cluster.close();
-        }
-    }
+class PhysicalVolumeSystemTest extends ClusterSystemTest {
 
     @Test
     void aPhysicalVolumeIsRegisteredServedOverNbdAndRemoved() throws Exception {

@@ -5,12 +5,9 @@ import fivenines.testsupport.cluster.AgentProcess;
 import com.fasterxml.jackson.databind.JsonNode;
 import fivenines.agent.client.AgentClient;
 import fivenines.agent.client.AgentClientException;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,20 +23,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Config order, lock contention, and kill -9 of leaders and of everyone, on three real agents. */
-class StoreFaultSystemTest {
-    @TempDir
-    Path dir;
-    TestCluster cluster;
-
+class StoreFaultSystemTest extends ClusterSystemTest {
     @BeforeEach
     void formCluster() throws Exception {
         cluster = TestCluster.ofThree(dir);
     }
 
-    @AfterEach
-    void stop() throws Exception {
-        cluster.close();
-    }
 
     @Test
     void configChangesFromEveryNodeAreSeenByAllInVersionOrder() throws Exception {

@@ -4,9 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import fivenines.agent.client.AgentClient;
 import fivenines.agent.client.AgentClientException;
 import fivenines.testsupport.cluster.AgentProcess;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -20,17 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** A volume group over three nodes' disks; volumes created from every node at once. */
-class VolumeSystemTest {
-    @TempDir
-    Path dir;
-    TestCluster cluster;
-
-    @AfterEach
-    void stop() throws Exception {
-        if (cluster != null) {
-            cluster.close();
-        }
-    }
+class VolumeSystemTest extends ClusterSystemTest {
 
     @Test
     void concurrentCreatesFromEveryNodeNeverShareAnExtentAndFailedOnesLeaveNothing() throws Exception {

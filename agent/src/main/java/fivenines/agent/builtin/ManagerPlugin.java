@@ -88,11 +88,9 @@ public final class ManagerPlugin implements Plugin {
                     store.submitAndWait(new SetNodeState(node.name(), NodeState.UP));
                 }
             }
-            var voterNames = nodes.stream().filter(Node::voter).map(Node::name).sorted().toList();
-            var listenerNames = nodes.stream().filter(n -> !n.voter()).map(Node::name).sorted().toList();
-            if (!voterNames.isEmpty() && (!voterNames.equals(status.voters()) || !listenerNames.equals(status.listeners()))) {
-                LOG.info("Raft members {} / {} differ from the store's {} / {}: reconciling",
-                    status.voters(), status.listeners(), voterNames, listenerNames);
+            boolean anyVoter = nodes.stream().anyMatch(Node::voter);
+            if (anyVoter && !cluster.raftMembersMatchState()) {
+                LOG.info("Raft members {} / {} differ from the store's nodes: reconciling", status.voters(), status.listeners());
                 cluster.reconcileRaftMembers();
             }
             lastProblem = "";

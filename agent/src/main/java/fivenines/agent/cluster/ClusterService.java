@@ -189,16 +189,12 @@ public final class ClusterService implements AutoCloseable {
 
     /** Takes this node out of the cluster and forgets the cluster locally. */
     public synchronized void leave() {
-        ClusterStore current = store();
         remove(config.nodeName(), "left");
         stopStore();
         ClusterIdentity.forget(config.dataDir());
         identity = null;
         wipeRaftDir();
         LOG.info("node {} left the cluster", config.nodeName());
-        if (current != null) {
-            LOG.debug("store replica of the old cluster closed");
-        }
     }
 
     /** Removes a node (one that left, or a dead one) from the state and the Raft group. */
@@ -208,6 +204,23 @@ public final class ClusterService implements AutoCloseable {
             current.submitAndWait(new RemoveNode(name, reason)));
         reconcileRaftMembers();
         return new StateRemoval(removed.name(), removed.promoted() == null ? null : removed.promoted().name());
+    }
+
+    /** Whether Ratis' voters and listeners are the nodes the state says vote and follow. */
+    public boolean raftMembersMatchState() {
+        ClusterStore current = store();
+        var nodes = current.read(s -> List.copyOf(s.membership().nodes()));
+        var status = current.status();
+        return names(nodes, true).equals(status.voters()) && names(nodes, false).equals(status.listeners());
+    }
+
+    private static List<String> names(List<Node> nodes, boolean voters) {
+        return nodes.stream().filter(n -> n.voter() == voters).map(Node::name).sorted().toList();
+    }
+
+    private static List<ClusterStore.RaftMember> members(List<Node> nodes, boolean voters) {
+        return nodes.stream().filter(n -> n.voter() == voters)
+            .map(n -> new ClusterStore.RaftMember(n.name(), n.raftAddress())).toList();
     }
 
     /**
@@ -220,19 +233,14 @@ public final class ClusterService implements AutoCloseable {
         for (int attempt = 0; attempt < 20; attempt++) {
             ClusterStore current = store();
             var nodes = current.read(s -> List.copyOf(s.membership().nodes()));
-            var status = current.status();
-            var voterNames = nodes.stream().filter(Node::voter).map(Node::name).sorted().toList();
-            var listenerNames = nodes.stream().filter(n -> !n.voter()).map(Node::name).sorted().toList();
-            if (voterNames.isEmpty()) {
+            if (nodes.stream().noneMatch(Node::voter)) {
                 return; // the cluster is being created: nothing in the state to follow yet
             }
-            if (attempt > 0 && voterNames.equals(status.voters()) && listenerNames.equals(status.listeners())) {
+            if (attempt > 0 && raftMembersMatchState()) {
                 return;
             }
-            var voters = nodes.stream().filter(Node::voter).map(n -> new ClusterStore.RaftMember(n.name(), n.raftAddress())).toList();
-            var listeners = nodes.stream().filter(n -> !n.voter()).map(n -> new ClusterStore.RaftMember(n.name(), n.raftAddress())).toList();
             try {
-                current.setMembers(voters, listeners);
+                current.setMembers(members(nodes, true), members(nodes, false));
                 return;
             } catch (StoreException e) {
                 last = e;

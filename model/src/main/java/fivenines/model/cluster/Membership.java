@@ -8,7 +8,6 @@ import fivenines.model.state.Rejection;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 
@@ -153,10 +152,6 @@ public final class Membership {
             throw new Rejection(Rejection.Reason.NOT_INITIALIZED,
                 "this agent is not in a cluster yet: run 'nines cluster init --name NAME' or 'nines cluster join HOST:PORT --token T'");
         }
-    }
-
-    Map<String, Node> nodeMap() {
-        return nodes;
     }
 
     public Snapshot snapshot() {
