@@ -53,7 +53,8 @@ public class ApiException extends RuntimeException {
         return switch (reason) {
             case INVALID -> 400;
             case NOT_FOUND -> 404;
-            case CONFLICT, NOT_INITIALIZED, VERSION_MISMATCH -> 409;
+            case CONFLICT, NOT_INITIALIZED, VERSION_MISMATCH, STALE_EPOCH -> 409;
+            case NO_SPACE -> 507;
         };
     }
 }

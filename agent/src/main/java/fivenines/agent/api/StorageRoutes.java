@@ -23,10 +23,10 @@ public final class StorageRoutes {
 
     public void register(Router router) {
         router.add("GET", "/v1/pvs", r -> cluster.store().readLinearizable(s -> s.storage().physicalVolumes().stream()
-            .map(pv -> describe(pv, s.volumes().usedExtents(pv.id()))).toList()));
+            .map(pv -> describe(pv, s.volumes().usedExtents(pv))).toList()));
         router.add("GET", "/v1/pvs/{ref}", r -> cluster.store().readLinearizable(s -> {
             var pv = s.storage().requirePhysicalVolume(r.path("ref"));
-            var map = describe(pv, s.volumes().usedExtents(pv.id()));
+            var map = describe(pv, s.volumes().usedExtents(pv));
             map.put("volumeGroup", s.volumes().groupOf(pv.id()).map(g -> g.name()).orElse(null));
             return map;
         }));

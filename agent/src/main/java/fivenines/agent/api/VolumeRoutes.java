@@ -12,7 +12,9 @@ import fivenines.model.command.RemoveLogicalVolume;
 import fivenines.model.command.RemoveVolumeGroup;
 import fivenines.model.command.RenameLogicalVolume;
 import fivenines.model.state.ClusterState;
+import fivenines.model.storage.Attachment;
 import fivenines.model.storage.LogicalVolume;
+import fivenines.model.storage.Volumes;
 import fivenines.model.storage.VolumeGroup;
 
 import java.util.ArrayList;
@@ -81,33 +83,65 @@ public final class VolumeRoutes {
 
     static Map<String, Object> describe(VolumeGroup group, ClusterState state) {
         var map = new LinkedHashMap<String, Object>();
-        long total = state.volumes().totalExtents(group, state.storage());
-        long free = state.volumes().freeExtents(group, state.storage());
+        long total = state.volumes().totalBytes(group, state.storage());
+        long free = state.volumes().freeBytes(group, state.storage());
+        long thinSize = state.volumes().volumes().stream().filter(v -> v.volumeGroup().equals(group.name()) && v.thin())
+            .mapToLong(LogicalVolume::size).sum();
         map.put("name", group.name());
         map.put("extentSize", group.extentSize());
-        map.put("size", total * group.extentSize());
-        map.put("free", free * group.extentSize());
-        map.put("extents", total);
-        map.put("freeExtents", free);
+        map.put("size", total);
+        map.put("free", free);
+        map.put("extents", total / group.extentSize());
+        map.put("freeExtents", free / group.extentSize());
+        map.put("thinProvisioned", thinSize);
         map.put("logicalVolumes", state.volumes().volumes().stream().filter(v -> v.volumeGroup().equals(group.name())).count());
         map.put("physicalVolumes", group.physicalVolumes().stream().map(id -> state.storage().requirePhysicalVolume(id).displayName()).toList());
         return map;
     }
 
+    /** LVM's lv_attr, as far as it applies: type, permissions, allocation, (fixed), state, device open. */
+    static String attributes(LogicalVolume volume) {
+        char type = volume.origin() != null ? (volume.readOnly() ? 's' : 'V') : volume.thin() ? 'V' : '-';
+        char permission = volume.readOnly() ? 'r' : 'w';
+        char allocation = 'i';
+        char state = volume.attached() ? 'a' : '-';
+        char open = volume.attachments().size() > 1 ? 'S' : volume.attached() ? 'o' : '-';
+        return "" + type + permission + allocation + '-' + state + open + "----";
+    }
+
     static Map<String, Object> describe(LogicalVolume volume, ClusterState state) {
         var map = new LinkedHashMap<String, Object>();
+        long mapped = state.volumes().mappedChunks(volume);
         map.put("name", volume.name());
         map.put("vg", volume.volumeGroup());
         map.put("path", volume.path());
         map.put("size", volume.size());
-        map.put("attributes", "-wi-------"); // LVM style: writeable, inherited allocation, not attached
-        map.put("dataPercent", 100.0);
-        map.put("extents", volume.extents().size());
+        map.put("thin", volume.thin());
+        map.put("attributes", attributes(volume));
+        map.put("dataPercent", volume.chunks() == 0 ? 0.0 : Math.round(10000.0 * mapped / volume.chunks()) / 100.0);
+        map.put("mappedBytes", mapped * Volumes.CHUNK_SIZE);
+        map.put("ownBytes", state.volumes().ownChunks(volume) * Volumes.CHUNK_SIZE);
+        map.put("origin", volume.origin());
+        map.put("readOnly", volume.readOnly());
         map.put("epoch", volume.epoch());
-        map.put("nodes", volume.physicalVolumes().stream().map(id -> state.storage().requirePhysicalVolume(id).node()).distinct().sorted().toList());
+        map.put("nodes", state.volumes().physicalVolumes(volume).stream().map(id -> state.storage().requirePhysicalVolume(id).node())
+            .distinct().sorted().toList());
         var perPv = new LinkedHashMap<String, Long>();
-        volume.extents().forEach(e -> perPv.merge(state.storage().requirePhysicalVolume(e.physicalVolume()).displayName(), 1L, Long::sum));
-        map.put("extentsByPhysicalVolume", perPv);
+        state.volumes().chunksByPhysicalVolume(volume).forEach((id, chunks) ->
+            perPv.put(state.storage().requirePhysicalVolume(id).displayName(), chunks * Volumes.CHUNK_SIZE));
+        map.put("bytesByPhysicalVolume", perPv);
+        var attachments = new ArrayList<Map<String, Object>>();
+        for (Attachment attachment : volume.attachments()) {
+            var a = new LinkedHashMap<String, Object>();
+            a.put("node", attachment.node());
+            a.put("shared", attachment.shared());
+            a.put("epoch", volume.epoch());
+            a.put("reservedBytes", attachment.reserved().size() * Volumes.CHUNK_SIZE);
+            a.put("nbdUri", attachment.nbdUri(volume.path()));
+            a.put("nbdUnixUri", attachment.nbdUnixUri(volume.path()));
+            attachments.add(a);
+        }
+        map.put("attachments", attachments);
         return map;
     }
 }

@@ -196,6 +196,11 @@ public final class NbdClient implements AutoCloseable {
         return maximumBlockSize;
     }
 
+    /** Why the connection is no longer usable, or null while it is. */
+    public String failure() {
+        return failure;
+    }
+
     /** Fills the remaining bytes of {@code target} from {@code offset}. */
     public void read(long offset, ByteBuffer target) throws NbdErrorException {
         var parts = new ArrayList<Pending>();

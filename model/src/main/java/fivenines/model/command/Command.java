@@ -27,10 +27,16 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
     @JsonSubTypes.Type(value = ExtendLogicalVolume.class, name = "extend-logical-volume"),
     @JsonSubTypes.Type(value = RenameLogicalVolume.class, name = "rename-logical-volume"),
     @JsonSubTypes.Type(value = RemoveLogicalVolume.class, name = "remove-logical-volume"),
+    @JsonSubTypes.Type(value = SnapshotLogicalVolume.class, name = "snapshot-logical-volume"),
+    @JsonSubTypes.Type(value = AttachLogicalVolume.class, name = "attach-logical-volume"),
+    @JsonSubTypes.Type(value = DetachLogicalVolume.class, name = "detach-logical-volume"),
+    @JsonSubTypes.Type(value = ReserveChunks.class, name = "reserve-chunks"),
+    @JsonSubTypes.Type(value = CommitChunks.class, name = "commit-chunks"),
 })
 public sealed interface Command
     permits CreateCluster, AddNode, RemoveNode, SetNodeState, ChangeConfig,
             AcquireLock, ReleaseLock, CancelLockWait, CreatePhysicalVolume, RemovePhysicalVolume,
             CreateVolumeGroup, ExtendVolumeGroup, ReduceVolumeGroup, RemoveVolumeGroup,
-            CreateLogicalVolume, ExtendLogicalVolume, RenameLogicalVolume, RemoveLogicalVolume {
+            CreateLogicalVolume, ExtendLogicalVolume, RenameLogicalVolume, RemoveLogicalVolume,
+            SnapshotLogicalVolume, AttachLogicalVolume, DetachLogicalVolume, ReserveChunks, CommitChunks {
 }

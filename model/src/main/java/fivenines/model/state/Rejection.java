@@ -17,7 +17,11 @@ public final class Rejection extends RuntimeException {
         /** The cluster has not been created yet, or was created already. */
         NOT_INITIALIZED,
         /** A compare-and-set saw another version. */
-        VERSION_MISMATCH
+        VERSION_MISMATCH,
+        /** The volume group has no free space for it. */
+        NO_SPACE,
+        /** The writer's epoch is not the volume's any more: it was cut off by a newer attachment. */
+        STALE_EPOCH
     }
 
     private final Reason reason;
@@ -33,6 +37,14 @@ public final class Rejection extends RuntimeException {
 
     public static Rejection invalid(String message) {
         return new Rejection(Reason.INVALID, message);
+    }
+
+    public static Rejection noSpace(String message) {
+        return new Rejection(Reason.NO_SPACE, message);
+    }
+
+    public static Rejection staleEpoch(String message) {
+        return new Rejection(Reason.STALE_EPOCH, message);
     }
 
     public static Rejection notFound(String message) {

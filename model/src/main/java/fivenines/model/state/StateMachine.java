@@ -4,6 +4,11 @@ import fivenines.model.cluster.Node;
 import fivenines.model.cluster.NodeState;
 import fivenines.model.command.AcquireLock;
 import fivenines.model.command.AddNode;
+import fivenines.model.command.AttachLogicalVolume;
+import fivenines.model.command.CommitChunks;
+import fivenines.model.command.DetachLogicalVolume;
+import fivenines.model.command.ReserveChunks;
+import fivenines.model.command.SnapshotLogicalVolume;
 import fivenines.model.command.CancelLockWait;
 import fivenines.model.command.ChangeConfig;
 import fivenines.model.command.Command;
@@ -87,6 +92,11 @@ public final class StateMachine {
                 case ExtendLogicalVolume c -> state.volumes().extendVolume(c, state.storage(), state.membership());
                 case RenameLogicalVolume c -> state.volumes().renameVolume(c.volumeGroup(), c.name(), c.newName());
                 case RemoveLogicalVolume c -> state.volumes().removeVolume(c.volumeGroup(), c.name());
+                case SnapshotLogicalVolume c -> state.volumes().snapshotVolume(c, index);
+                case AttachLogicalVolume c -> state.volumes().attach(c, state.membership(), index);
+                case DetachLogicalVolume c -> state.volumes().detach(c);
+                case ReserveChunks c -> state.volumes().reserve(c, state.storage(), state.membership());
+                case CommitChunks c -> state.volumes().commit(c);
             };
             return new Result.Applied(index, value);
         } catch (Rejection rejection) {
@@ -99,6 +109,7 @@ public final class StateMachine {
     private NodeRemoved removeNode(RemoveNode command, long index) {
         Optional<Node> promoted = state.membership().remove(command.name());
         List<LockHolder> granted = state.locks().releaseAllOf(command.name(), index);
+        state.volumes().detachAll(command.name());
         return new NodeRemoved(command.name(), promoted.orElse(null), granted);
     }
 

@@ -217,17 +217,17 @@ class StateMachineTest {
         applied(new fivenines.model.command.CreateVolumeGroup("vg", List.of("node1:/pv", "node2:/pv")));
         var volume = (fivenines.model.storage.LogicalVolume) applied(
             new fivenines.model.command.CreateLogicalVolume("vg", "web", 80L << 20, "node2"));
-        assertEquals(20, volume.extents().size());
-        assertEquals(16, volume.extents().stream().filter(e -> e.physicalVolume().startsWith("2b4c")).count(),
-            "the preferred node's PV is used up first");
+        var byPv = machine.state().volumes().chunksByPhysicalVolume(volume);
+        assertEquals(80L, byPv.values().stream().mapToLong(Long::longValue).sum());
+        assertEquals(64L, byPv.get("2b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f"), "the preferred node's PV is used up first");
         var tooBig = rejected(new fivenines.model.command.CreateLogicalVolume("vg", "db", 64L << 20, null));
-        assertTrue(tooBig.message().contains("12 free extents"), tooBig.message());
+        assertTrue(tooBig.message().contains("48 MiB free"), tooBig.message());
         assertTrue(machine.state().volumes().volumes().size() == 1, "a failed create leaves nothing behind");
         assertEquals(Rejection.Reason.CONFLICT, rejected(new fivenines.model.command.ReduceVolumeGroup("vg", List.of("node2:/pv"))).reason());
         assertEquals(Rejection.Reason.CONFLICT, rejected(new fivenines.model.command.RemovePhysicalVolume("2b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f")).reason());
         assertEquals(Rejection.Reason.CONFLICT, rejected(new fivenines.model.command.RemoveVolumeGroup("vg")).reason());
         applied(new fivenines.model.command.RemoveLogicalVolume("vg", "web"));
-        assertEquals(32, machine.state().volumes().freeExtents(machine.state().volumes().requireGroup("vg"), machine.state().storage()));
+        assertEquals(128L << 20, machine.state().volumes().freeBytes(machine.state().volumes().requireGroup("vg"), machine.state().storage()));
         applied(new fivenines.model.command.RemoveVolumeGroup("vg"));
     }
 

@@ -1,0 +1,115 @@
+package fivenines.block.volume;
+
+import fivenines.block.export.BlockExport;
+import fivenines.block.export.Extent;
+import fivenines.block.nbd.NbdClient;
+import fivenines.block.nbd.NbdErrorException;
+import fivenines.block.nbd.NbdProtocol;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * A physical volume on another node, reached through that node's block service over NBD.
+ * One connection carries every request (NBD replies may come in any order); a connection that
+ * failed is replaced on the next request, so a node that comes back is used again, and a node
+ * that is gone fails each request within the timeout instead of hanging it.
+ */
+public final class RemoteExport implements BlockExport, AutoCloseable {
+    private final String host;
+    private final int port;
+    private final String export;
+    private final Duration timeout;
+    private final long size;
+    private volatile NbdClient client;
+    private volatile boolean closed;
+
+    public RemoteExport(String address, String export, Duration timeout) throws IOException {
+        int colon = address.lastIndexOf(':');
+        this.host = address.substring(0, colon);
+        this.port = Integer.parseInt(address.substring(colon + 1));
+        this.export = export;
+        this.timeout = timeout;
+        this.client = NbdClient.connectTcp(host, port, export, timeout);
+        this.size = client.size();
+    }
+
+    private NbdClient client() throws IOException {
+        NbdClient current = client;
+        if (current.failure() == null) {
+            return current;
+        }
+        synchronized (this) {
+            if (closed) {
+                throw new NbdErrorException(NbdProtocol.EIO, "the connection to " + host + ":" + port + " is closed");
+            }
+            if (client.failure() != null) {
+                client.close();
+                try {
+                    client = NbdClient.connectTcp(host, port, export, timeout);
+                } catch (IOException e) {
+                    throw new NbdErrorException(NbdProtocol.EIO, e.getMessage());
+                }
+            }
+            return client;
+        }
+    }
+
+    @Override
+    public String name() {
+        return export;
+    }
+
+    @Override
+    public String description() {
+        return export + " at " + host + ":" + port;
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public boolean readOnly() {
+        return false;
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer target) throws IOException {
+        client().read(offset, target);
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer source, boolean fua) throws IOException {
+        client().write(offset, source, fua);
+    }
+
+    @Override
+    public void flush() throws IOException {
+        client().flush();
+    }
+
+    @Override
+    public void trim(long offset, long length) throws IOException {
+        client().trim(offset, length);
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean noHole, boolean fua) throws IOException {
+        client().writeZeroes(offset, length, noHole, fua);
+    }
+
+    @Override
+    public List<Extent> blockStatus(long offset, long length) {
+        return List.of(new Extent(length, false, false));
+    }
+
+    @Override
+    public synchronized void close() {
+        closed = true;
+        client.close();
+    }
+}

@@ -1,0 +1,520 @@
+package fivenines.block.volume;
+
+import fivenines.block.export.BlockExport;
+import fivenines.block.export.Extent;
+import fivenines.block.nbd.NbdErrorException;
+import fivenines.block.nbd.NbdProtocol;
+import fivenines.model.storage.Attachment;
+import fivenines.model.storage.ChunkMapping;
+import fivenines.model.storage.ChunkRef;
+import fivenines.model.storage.VolumeView;
+import fivenines.model.storage.Volumes;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * Serves one attached logical volume as an NBD export.
+ *
+ * <p>Each chunk of the volume is either the volume's own (written in place), shared with a
+ * snapshot (a write copies it to a new chunk first), or unmapped (reads as zeroes; the first
+ * write takes a new chunk and zeroes the rest of it). New chunks come from a small reservation
+ * taken from the store in batches, so a first write waits for the store only when that runs out;
+ * the new mappings are committed to the store after the data is on disk, at the latest when
+ * the client flushes (NBD promises nothing about unflushed writes). When the volume group is
+ * full a first write fails with ENOSPC and nothing else changes; writes to the volume's own
+ * chunks never fail for space, and base:allocation reports only those as allocated.
+ *
+ * <p>Every request to a physical volume carries the attachment's epoch; once the store gives
+ * the volume a newer one, the engine is refused everywhere (ESHUTDOWN), unless it is itself
+ * still attached, in which case it takes the new epoch and retries once.
+ */
+public final class VolumeEngine implements BlockExport, AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(VolumeEngine.class);
+    private static final long CHUNK = Volumes.CHUNK_SIZE;
+    private static final int RESERVE_BATCH = 32;
+    private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect((int) CHUNK).asReadOnlyBuffer();
+
+    private final String name;
+    private final long size;
+    private final boolean readOnly;
+    private final VolumeMetadata metadata;
+    private final ChunkDevices devices;
+    private final Map<Long, VolumeView.Located> chunks = new ConcurrentHashMap<>();
+    private final Map<String, BlockExport> opened = new ConcurrentHashMap<>();
+    private final ReentrantReadWriteLock quiesce = new ReentrantReadWriteLock();
+    private final ReentrantLock[] stripes = new ReentrantLock[64];
+    private final ArrayDeque<ChunkRef> reserved = new ArrayDeque<>();
+    private final List<ChunkMapping> pending = new ArrayList<>();
+    private final ReentrantLock commitLock = new ReentrantLock();
+    private final Thread committer;
+    private volatile long epoch;
+    private volatile String cutOff;
+    private volatile boolean closed;
+
+    public VolumeEngine(VolumeMetadata metadata, ChunkDevices devices, Duration commitInterval) throws IOException {
+        this.metadata = metadata;
+        this.devices = devices;
+        VolumeView view = metadata.view();
+        this.name = view.path();
+        this.size = view.size();
+        this.readOnly = view.readOnly();
+        this.epoch = view.epoch();
+        chunks.putAll(view.chunks());
+        for (int i = 0; i < stripes.length; i++) {
+            stripes[i] = new ReentrantLock();
+        }
+        committer = Thread.ofVirtual().name("volume-commit-" + name).start(() -> commitEvery(commitInterval));
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public String description() {
+        return "logical volume " + name;
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public boolean readOnly() {
+        return readOnly;
+    }
+
+    public long epoch() {
+        return epoch;
+    }
+
+    /** Mappings written but not yet committed to the store. */
+    public int uncommitted() {
+        synchronized (pending) {
+            return pending.size();
+        }
+    }
+
+    // ---- I/O ----
+
+    @Override
+    public void read(long offset, ByteBuffer target) throws IOException {
+        int start = target.position();
+        retryOnNewEpoch(() -> {
+            target.position(start);
+            long at = offset;
+            while (target.hasRemaining()) {
+                long chunk = at / CHUNK;
+                int within = (int) (at % CHUNK);
+                int length = (int) Math.min(target.remaining(), CHUNK - within);
+                ByteBuffer part = target.slice(target.position(), length);
+                VolumeView.Located located = chunks.get(chunk);
+                if (located == null) {
+                    part.put(ZEROES.duplicate().limit(length));
+                } else {
+                    device(located.chunk()).read(located.chunk().offset() + within, part);
+                }
+                target.position(target.position() + length);
+                at += length;
+            }
+            target.position(start);
+            return null;
+        });
+        target.position(target.limit());
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer source, boolean fua) throws IOException {
+        writeOrZero(offset, source.remaining(), source, false, fua);
+        source.position(source.limit());
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean noHole, boolean fua) throws IOException {
+        writeOrZero(offset, length, null, noHole, fua);
+    }
+
+    private void writeOrZero(long offset, long length, ByteBuffer source, boolean noHole, boolean fua) throws IOException {
+        requireWritable();
+        quiesce.readLock().lock();
+        try {
+            boolean firstWrites = retryOnNewEpoch(() -> {
+                boolean any = false;
+                long at = offset;
+                long done = 0;
+                while (done < length) {
+                    long chunk = at / CHUNK;
+                    int within = (int) (at % CHUNK);
+                    int part = (int) Math.min(length - done, CHUNK - within);
+                    ByteBuffer data = source == null ? null : source.slice(source.position() + (int) done, part);
+                    any |= writeChunk(chunk, within, part, data, noHole, fua);
+                    at += part;
+                    done += part;
+                }
+                return any;
+            });
+            if (firstWrites && fua) {
+                commit();
+            }
+        } finally {
+            quiesce.readLock().unlock();
+        }
+    }
+
+    /** Writes (or zeroes, when data is null) part of one chunk; true when it took a new chunk. */
+    private boolean writeChunk(long chunk, int within, int length, ByteBuffer data, boolean noHole, boolean fua)
+        throws IOException {
+        VolumeView.Located located = chunks.get(chunk);
+        if (located != null && located.own()) {
+            inPlace(located.chunk(), within, length, data, noHole, fua);
+            return false;
+        }
+        if (located == null && data == null && !noHole) {
+            return false; // reads as zeroes already
+        }
+        ReentrantLock stripe = stripes[(int) (chunk % stripes.length)];
+        stripe.lock();
+        try {
+            located = chunks.get(chunk);
+            if (located != null && located.own()) {
+                inPlace(located.chunk(), within, length, data, noHole, fua);
+                return false;
+            }
+            ChunkRef fresh = takeReserved();
+            try {
+                BlockExport target = device(fresh);
+                if (within == 0 && length == CHUNK) {
+                    if (data == null) {
+                        target.writeZeroes(fresh.offset(), CHUNK, noHole, fua);
+                    } else {
+                        target.write(fresh.offset(), data.duplicate(), fua);
+                    }
+                } else if (located != null) {
+                    ByteBuffer copy = ByteBuffer.allocateDirect((int) CHUNK);
+                    device(located.chunk()).read(located.chunk().offset(), copy);
+                    copy.clear().position(within);
+                    copy.put(data == null ? ZEROES.duplicate().limit(length) : data.duplicate());
+                    target.write(fresh.offset(), copy.clear(), fua);
+                } else {
+                    if (within > 0) {
+                        target.writeZeroes(fresh.offset(), within, false, false);
+                    }
+                    if (data == null) {
+                        target.writeZeroes(fresh.offset() + within, length, noHole, fua);
+                    } else {
+                        target.write(fresh.offset() + within, data.duplicate(), fua);
+                    }
+                    long tail = CHUNK - within - length;
+                    if (tail > 0) {
+                        target.writeZeroes(fresh.offset() + within + length, tail, false, false);
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                giveBack(fresh);
+                throw e;
+            }
+            chunks.put(chunk, new VolumeView.Located(fresh, true));
+            synchronized (pending) {
+                pending.add(new ChunkMapping(chunk, fresh));
+            }
+            return true;
+        } finally {
+            stripe.unlock();
+        }
+    }
+
+    private void inPlace(ChunkRef chunk, int within, int length, ByteBuffer data, boolean noHole, boolean fua)
+        throws IOException {
+        if (data == null) {
+            device(chunk).writeZeroes(chunk.offset() + within, length, noHole, fua);
+        } else {
+            device(chunk).write(chunk.offset() + within, data.duplicate(), fua);
+        }
+    }
+
+    @Override
+    public void flush() throws IOException {
+        retryOnNewEpoch(() -> {
+            commit();
+            return null;
+        });
+    }
+
+    /** A hint only: chunks stay allocated (freeing them is left to volume removal). */
+    @Override
+    public void trim(long offset, long length) throws IOException {
+        requireWritable();
+    }
+
+    @Override
+    public List<Extent> blockStatus(long offset, long length) {
+        var extents = new ArrayList<Extent>();
+        long at = offset;
+        long end = Math.min(size, offset + length);
+        while (at < end) {
+            long chunk = at / CHUNK;
+            long part = Math.min(end - at, CHUNK - at % CHUNK);
+            VolumeView.Located located = chunks.get(chunk);
+            boolean hole = located == null || !located.own();
+            boolean zero = located == null;
+            if (!extents.isEmpty() && extents.getLast().hole() == hole && extents.getLast().zero() == zero) {
+                Extent last = extents.removeLast();
+                extents.add(new Extent(last.length() + part, hole, zero));
+            } else {
+                extents.add(new Extent(part, hole, zero));
+            }
+            at += part;
+        }
+        return extents;
+    }
+
+    @Override
+    public boolean canMultiConn() {
+        return true;
+    }
+
+    @Override
+    public int preferredBlockSize() {
+        return 4096;
+    }
+
+    // ---- chunks, commits and epochs ----
+
+    private ChunkRef takeReserved() throws IOException {
+        synchronized (reserved) {
+            if (reserved.isEmpty()) {
+                reserved.addAll(metadata.reserve(epoch, RESERVE_BATCH));
+            }
+            return reserved.poll();
+        }
+    }
+
+    private void giveBack(ChunkRef chunk) {
+        synchronized (reserved) {
+            reserved.push(chunk);
+        }
+    }
+
+    /** Puts written data on stable storage, then records the new chunks in the store. */
+    public void commit() throws IOException {
+        commitLock.lock();
+        try {
+            List<ChunkMapping> batch;
+            synchronized (pending) {
+                batch = List.copyOf(pending);
+            }
+            for (BlockExport device : List.copyOf(opened.values())) {
+                device.flush();
+            }
+            if (batch.isEmpty()) {
+                return;
+            }
+            metadata.commit(epoch, batch);
+            synchronized (pending) {
+                pending.subList(0, batch.size()).clear();
+            }
+        } finally {
+            commitLock.unlock();
+        }
+    }
+
+    private void commitEvery(Duration interval) {
+        while (!closed) {
+            try {
+                Thread.sleep(interval);
+                if (uncommitted() > 0 && cutOff == null) {
+                    retryOnNewEpoch(() -> {
+                        commit();
+                        return null;
+                    });
+                }
+            } catch (InterruptedException e) {
+                return;
+            } catch (IOException e) {
+                LOG.warn("{}: committing new chunks failed (retrying): {}", name, e.getMessage());
+            }
+        }
+    }
+
+    private BlockExport device(ChunkRef chunk) throws IOException {
+        String cut = cutOff;
+        if (cut != null) {
+            throw new NbdErrorException(NbdProtocol.ESHUTDOWN, name + " is cut off: " + cut);
+        }
+        BlockExport device = opened.get(chunk.physicalVolume());
+        if (device != null) {
+            return device;
+        }
+        synchronized (opened) {
+            device = opened.get(chunk.physicalVolume());
+            if (device == null) {
+                device = devices.open(chunk.physicalVolume(), name, epoch);
+                opened.put(chunk.physicalVolume(), device);
+            }
+            return device;
+        }
+    }
+
+    private interface Io<T> {
+        T run() throws IOException;
+    }
+
+    /** Runs an operation; when it is refused for an old epoch and this node is still attached, takes the new one and retries once. */
+    private <T> T retryOnNewEpoch(Io<T> io) throws IOException {
+        try {
+            return io.run();
+        } catch (NbdErrorException e) {
+            if (e.errno() != NbdProtocol.ESHUTDOWN || cutOff != null || !adoptNewEpoch()) {
+                throw e;
+            }
+            return io.run();
+        }
+    }
+
+    /** Re-reads the store: true when this node is still attached (at a newer epoch), else the engine is cut off. */
+    private boolean adoptNewEpoch() throws IOException {
+        VolumeView view;
+        try {
+            view = metadata.view();
+        } catch (NbdErrorException e) {
+            cutOff = e.getMessage();
+            return false;
+        }
+        boolean attached = view.attachments().stream().map(Attachment::node).anyMatch(metadata.node()::equals);
+        if (!attached) {
+            cutOff = "it is no longer attached on " + metadata.node() + " (epoch " + view.epoch() + ")";
+            LOG.warn("{}: {}", name, cutOff);
+            return false;
+        }
+        if (view.epoch() == epoch) {
+            return false;
+        }
+        refresh(view);
+        return true;
+    }
+
+    /**
+     * Takes a newer view of the volume from the store (another attachment committed chunks, or
+     * the epoch changed): committed mappings replace what the engine had, except chunks it has
+     * written and not yet committed.
+     */
+    public void refresh(VolumeView view) {
+        Set<Long> mine = new HashSet<>();
+        synchronized (pending) {
+            pending.forEach(m -> mine.add(m.virtualChunk()));
+        }
+        view.chunks().forEach((chunk, located) -> {
+            if (!mine.contains(chunk)) {
+                chunks.put(chunk, located);
+            }
+        });
+        if (view.epoch() != epoch) {
+            epoch = view.epoch();
+            retireDevices();
+        }
+    }
+
+    /** Quiesces writes, commits, runs {@code action} with the current epoch, then reloads the map (a snapshot froze it). */
+    public <T> T quiesced(EpochAction<T> action) throws IOException {
+        quiesce.writeLock().lock();
+        try {
+            commit();
+            T result = action.run(epoch);
+            VolumeView view = metadata.view();
+            chunks.clear();
+            chunks.putAll(view.chunks());
+            epoch = view.epoch();
+            return result;
+        } finally {
+            quiesce.writeLock().unlock();
+        }
+    }
+
+    /** Something done while the engine is quiesced, given its epoch. */
+    @FunctionalInterface
+    public interface EpochAction<T> {
+        T run(long epoch) throws IOException;
+    }
+
+    private void requireWritable() throws NbdErrorException {
+        if (readOnly) {
+            throw new NbdErrorException(NbdProtocol.EPERM, name + " is a read-only snapshot");
+        }
+    }
+
+    /** New requests open devices at the new epoch; requests in flight on the old ones finish (or are refused) first. */
+    private void retireDevices() {
+        List<BlockExport> old;
+        synchronized (opened) {
+            old = List.copyOf(opened.values());
+            opened.clear();
+        }
+        Thread.ofVirtual().name("volume-retire-" + name).start(() -> {
+            try {
+                Thread.sleep(Duration.ofSeconds(30));
+            } catch (InterruptedException e) {
+                // close them now
+            }
+            old.forEach(VolumeEngine::closeQuietly);
+        });
+    }
+
+    private static void closeQuietly(BlockExport device) {
+        if (device instanceof AutoCloseable closeable) {
+            try {
+                closeable.close();
+            } catch (Exception e) {
+                LOG.debug("closing {} failed: {}", device.name(), e.getMessage());
+            }
+        }
+    }
+
+    private void closeDevices() {
+        synchronized (opened) {
+            opened.values().forEach(VolumeEngine::closeQuietly);
+            opened.clear();
+        }
+    }
+
+    /** Commits what was written (unless the engine was cut off) and closes its connections. */
+    @Override
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        quiesce.writeLock().lock();
+        try {
+            closed = true;
+            committer.interrupt();
+            if (cutOff == null) {
+                commit();
+            }
+        } finally {
+            closeDevices();
+            quiesce.writeLock().unlock();
+        }
+    }
+
+    /** Closes without committing: the attachment is gone or was taken over. */
+    public void abandon(String reason) {
+        cutOff = reason;
+        closed = true;
+        committer.interrupt();
+        closeDevices();
+    }
+}

@@ -1,0 +1,183 @@
+package fivenines.block.volume;
+
+import fivenines.block.export.BlockExport;
+import fivenines.block.export.ExportRegistry;
+import fivenines.block.export.ExportResolver;
+import fivenines.block.export.FileExport;
+import fivenines.block.nbd.NbdErrorException;
+import fivenines.block.nbd.NbdProtocol;
+import fivenines.block.nbd.NbdServer;
+import fivenines.model.command.AddNode;
+import fivenines.model.command.AttachLogicalVolume;
+import fivenines.model.command.Command;
+import fivenines.model.command.CommitChunks;
+import fivenines.model.command.CreateCluster;
+import fivenines.model.command.CreatePhysicalVolume;
+import fivenines.model.command.ReserveChunks;
+import fivenines.model.state.ClusterState;
+import fivenines.model.state.Result;
+import fivenines.model.state.StateMachine;
+import fivenines.model.storage.ChunkMapping;
+import fivenines.model.storage.ChunkRef;
+import fivenines.model.storage.PhysicalVolume;
+import fivenines.model.storage.VolumeView;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Two nodes' block services in one process: n0 runs the volume engines and holds pv0 locally;
+ * n1's block service serves pv1 over real NBD on loopback, behind the epoch guard. The store is
+ * the real state machine without replication.
+ */
+final class VolumeTestCluster implements AutoCloseable {
+    static final long EXTENT = 4L << 20;
+    static final String PV0 = "00000000-0000-4000-8000-000000000000";
+    static final String PV1 = "00000000-0000-4000-8000-000000000001";
+    static final String PV2 = "00000000-0000-4000-8000-000000000002";
+
+    final StateMachine machine = new StateMachine(new ClusterState());
+    final Map<String, FileExport> files = new ConcurrentHashMap<>();
+    final ExportRegistry engines = new ExportRegistry();
+    final NbdServer engineServer;
+    final NbdServer remoteServer;
+    final Path socket;
+    private final List<VolumeEngine> started = new ArrayList<>();
+    private long index;
+
+    VolumeTestCluster(Path dir, long pvSize) throws IOException {
+        apply(new CreateCluster("c", "a".repeat(64), "n0", "127.0.0.1:1", "127.0.0.1:2", 3));
+        apply(new AddNode("n1", "127.0.0.1:3", "127.0.0.1:4", false));
+        ExportResolver remote = new ExportResolver() {
+            @Override
+            public BlockExport resolve(String name) {
+                var parsed = GuardedExport.parse(name);
+                if (parsed == null || !files.containsKey(parsed.physicalVolumeExport())) {
+                    return null;
+                }
+                var guarded = new GuardedExport(files.get(parsed.physicalVolumeExport()), parsed.volume(), parsed.epoch(),
+                    VolumeTestCluster.this::epoch);
+                return epoch(parsed.volume()) == parsed.epoch() ? guarded : null;
+            }
+
+            @Override
+            public List<String> names() {
+                return List.of();
+            }
+        };
+        remoteServer = new NbdServer(NbdServer.Config.tcpAndUnix("127.0.0.1", 0, dir.resolve("n1.sock")), remote);
+        remoteServer.start();
+        socket = dir.resolve("n0.sock");
+        engineServer = new NbdServer(NbdServer.Config.tcpAndUnix("127.0.0.1", 0, socket), engines);
+        engineServer.start();
+        addPv(dir, PV0, "n0", pvSize);
+        addPv(dir, PV1, "n1", pvSize);
+    }
+
+    void addPv(Path dir, String id, String node, long size) throws IOException {
+        Path file = dir.resolve(id + ".img");
+        try (var raf = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            raf.setLength(size);
+        }
+        var pv = (PhysicalVolume) value(apply(new CreatePhysicalVolume(id, node, "/" + id, size, EXTENT,
+            "127.0.0.1:" + remoteServer.tcpPort(), "/run/x.sock")));
+        files.put(pv.exportName(), FileExport.wholeFile(pv.exportName(), file, false));
+    }
+
+    synchronized Result apply(Command command) {
+        return machine.apply(command, ++index);
+    }
+
+    static Object value(Result result) {
+        if (result instanceof Result.Applied applied) {
+            return applied.value();
+        }
+        throw new AssertionError("rejected: " + result);
+    }
+
+    synchronized long epoch(String volume) {
+        return machine.state().volumes().volume(volume).map(v -> v.epoch()).orElse(-1L);
+    }
+
+    synchronized VolumeView view(String volume) {
+        return machine.state().volumes().view(volume);
+    }
+
+    /** Attaches on n0 and serves the engine; returns it. */
+    VolumeEngine attach(String vg, String lv) throws IOException {
+        value(apply(new AttachLogicalVolume(vg, lv, "n0", false, false)));
+        var engine = new VolumeEngine(metadata(vg, lv), this::open, Duration.ofMillis(100));
+        engines.add(engine);
+        started.add(engine);
+        return engine;
+    }
+
+    VolumeMetadata metadata(String vg, String lv) {
+        String path = vg + "/" + lv;
+        return new VolumeMetadata() {
+            @Override
+            public String node() {
+                return "n0";
+            }
+
+            @Override
+            public VolumeView view() {
+                return VolumeTestCluster.this.view(path);
+            }
+
+            @Override
+            @SuppressWarnings("unchecked")
+            public List<ChunkRef> reserve(long epoch, int count) throws IOException {
+                return (List<ChunkRef>) orError(apply(new ReserveChunks(vg, lv, "n0", epoch, count)));
+            }
+
+            @Override
+            public void commit(long epoch, List<ChunkMapping> mappings) throws IOException {
+                orError(apply(new CommitChunks(vg, lv, "n0", epoch, mappings)));
+            }
+        };
+    }
+
+    static Object orError(Result result) throws NbdErrorException {
+        if (result instanceof Result.Rejected rejected) {
+            throw new NbdErrorException(switch (rejected.reason()) {
+                case STALE_EPOCH -> NbdProtocol.ESHUTDOWN;
+                case NO_SPACE -> NbdProtocol.ENOSPC;
+                default -> NbdProtocol.EIO;
+            }, rejected.message());
+        }
+        return ((Result.Applied) result).value();
+    }
+
+    BlockExport open(String pvId, String volume, long epoch) throws IOException {
+        PhysicalVolume pv;
+        synchronized (this) {
+            pv = machine.state().storage().requirePhysicalVolume(pvId);
+        }
+        if (pv.node().equals("n0")) {
+            return new GuardedExport(files.get(pv.exportName()), volume, epoch, this::epoch);
+        }
+        return new RemoteExport(pv.nbdAddress(), GuardedExport.exportName(pv.exportName(), volume, epoch), Duration.ofSeconds(5));
+    }
+
+    String uri(String volume) {
+        return "nbd+unix:///" + volume + "?socket=" + socket;
+    }
+
+    @Override
+    public void close() throws IOException {
+        for (VolumeEngine engine : started) {
+            engine.abandon("test over");
+        }
+        engineServer.close();
+        remoteServer.close();
+        for (FileExport file : files.values()) {
+            file.close();
+        }
+    }
+}
