@@ -9,6 +9,9 @@ import fivenines.agent.api.Router;
 import fivenines.agent.api.StorageRoutes;
 import fivenines.agent.api.VolumeRoutes;
 import fivenines.agent.storage.PhysicalVolumeService;
+import fivenines.agent.storage.VolumeService;
+import fivenines.agent.builtin.VolumePlugin;
+import fivenines.block.export.ExportRegistry;
 import fivenines.agent.builtin.ApiPlugin;
 import fivenines.agent.builtin.BlockPlugin;
 import fivenines.agent.builtin.ManagerPlugin;
@@ -23,6 +26,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -42,19 +47,30 @@ public final class Agent implements AutoCloseable {
     private final ClusterService cluster;
     private final PluginHost host;
     private final PhysicalVolumeService physicalVolumes;
+    private final VolumeService volumes;
     private final CountDownLatch exited = new CountDownLatch(1);
+    private final FileChannel dataLock;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private Agent(AgentConfig config) {
         this.config = config;
         try {
             Files.createDirectories(config.dataDir());
+            this.dataLock = FileChannel.open(config.dataDir().resolve("agent.lock"), StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE);
+            if (dataLock.tryLock() == null) {
+                dataLock.close();
+                throw new IllegalStateException("another agent is running on data directory " + config.dataDir().toAbsolutePath()
+                    + "; stop it first (nines mcp exit) or give this one its own --data");
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create the data directory " + config.dataDir(), e);
         }
         this.credentials = Credentials.loadOrCreate(config.dataDir());
         this.cluster = new ClusterService(config, credentials);
         this.physicalVolumes = new PhysicalVolumeService(config, cluster);
+        var exports = new ExportRegistry();
+        this.volumes = new VolumeService(config, cluster, credentials, exports);
         var storeCluster = new StoreCluster(cluster);
         var locks = new StoreLocks(storeCluster, config.nodeName());
         this.host = new PluginHost((Plugin plugin) ->
@@ -67,10 +83,11 @@ public final class Agent implements AutoCloseable {
         new LockRoutes(cluster, locks).register(router);
         new McpRoutes(host, this::close).register(router);
         new StorageRoutes(cluster, physicalVolumes).register(router);
-        new VolumeRoutes(cluster).register(router);
+        new VolumeRoutes(cluster, volumes).register(router);
         host.register(new StorePlugin(cluster));
         host.register(new ManagerPlugin(cluster));
-        host.register(new BlockPlugin(config, cluster));
+        host.register(new BlockPlugin(config, cluster, exports, volumes::resolveGuarded));
+        host.register(new VolumePlugin(volumes));
         host.register(new ApiPlugin(config, router, credentials::matches));
     }
 
@@ -101,6 +118,10 @@ public final class Agent implements AutoCloseable {
         return physicalVolumes;
     }
 
+    public VolumeService volumes() {
+        return volumes;
+    }
+
     public PluginHost plugins() {
         return host;
     }
@@ -119,6 +140,11 @@ public final class Agent implements AutoCloseable {
         try {
             host.close();
         } finally {
+            try {
+                dataLock.close();
+            } catch (IOException e) {
+                LOG.debug("releasing the data directory lock failed: {}", e.getMessage());
+            }
             exited.countDown();
         }
     }

@@ -14,7 +14,9 @@ import java.util.Map;
 /** Logical volume commands. */
 @Command(name = "lv", mixinStandardHelpOptions = true, description = "Carve logical volumes out of volume groups.",
     subcommands = {LogicalVolumeCommand.Create.class, LogicalVolumeCommand.Extend.class, LogicalVolumeCommand.Rename.class,
-        LogicalVolumeCommand.Remove.class, LogicalVolumeCommand.ListVolumes.class, LogicalVolumeCommand.Show.class})
+        LogicalVolumeCommand.Remove.class, LogicalVolumeCommand.ListVolumes.class, LogicalVolumeCommand.Show.class,
+        LogicalVolumeCommand.Snapshot.class, LogicalVolumeCommand.Attach.class, LogicalVolumeCommand.Detach.class,
+        VolumeTransfer.Import.class, VolumeTransfer.Export.class})
 final class LogicalVolumeCommand {
 
     /** VG/LV as a URL path. */
@@ -27,11 +29,13 @@ final class LogicalVolumeCommand {
     }
 
     static void print(String verb, JsonNode lv) {
+        String where = lv.path("nodes").isEmpty() ? (lv.path("thin").asBoolean() ? ", thin: space is taken on first write" : "")
+            : " on " + nodes(lv.path("nodes"));
         System.out.println("logical volume " + lv.path("path").asText() + " " + verb + ": " + Sizes.format(lv.path("size").asLong())
-            + " on " + nodes(lv.path("nodes")));
+            + where);
     }
 
-    @Command(name = "create", mixinStandardHelpOptions = true, description = "lv create -n NAME -L SIZE [--on NODE] VG")
+    @Command(name = "create", mixinStandardHelpOptions = true, description = "lv create -n NAME -L SIZE [--thin] [--on NODE] VG")
     static final class Create implements Runnable {
         @Mixin
         AgentOptions agent;
@@ -41,6 +45,8 @@ final class LogicalVolumeCommand {
         String size;
         @Option(names = "--on", description = "take extents on this node first")
         String node;
+        @Option(names = {"-T", "--thin"}, description = "take space on first write (may be larger than the group)")
+        boolean thin;
         @Parameters(paramLabel = "VG")
         String vg;
 
@@ -50,6 +56,7 @@ final class LogicalVolumeCommand {
             body.put("vg", vg);
             body.put("name", name);
             body.put("size", Sizes.parse(size));
+            body.put("thin", thin);
             if (node != null) {
                 body.put("on", node);
             }
@@ -110,10 +117,14 @@ final class LogicalVolumeCommand {
 
         @Override
         void print(JsonNode lvs) {
-            var table = new Table("LV", "VG", "ATTR", "LSIZE", "DATA%", "NODES");
+            var table = new Table("LV", "VG", "ATTR", "LSIZE", "DATA%", "ORIGIN", "ATTACHED", "NODES");
             for (JsonNode lv : lvs) {
+                var attached = new java.util.ArrayList<String>();
+                lv.path("attachments").forEach(a -> attached.add(a.path("node").asText()));
                 table.row(lv.path("name").asText(), lv.path("vg").asText(), lv.path("attributes").asText(),
-                    Sizes.format(lv.path("size").asLong()), String.format(Locale.ROOT, "%.2f", lv.path("dataPercent").asDouble()),
+                    Sizes.format(lv.path("size").asLong()),
+                    lv.path("thin").asBoolean() ? String.format(Locale.ROOT, "%.2f", lv.path("dataPercent").asDouble()) : "",
+                    lv.path("origin").isTextual() ? lv.path("origin").asText() : "", String.join(",", attached),
                     nodes(lv.path("nodes")));
             }
             table.print(System.out);
@@ -139,6 +150,87 @@ final class LogicalVolumeCommand {
         @Override
         void print(JsonNode lv) {
             lv.fields().forEachRemaining(e -> System.out.printf("%-24s %s%n", e.getKey() + ":", e.getValue()));
+        }
+    }
+
+    @Command(name = "snapshot", mixinStandardHelpOptions = true,
+        description = "lv snapshot VG/LV -n NAME [--writable]: a thin snapshot (a clone when writable), in constant time")
+    static final class Snapshot implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Option(names = {"-n", "--name"}, required = true)
+        String name;
+        @Option(names = "--writable", description = "a clone that may be written (else read-only)")
+        boolean writable;
+        @Parameters(paramLabel = "VG/LV")
+        String volume;
+
+        @Override
+        public void run() {
+            JsonNode lv = agent.client().post("/v1/lvs/" + path(volume) + "/snapshot", Map.of("name", name, "writable", writable));
+            System.out.println("logical volume " + lv.path("path").asText() + " created: " + (writable ? "writable " : "read-only ")
+                + "snapshot of " + volume + ", " + Sizes.format(lv.path("size").asLong()));
+        }
+    }
+
+    @Command(name = "attach", mixinStandardHelpOptions = true,
+        description = "lv attach VG/LV [--node N] [--shared]: serve the volume on a node over NBD and print its URIs")
+    static final class Attach implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Option(names = "--node", description = "the node that serves it (default: the agent's node)")
+        String node;
+        @Option(names = "--shared", description = "allow other attachments at once (live migration)")
+        boolean shared;
+        @Option(names = "--force", description = "take it from the node serving it now, which is cut off")
+        boolean force;
+        @Option(names = "--json", description = "print JSON")
+        boolean json;
+        @Parameters(paramLabel = "VG/LV")
+        String volume;
+
+        @Override
+        public void run() {
+            var body = new HashMap<String, Object>();
+            if (node != null) {
+                body.put("node", node);
+            }
+            body.put("shared", shared);
+            body.put("force", force);
+            JsonNode lv = agent.client().post("/v1/lvs/" + path(volume) + "/attach", body);
+            if (json) {
+                Output.json(System.out, lv);
+                return;
+            }
+            for (JsonNode a : lv.path("attachments")) {
+                if (node == null || a.path("node").asText().equals(node)) {
+                    System.out.println(volume + " attached on " + a.path("node").asText() + " (epoch " + a.path("epoch").asLong()
+                        + (a.path("shared").asBoolean() ? ", shared" : "") + ")");
+                    System.out.println("  " + a.path("nbdUnixUri").asText());
+                    System.out.println("  " + a.path("nbdUri").asText());
+                }
+            }
+        }
+    }
+
+    @Command(name = "detach", mixinStandardHelpOptions = true,
+        description = "lv detach VG/LV [--node N]: stop serving it (every node when none is named); its epoch moves on")
+    static final class Detach implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Option(names = "--node", description = "only this node's attachment")
+        String node;
+        @Parameters(paramLabel = "VG/LV")
+        String volume;
+
+        @Override
+        public void run() {
+            var body = new HashMap<String, Object>();
+            if (node != null) {
+                body.put("node", node);
+            }
+            agent.client().post("/v1/lvs/" + path(volume) + "/detach", body);
+            System.out.println(volume + " detached" + (node != null ? " from " + node : ""));
         }
     }
 }

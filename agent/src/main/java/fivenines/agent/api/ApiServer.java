@@ -88,6 +88,10 @@ public final class ApiServer implements AutoCloseable {
         } catch (ApiException e) {
             status = e.status();
             body = error(e.getMessage(), e.mayHaveHappened());
+        } catch (fivenines.model.state.Rejection e) {
+            // a read that named something missing or invalid: nothing changed
+            status = ApiException.statusOf(e.reason());
+            body = error(e.getMessage(), false);
         } catch (StoreException e) {
             status = 503;
             body = error(e.getMessage(), e.mayHaveHappened());

@@ -2,6 +2,7 @@ package fivenines.agent.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import fivenines.agent.cluster.ClusterService;
+import fivenines.agent.storage.VolumeService;
 import fivenines.model.command.Command;
 import fivenines.model.command.CreateLogicalVolume;
 import fivenines.model.command.CreateVolumeGroup;
@@ -25,9 +26,11 @@ import java.util.Map;
 /** Volume groups and logical volumes (the clustered LVM of the seed). */
 public final class VolumeRoutes {
     private final ClusterService cluster;
+    private final VolumeService volumes;
 
-    public VolumeRoutes(ClusterService cluster) {
+    public VolumeRoutes(ClusterService cluster, VolumeService volumes) {
         this.cluster = cluster;
+        this.volumes = volumes;
     }
 
     public void register(Router router) {
@@ -49,12 +52,33 @@ public final class VolumeRoutes {
         router.add("POST", "/v1/lvs/{vg}/{name}/rename", r -> volume(new RenameLogicalVolume(r.path("vg"), r.path("name"),
             r.requireText("newName"))));
         router.add("DELETE", "/v1/lvs/{vg}/{name}", r -> volume(new RemoveLogicalVolume(r.path("vg"), r.path("name"))));
+        router.add("POST", "/v1/lvs/{vg}/{name}/snapshot", r -> {
+            String name = r.requireText("name");
+            volumes.snapshot(r.path("vg"), r.path("name"), name, r.json().path("writable").asBoolean(true));
+            return show(r.path("vg"), name);
+        });
+        router.add("POST", "/v1/lvs/{vg}/{name}/attach", r -> {
+            JsonNode body = r.json();
+            volumes.attach(r.path("vg"), r.path("name"), body.hasNonNull("node") ? body.get("node").asText() : null,
+                body.path("shared").asBoolean(false), body.path("force").asBoolean(false));
+            return show(r.path("vg"), r.path("name"));
+        });
+        router.add("POST", "/v1/lvs/{vg}/{name}/detach", r -> {
+            JsonNode body = r.json();
+            volumes.detach(r.path("vg"), r.path("name"), body.hasNonNull("node") ? body.get("node").asText() : null);
+            return show(r.path("vg"), r.path("name"));
+        });
     }
 
     private Object create(ApiRequest request) {
         JsonNode body = request.json();
         String node = body.hasNonNull("on") ? body.get("on").asText() : null;
-        return volume(new CreateLogicalVolume(request.requireText("vg"), request.requireText("name"), size(body), node));
+        return volume(new CreateLogicalVolume(request.requireText("vg"), request.requireText("name"), size(body), node,
+            body.path("thin").asBoolean(false)));
+    }
+
+    private Object show(String vg, String name) {
+        return cluster.store().readLinearizable(s -> describe(s.volumes().requireVolume(vg, name), s));
     }
 
     private static long size(JsonNode body) {

@@ -4,6 +4,7 @@ import fivenines.agent.AgentConfig;
 import fivenines.agent.cluster.ClusterService;
 import fivenines.block.export.BlockExport;
 import fivenines.block.export.ExportRegistry;
+import fivenines.block.export.ExportResolver;
 import fivenines.block.export.FileExport;
 import fivenines.block.nbd.NbdServer;
 import fivenines.block.pv.PhysicalVolumeLabel;
@@ -24,6 +25,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 
 /**
  * The block service: serves this node's physical volumes over NBD (TCP and a Unix socket),
@@ -33,13 +35,31 @@ public final class BlockPlugin implements Plugin {
     private static final Logger LOG = LoggerFactory.getLogger(BlockPlugin.class);
     private final AgentConfig config;
     private final ClusterService cluster;
-    private final ExportRegistry registry = new ExportRegistry();
+    private final ExportRegistry registry;
+    private final ExportResolver resolver;
     private final Map<String, String> problems = new ConcurrentHashMap<>();
     private volatile NbdServer server;
 
-    public BlockPlugin(AgentConfig config, ClusterService cluster) {
+    /**
+     * @param registry exports served here: physical volumes (added by this plugin) and volume engines
+     * @param guarded  resolves {@code pv-ID@VG/LV#EPOCH} names: a PV served here, for one volume at its current epoch
+     */
+    public BlockPlugin(AgentConfig config, ClusterService cluster, ExportRegistry registry, Function<String, BlockExport> guarded) {
         this.config = config;
         this.cluster = cluster;
+        this.registry = registry;
+        this.resolver = new ExportResolver() {
+            @Override
+            public BlockExport resolve(String name) {
+                BlockExport export = registry.resolve(name);
+                return export != null ? export : guarded.apply(name);
+            }
+
+            @Override
+            public List<String> names() {
+                return registry.names();
+            }
+        };
         cluster.onStoreStarted(this::watch);
     }
 
@@ -55,7 +75,7 @@ public final class BlockPlugin implements Plugin {
 
     @Override
     public void start(PluginContext context) throws IOException {
-        var nbd = new NbdServer(NbdServer.Config.tcpAndUnix(config.listenHost(), config.nbdPort(), config.nbdSocket()), registry);
+        var nbd = new NbdServer(NbdServer.Config.tcpAndUnix(config.listenHost(), config.nbdPort(), config.nbdSocket()), resolver);
         nbd.start();
         server = nbd;
         if (cluster.inCluster()) {
@@ -71,7 +91,9 @@ public final class BlockPlugin implements Plugin {
             current.close();
         }
         for (String name : registry.names()) {
-            registry.remove(name).ifPresent(BlockPlugin::close);
+            if (registry.find(name).orElse(null) instanceof FileExport) {
+                registry.remove(name).ifPresent(BlockPlugin::close);
+            }
         }
     }
 

@@ -1,0 +1,395 @@
+package fivenines.agent.storage;
+
+import fivenines.agent.AgentConfig;
+import fivenines.agent.Credentials;
+import fivenines.agent.api.ApiException;
+import fivenines.agent.client.AgentClient;
+import fivenines.agent.client.AgentClientException;
+import fivenines.agent.cluster.ClusterService;
+import fivenines.block.export.BlockExport;
+import fivenines.block.export.ExportRegistry;
+import fivenines.block.nbd.NbdErrorException;
+import fivenines.block.nbd.NbdProtocol;
+import fivenines.block.volume.GuardedExport;
+import fivenines.block.volume.RemoteExport;
+import fivenines.block.volume.VolumeEngine;
+import fivenines.block.volume.VolumeMetadata;
+import fivenines.model.cluster.Node;
+import fivenines.model.cluster.NodeState;
+import fivenines.model.command.AttachLogicalVolume;
+import fivenines.model.command.Command;
+import fivenines.model.command.CommitChunks;
+import fivenines.model.command.DetachLogicalVolume;
+import fivenines.model.command.RemoveNode;
+import fivenines.model.command.ReserveChunks;
+import fivenines.model.command.SnapshotLogicalVolume;
+import fivenines.model.state.ClusterState;
+import fivenines.model.state.Rejection;
+import fivenines.model.state.Result;
+import fivenines.model.storage.Attachment;
+import fivenines.model.storage.ChunkMapping;
+import fivenines.model.storage.ChunkRef;
+import fivenines.model.storage.LogicalVolume;
+import fivenines.model.storage.PhysicalVolume;
+import fivenines.model.storage.VolumeView;
+import fivenines.store.ClusterStore;
+import fivenines.store.StoreException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * This node's side of logical volumes: runs a volume engine for each volume the store says is
+ * attached here, serves it through the block service's NBD server as export {@code VG/LV},
+ * and keeps the epoch of every volume for the guard in front of this node's physical volumes.
+ *
+ * <p>Attach, detach and snapshot of an attached volume are carried out by the node concerned
+ * (other agents forward the request to it), so that an engine commits what it wrote before it
+ * lets go and is quiet while a snapshot is taken. A node that cannot be reached is detached
+ * through the store alone: what it wrote and did not flush is lost, as a crash would lose it.
+ */
+public final class VolumeService {
+    private static final Logger LOG = LoggerFactory.getLogger(VolumeService.class);
+    private static final Duration COMMIT_INTERVAL = Duration.ofMillis(200);
+    private static final Duration REMOTE_TIMEOUT = Duration.ofSeconds(10);
+
+    private final AgentConfig config;
+    private final ClusterService cluster;
+    private final Credentials credentials;
+    private final ExportRegistry exports;
+    private final Map<String, VolumeEngine> engines = new ConcurrentHashMap<>();
+    private final Map<String, Long> epochs = new ConcurrentHashMap<>();
+    private final ExecutorService reconciler = Executors.newSingleThreadExecutor(
+        Thread.ofPlatform().daemon(true).name("volume-reconcile").factory());
+    private volatile boolean running;
+
+    public VolumeService(AgentConfig config, ClusterService cluster, Credentials credentials, ExportRegistry exports) {
+        this.config = config;
+        this.cluster = cluster;
+        this.credentials = credentials;
+        this.exports = exports;
+        cluster.onStoreStarted(this::watch);
+    }
+
+    /** The volume's epoch as this replica has applied it, or -1 when there is no such volume. */
+    public long epoch(String volume) {
+        return epochs.getOrDefault(volume, -1L);
+    }
+
+    /** Engines running here, by volume. */
+    public Map<String, VolumeEngine> engines() {
+        return Map.copyOf(engines);
+    }
+
+    // ---- following the store ----
+
+    private void watch(ClusterStore store) {
+        store.addListener((index, command, result, state) -> {
+            if (!(result instanceof Result.Applied) || !concernsVolumes(command)) {
+                return;
+            }
+            if (!(command instanceof ReserveChunks)) {
+                updateEpochs(state);
+            }
+            if (command instanceof ReserveChunks) {
+                return;
+            }
+            if (command instanceof CommitChunks c) {
+                // another attachment's new chunks (live migration): the engine here takes them
+                String path = c.volumeGroup() + "/" + c.name();
+                if (!c.node().equals(config.nodeName()) && engines.containsKey(path) && running) {
+                    reconciler.execute(() -> refresh(path));
+                }
+                return;
+            }
+            if (running) {
+                reconciler.execute(this::reconcileAll);
+            }
+        });
+        store.read(state -> {
+            updateEpochs(state);
+            return null;
+        });
+        if (running) {
+            reconciler.execute(this::reconcileAll);
+        }
+    }
+
+    private static boolean concernsVolumes(Command command) {
+        return command.getClass().getSimpleName().endsWith("LogicalVolume") || command instanceof ReserveChunks
+            || command instanceof CommitChunks || command instanceof RemoveNode
+            || command.getClass().getSimpleName().endsWith("VolumeGroup");
+    }
+
+    private void updateEpochs(ClusterState state) {
+        var now = new HashMap<String, Long>();
+        state.volumes().volumes().forEach(v -> now.put(v.path(), v.epoch()));
+        epochs.putAll(now);
+        epochs.keySet().retainAll(now.keySet());
+    }
+
+    /** Starts engines for volumes attached here (also after a restart), stops those attached here no more. */
+    public void start() {
+        running = true;
+        if (cluster.inCluster()) {
+            reconcileAll();
+        }
+    }
+
+    /** Stops the engines, committing what they wrote; the attachments stay (a restarted agent serves them again). */
+    public void stop() {
+        running = false;
+        for (String path : List.copyOf(engines.keySet())) {
+            VolumeEngine engine = engines.remove(path);
+            exports.remove(path);
+            try {
+                engine.close();
+            } catch (IOException e) {
+                LOG.warn("{}: could not commit on stop: {}", path, e.getMessage());
+            }
+        }
+    }
+
+    private synchronized void reconcileAll() {
+        if (!running || !cluster.inCluster()) {
+            return;
+        }
+        Map<String, VolumeView> mine = cluster.store().read(state -> {
+            var views = new HashMap<String, VolumeView>();
+            for (LogicalVolume volume : state.volumes().volumes()) {
+                if (volume.attachment(config.nodeName()).isPresent()) {
+                    views.put(volume.path(), state.volumes().view(volume.path()));
+                }
+            }
+            return views;
+        });
+        for (String path : List.copyOf(engines.keySet())) {
+            if (!mine.containsKey(path)) {
+                VolumeEngine engine = engines.remove(path);
+                exports.remove(path);
+                engine.abandon("no longer attached on " + config.nodeName());
+                LOG.info("{}: no longer attached here; engine stopped", path);
+            }
+        }
+        mine.forEach((path, view) -> {
+            VolumeEngine engine = engines.get(path);
+            if (engine == null) {
+                try {
+                    engine = new VolumeEngine(metadata(path), this::open, COMMIT_INTERVAL);
+                    engines.put(path, engine);
+                    exports.add(engine);
+                    LOG.info("{}: attached here at epoch {}, serving it as NBD export {}", path, view.epoch(), path);
+                } catch (IOException e) {
+                    LOG.error("{}: cannot start its volume engine: {}", path, e.getMessage());
+                }
+            } else if (engine.epoch() != view.epoch()) {
+                engine.refresh(view);
+            }
+        });
+    }
+
+    private void refresh(String path) {
+        VolumeEngine engine = engines.get(path);
+        if (engine != null) {
+            try {
+                engine.refresh(cluster.store().read(state -> state.volumes().view(path)));
+            } catch (Rejection gone) {
+                LOG.debug("{}: gone before its refresh", path);
+            }
+        }
+    }
+
+    private VolumeMetadata metadata(String path) {
+        int slash = path.indexOf('/');
+        String vg = path.substring(0, slash);
+        String lv = path.substring(slash + 1);
+        return new VolumeMetadata() {
+            @Override
+            public String node() {
+                return config.nodeName();
+            }
+
+            @Override
+            public VolumeView view() throws IOException {
+                try {
+                    return cluster.store().readLinearizable(state -> state.volumes().view(path));
+                } catch (Rejection gone) {
+                    throw new NbdErrorException(NbdProtocol.ESHUTDOWN, gone.getMessage());
+                } catch (StoreException e) {
+                    throw new NbdErrorException(NbdProtocol.EIO, path + ": the store cannot be read: " + e.getMessage());
+                }
+            }
+
+            @Override
+            @SuppressWarnings("unchecked")
+            public List<ChunkRef> reserve(long epoch, int count) throws IOException {
+                return (List<ChunkRef>) submit(path, new ReserveChunks(vg, lv, config.nodeName(), epoch, count));
+            }
+
+            @Override
+            public void commit(long epoch, List<ChunkMapping> mappings) throws IOException {
+                submit(path, new CommitChunks(vg, lv, config.nodeName(), epoch, mappings));
+            }
+        };
+    }
+
+    private Object submit(String path, Command command) throws NbdErrorException {
+        Result result;
+        try {
+            result = cluster.store().submitAndWait(command);
+        } catch (StoreException e) {
+            throw new NbdErrorException(NbdProtocol.EIO, path + ": " + e.getMessage());
+        }
+        return switch (result) {
+            case Result.Applied applied -> applied.value();
+            case Result.Rejected rejected -> throw new NbdErrorException(switch (rejected.reason()) {
+                case NO_SPACE -> NbdProtocol.ENOSPC;
+                case STALE_EPOCH, NOT_FOUND -> NbdProtocol.ESHUTDOWN;
+                default -> NbdProtocol.EIO;
+            }, path + ": " + rejected.message());
+        };
+    }
+
+    private BlockExport open(String physicalVolume, String volume, long epoch) throws IOException {
+        PhysicalVolume pv = cluster.store().read(state -> state.storage().physicalVolume(physicalVolume)).orElseThrow(
+            () -> new NbdErrorException(NbdProtocol.EIO, "physical volume " + physicalVolume + " is gone"));
+        if (pv.node().equals(config.nodeName())) {
+            BlockExport local = exports.find(pv.exportName()).orElseThrow(() -> new NbdErrorException(NbdProtocol.EIO,
+                "physical volume " + pv.displayName() + " is not served here; see 'nines mcp plugin list' (block)"));
+            return new GuardedExport(local, volume, epoch, this::epoch);
+        }
+        try {
+            return new RemoteExport(pv.nbdAddress(), GuardedExport.exportName(pv.exportName(), volume, epoch), REMOTE_TIMEOUT);
+        } catch (IOException e) {
+            throw new NbdErrorException(NbdProtocol.EIO, "physical volume " + pv.displayName() + " cannot be reached: "
+                + e.getMessage());
+        }
+    }
+
+    /** The guarded export for a name {@code pv-ID@VG/LV#EPOCH}, when it names a PV served here and the current epoch. */
+    public BlockExport resolveGuarded(String name) {
+        var parsed = GuardedExport.parse(name);
+        if (parsed == null || epoch(parsed.volume()) != parsed.epoch()) {
+            return null;
+        }
+        return exports.find(parsed.physicalVolumeExport())
+            .filter(e -> !(e instanceof VolumeEngine))
+            .map(e -> (BlockExport) new GuardedExport(e, parsed.volume(), parsed.epoch(), this::epoch))
+            .orElse(null);
+    }
+
+    // ---- operations, carried out by the node concerned ----
+
+    /** Attaches on {@code node} (here, or forwarded there) and returns once its engine serves the volume. */
+    public void attach(String vg, String lv, String node, boolean shared, boolean force) {
+        String target = node == null ? config.nodeName() : node;
+        if (!target.equals(config.nodeName())) {
+            forward(target, "/v1/lvs/" + AgentClient.encode(vg) + "/" + AgentClient.encode(lv) + "/attach",
+                Map.of("node", target, "shared", shared, "force", force));
+            return;
+        }
+        ApiException.valueOf(cluster.store().submitAndWait(new AttachLogicalVolume(vg, lv, target, shared, force,
+            config.nbdAddress(), config.nbdSocket().toString())));
+        reconcileAll();
+        if (!engines.containsKey(vg + "/" + lv)) {
+            throw new ApiException(500, vg + "/" + lv + " is attached here but its engine did not start; see the agent log");
+        }
+    }
+
+    /** Detaches from {@code node}, or from every node when null. */
+    public void detach(String vg, String lv, String node) {
+        String path = vg + "/" + lv;
+        LogicalVolume volume = cluster.store().readLinearizable(s -> s.volumes().requireVolume(vg, lv));
+        List<String> nodes = node != null ? List.of(node) : volume.attachments().stream().map(Attachment::node).toList();
+        if (nodes.isEmpty()) {
+            throw new ApiException(409, path + " is not attached");
+        }
+        for (String target : nodes) {
+            if (volume.attachment(target).isEmpty()) {
+                throw new ApiException(409, path + " is not attached on '" + target + "'");
+            }
+            if (target.equals(config.nodeName())) {
+                detachHere(vg, lv);
+            } else if (reachable(target)) {
+                forward(target, "/v1/lvs/" + AgentClient.encode(vg) + "/" + AgentClient.encode(lv) + "/detach",
+                    Map.of("node", target));
+            } else {
+                LOG.warn("{}: node {} cannot be reached; detaching it through the store alone", path, target);
+                ApiException.valueOf(cluster.store().submitAndWait(new DetachLogicalVolume(vg, lv, target)));
+            }
+        }
+    }
+
+    private synchronized void detachHere(String vg, String lv) {
+        String path = vg + "/" + lv;
+        VolumeEngine engine = engines.remove(path);
+        if (engine != null) {
+            exports.remove(path);
+            try {
+                engine.close();
+            } catch (IOException e) {
+                LOG.warn("{}: committing before detach failed: {}", path, e.getMessage());
+            }
+        }
+        ApiException.valueOf(cluster.store().submitAndWait(new DetachLogicalVolume(vg, lv, config.nodeName())));
+    }
+
+    /** Takes a snapshot; an attached volume's is taken by its node with the engine quiet. */
+    public void snapshot(String vg, String lv, String name, boolean writable) {
+        String path = vg + "/" + lv;
+        LogicalVolume volume = cluster.store().readLinearizable(s -> s.volumes().requireVolume(vg, lv));
+        if (volume.attachments().size() == 1 && !volume.attachments().getFirst().node().equals(config.nodeName())) {
+            forward(volume.attachments().getFirst().node(), "/v1/lvs/" + AgentClient.encode(vg) + "/" + AgentClient.encode(lv)
+                + "/snapshot", Map.of("name", name, "writable", writable));
+            return;
+        }
+        VolumeEngine engine = engines.get(path);
+        if (engine == null) {
+            ApiException.valueOf(cluster.store().submitAndWait(new SnapshotLogicalVolume(vg, lv, name, writable, volume.epoch())));
+            return;
+        }
+        try {
+            engine.quiesced(epoch -> ApiException.valueOf(cluster.store().submitAndWait(
+                new SnapshotLogicalVolume(vg, lv, name, writable, epoch))));
+        } catch (IOException e) {
+            throw new ApiException(503, "cannot quiesce " + path + " for its snapshot: " + e.getMessage(), true);
+        }
+    }
+
+    private boolean reachable(String node) {
+        Optional<Node> member = cluster.store().read(s -> s.membership().node(node));
+        if (member.isEmpty() || member.get().state() == NodeState.DOWN) {
+            return false;
+        }
+        try {
+            new AgentClient("http://" + member.get().apiAddress(), credentials.secret(), Duration.ofSeconds(3)).get("/v1/health");
+            return true;
+        } catch (AgentClientException e) {
+            return false;
+        }
+    }
+
+    private void forward(String node, String path, Map<String, Object> body) {
+        Node member = cluster.store().read(s -> s.membership().node(node)).orElseThrow(() -> ApiException.notFound(
+            "no node '" + node + "'; 'nines cluster status' lists them"));
+        if (member.state() == NodeState.DOWN) {
+            throw new ApiException(409, "node '" + node + "' is down; choose a node that is up");
+        }
+        try {
+            new AgentClient("http://" + member.apiAddress(), credentials.secret(), Duration.ofSeconds(60)).post(path, body);
+        } catch (AgentClientException e) {
+            throw new ApiException(e.status() == 0 ? 503 : e.status(), e.status() == 0
+                ? "node '" + node + "' cannot be reached (" + e.getMessage() + "); is its agent running?" : e.getMessage(),
+                e.mayHaveHappened());
+        }
+    }
+}
