@@ -231,6 +231,90 @@ class StateMachineTest {
         applied(new fivenines.model.command.RemoveVolumeGroup("vg"));
     }
 
+    private void groupOnTwoNodes() {
+        threeNodeCluster();
+        applied(pv("1b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f", "node1", "/pv", 64L << 20));
+        applied(pv("2b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f", "node2", "/pv", 64L << 20));
+        applied(new fivenines.model.command.CreateVolumeGroup("vg", List.of("node1:/pv", "node2:/pv")));
+    }
+
+    private fivenines.model.storage.LogicalVolume volume(String name) {
+        return machine.state().volumes().requireVolume("vg", name);
+    }
+
+    @Test
+    void attachmentsAreExclusiveUnlessSharedAndEveryNewWriterSetMovesTheEpoch() {
+        groupOnTwoNodes();
+        applied(new fivenines.model.command.CreateLogicalVolume("vg", "web", 8L << 20, null, true));
+        applied(new fivenines.model.command.AttachLogicalVolume("vg", "web", "node1", false, false, "127.0.0.1:7612", "/run/n1.sock"));
+        long first = volume("web").epoch();
+        assertEquals(1, first);
+        applied(new fivenines.model.command.AttachLogicalVolume("vg", "web", "node1", false, false));
+        assertEquals(first, volume("web").epoch(), "attaching again where it is attached changes nothing");
+        var taken = rejected(new fivenines.model.command.AttachLogicalVolume("vg", "web", "node2", false, false));
+        assertEquals(Rejection.Reason.CONFLICT, taken.reason());
+        assertTrue(taken.message().contains("--shared"), taken.message());
+        applied(new fivenines.model.command.AttachLogicalVolume("vg", "web", "node2", true, false));
+        assertEquals(first, volume("web").epoch(), "a shared writer joins the epoch of the one there");
+        assertEquals(2, volume("web").attachments().size());
+        assertTrue(volume("web").attachments().stream().allMatch(fivenines.model.storage.Attachment::shared));
+        applied(new fivenines.model.command.DetachLogicalVolume("vg", "web", "node1"));
+        assertEquals(first + 1, volume("web").epoch(), "the writer that left is cut off");
+        assertEquals(Rejection.Reason.STALE_EPOCH, rejected(new fivenines.model.command.ReserveChunks("vg", "web", "node1", first, 1)).reason());
+        assertEquals(Rejection.Reason.STALE_EPOCH, rejected(new fivenines.model.command.ReserveChunks("vg", "web", "node2", first, 1)).reason(),
+            "the writer that stayed must take the new epoch");
+        applied(new fivenines.model.command.ReserveChunks("vg", "web", "node2", first + 1, 1));
+        applied(new fivenines.model.command.AttachLogicalVolume("vg", "web", "node1", false, true));
+        assertEquals(first + 2, volume("web").epoch(), "force takes the volume over with a new epoch");
+        assertEquals(List.of("node1"), volume("web").attachments().stream().map(fivenines.model.storage.Attachment::node).toList());
+        assertEquals(0, machine.state().volumes().usedChunks("2b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f")
+            + machine.state().volumes().usedChunks("1b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f"), "the cut-off writer's reservation is returned");
+    }
+
+    @Test
+    void badVolumeRequestsAreRefusedAndChangeNothing() {
+        groupOnTwoNodes();
+        applied(new fivenines.model.command.CreateLogicalVolume("vg", "web", 8L << 20, null, false));
+        applied(new fivenines.model.command.AttachLogicalVolume("vg", "web", "node1", false, false));
+        String before = Json.text(machine.state().snapshot().volumes());
+        assertEquals(Rejection.Reason.NOT_FOUND, rejected(new fivenines.model.command.AttachLogicalVolume("vg", "web", "ghost", false, false)).reason());
+        assertEquals(Rejection.Reason.NOT_FOUND, rejected(new fivenines.model.command.AttachLogicalVolume("vg", "nope", "node1", false, false)).reason());
+        assertEquals(Rejection.Reason.INVALID, rejected(new fivenines.model.command.AttachLogicalVolume("vg", "web", "node1", true, false, "no-port", null)).reason());
+        assertEquals(Rejection.Reason.CONFLICT, rejected(new fivenines.model.command.DetachLogicalVolume("vg", "web", "node2")).reason());
+        assertEquals(Rejection.Reason.CONFLICT, rejected(new fivenines.model.command.RemoveLogicalVolume("vg", "web")).reason());
+        assertEquals(Rejection.Reason.CONFLICT, rejected(new fivenines.model.command.RenameLogicalVolume("vg", "web", "www")).reason());
+        var snapshotOfAttached = rejected(new fivenines.model.command.SnapshotLogicalVolume("vg", "web", "snap", true, 0));
+        assertTrue(snapshotOfAttached.message().contains("taken by that node"), snapshotOfAttached.message());
+        assertEquals(Rejection.Reason.INVALID, rejected(new fivenines.model.command.ReserveChunks("vg", "web", "node1", 1, 0)).reason());
+        var unreserved = new fivenines.model.storage.ChunkMapping(0, new fivenines.model.storage.ChunkRef("1b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f", 60));
+        assertEquals(Rejection.Reason.INVALID, rejected(new fivenines.model.command.CommitChunks("vg", "web", "node1", 1, List.of(unreserved))).reason());
+        assertEquals(Rejection.Reason.INVALID, rejected(new fivenines.model.command.CreateLogicalVolume("vg", "bad/name", 8L << 20, null, true)).reason());
+        assertEquals(Rejection.Reason.INVALID, rejected(new fivenines.model.command.CreateLogicalVolume("vg", "neg", -1, null, true)).reason());
+        assertEquals(before, Json.text(machine.state().snapshot().volumes()));
+        applied(new fivenines.model.command.SetNodeState("node2", fivenines.model.cluster.NodeState.DOWN));
+        assertEquals(Rejection.Reason.CONFLICT, rejected(new fivenines.model.command.AttachLogicalVolume("vg", "web", "node2", true, false)).reason(),
+            "a node that is down cannot take a volume");
+        applied(new fivenines.model.command.RemoveNode("node1", "gone"));
+        assertTrue(volume("web").attachments().isEmpty(), "a node that leaves lets go of its volumes");
+    }
+
+    @Test
+    void aThinVolumeLargerThanItsGroupRunsOutOfSpaceOnlyWhenChunksRunOut() {
+        groupOnTwoNodes();
+        applied(new fivenines.model.command.CreateLogicalVolume("vg", "big", 1L << 30, null, true));
+        applied(new fivenines.model.command.AttachLogicalVolume("vg", "big", "node1", false, false));
+        @SuppressWarnings("unchecked")
+        var first = (List<fivenines.model.storage.ChunkRef>) applied(new fivenines.model.command.ReserveChunks("vg", "big", "node1", 1, 100));
+        assertEquals(100, first.size());
+        assertEquals(64, first.stream().filter(c -> c.physicalVolume().startsWith("1b4c")).count(), "the writer's node first");
+        @SuppressWarnings("unchecked")
+        var rest = (List<fivenines.model.storage.ChunkRef>) applied(new fivenines.model.command.ReserveChunks("vg", "big", "node1", 1, 100));
+        assertEquals(28, rest.size(), "what is left, short of the batch");
+        var full = rejected(new fivenines.model.command.ReserveChunks("vg", "big", "node1", 1, 1));
+        assertEquals(Rejection.Reason.NO_SPACE, full.reason());
+        assertTrue(full.message().contains("nines vg extend"), full.message());
+    }
+
     @Test
     void snapshotRoundTripsThroughJson() {
         threeNodeCluster();
