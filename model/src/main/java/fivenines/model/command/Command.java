@@ -32,11 +32,18 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
     @JsonSubTypes.Type(value = DetachLogicalVolume.class, name = "detach-logical-volume"),
     @JsonSubTypes.Type(value = ReserveChunks.class, name = "reserve-chunks"),
     @JsonSubTypes.Type(value = CommitChunks.class, name = "commit-chunks"),
+    @JsonSubTypes.Type(value = DefineVm.class, name = "define-vm"),
+    @JsonSubTypes.Type(value = RemoveVm.class, name = "remove-vm"),
+    @JsonSubTypes.Type(value = SetVmDesired.class, name = "set-vm-desired"),
+    @JsonSubTypes.Type(value = ReportVmStatus.class, name = "report-vm-status"),
+    @JsonSubTypes.Type(value = MigrateVm.class, name = "migrate-vm"),
+    @JsonSubTypes.Type(value = ReportNodeResources.class, name = "report-node-resources"),
 })
 public sealed interface Command
     permits CreateCluster, AddNode, RemoveNode, SetNodeState, ChangeConfig,
             AcquireLock, ReleaseLock, CancelLockWait, CreatePhysicalVolume, RemovePhysicalVolume,
             CreateVolumeGroup, ExtendVolumeGroup, ReduceVolumeGroup, RemoveVolumeGroup,
             CreateLogicalVolume, ExtendLogicalVolume, RenameLogicalVolume, RemoveLogicalVolume,
-            SnapshotLogicalVolume, AttachLogicalVolume, DetachLogicalVolume, ReserveChunks, CommitChunks {
+            SnapshotLogicalVolume, AttachLogicalVolume, DetachLogicalVolume, ReserveChunks, CommitChunks,
+            DefineVm, RemoveVm, SetVmDesired, ReportVmStatus, MigrateVm, ReportNodeResources {
 }

@@ -7,6 +7,7 @@ import fivenines.model.lock.LockTable;
 import fivenines.model.storage.PhysicalVolume;
 import fivenines.model.storage.Storage;
 import fivenines.model.storage.Volumes;
+import fivenines.model.vm.Vms;
 
 import java.util.List;
 
@@ -20,6 +21,7 @@ public final class ClusterState {
     private final LockTable locks = new LockTable();
     private final Storage storage = new Storage();
     private final Volumes volumes = new Volumes();
+    private final Vms vms = new Vms();
     private long appliedIndex;
 
     public Membership membership() {
@@ -42,6 +44,10 @@ public final class ClusterState {
         return volumes;
     }
 
+    public Vms vms() {
+        return vms;
+    }
+
     public long appliedIndex() {
         return appliedIndex;
     }
@@ -52,7 +58,7 @@ public final class ClusterState {
 
     public Snapshot snapshot() {
         return new Snapshot(appliedIndex, membership.snapshot(), configuration.snapshot(), locks.snapshot(),
-            storage.snapshot(), volumes.snapshot());
+            storage.snapshot(), volumes.snapshot(), vms.snapshot());
     }
 
     public void restore(Snapshot snapshot) {
@@ -62,10 +68,12 @@ public final class ClusterState {
         locks.restore(snapshot.locks());
         storage.restore(snapshot.physicalVolumes());
         volumes.restore(snapshot.volumes());
+        vms.restore(snapshot.vms());
     }
 
     /** The serialisable form of the whole state; also what a snapshot file holds. */
     public record Snapshot(long appliedIndex, Membership.Snapshot membership, Configuration.Snapshot configuration,
-                           List<Lock> locks, List<PhysicalVolume> physicalVolumes, Volumes.Snapshot volumes) {
+                           List<Lock> locks, List<PhysicalVolume> physicalVolumes, Volumes.Snapshot volumes,
+                           Vms.Snapshot vms) {
     }
 }

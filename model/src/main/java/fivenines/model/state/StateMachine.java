@@ -4,6 +4,12 @@ import fivenines.model.cluster.Node;
 import fivenines.model.cluster.NodeState;
 import fivenines.model.command.AcquireLock;
 import fivenines.model.command.AddNode;
+import fivenines.model.command.DefineVm;
+import fivenines.model.command.MigrateVm;
+import fivenines.model.command.RemoveVm;
+import fivenines.model.command.ReportNodeResources;
+import fivenines.model.command.ReportVmStatus;
+import fivenines.model.command.SetVmDesired;
 import fivenines.model.command.AttachLogicalVolume;
 import fivenines.model.command.CommitChunks;
 import fivenines.model.command.DetachLogicalVolume;
@@ -90,13 +96,28 @@ public final class StateMachine {
                 case RemoveVolumeGroup c -> state.volumes().removeGroup(c.name());
                 case CreateLogicalVolume c -> state.volumes().createVolume(c, state.storage(), state.membership(), index);
                 case ExtendLogicalVolume c -> state.volumes().extendVolume(c, state.storage(), state.membership());
-                case RenameLogicalVolume c -> state.volumes().renameVolume(c.volumeGroup(), c.name(), c.newName());
-                case RemoveLogicalVolume c -> state.volumes().removeVolume(c.volumeGroup(), c.name());
+                case RenameLogicalVolume c -> {
+                    requireUnused(c.volumeGroup() + "/" + c.name(), "rename");
+                    yield state.volumes().renameVolume(c.volumeGroup(), c.name(), c.newName());
+                }
+                case RemoveLogicalVolume c -> {
+                    requireUnused(c.volumeGroup() + "/" + c.name(), "remove");
+                    yield state.volumes().removeVolume(c.volumeGroup(), c.name());
+                }
                 case SnapshotLogicalVolume c -> state.volumes().snapshotVolume(c, index);
                 case AttachLogicalVolume c -> state.volumes().attach(c, state.membership(), index);
                 case DetachLogicalVolume c -> state.volumes().detach(c);
                 case ReserveChunks c -> state.volumes().reserve(c, state.storage(), state.membership());
                 case CommitChunks c -> state.volumes().commit(c);
+                case DefineVm c -> {
+                    state.membership().requireInitialized();
+                    yield state.vms().define(c, state.volumes(), index);
+                }
+                case RemoveVm c -> state.vms().remove(c.name());
+                case SetVmDesired c -> state.vms().setDesired(c, state.membership());
+                case ReportVmStatus c -> state.vms().report(c);
+                case MigrateVm c -> state.vms().migrate(c, state.membership());
+                case ReportNodeResources c -> state.vms().reportResources(c, state.membership());
             };
             return new Result.Applied(index, value);
         } catch (Rejection rejection) {
@@ -110,6 +131,7 @@ public final class StateMachine {
         Optional<Node> promoted = state.membership().remove(command.name());
         List<LockHolder> granted = state.locks().releaseAllOf(command.name(), index);
         state.volumes().detachAll(command.name());
+        state.vms().nodeRemoved(command.name());
         return new NodeRemoved(command.name(), promoted.orElse(null), granted);
     }
 
@@ -119,6 +141,14 @@ public final class StateMachine {
             state.locks().releaseAllOf(command.name(), index);
         }
         return node;
+    }
+
+    private void requireUnused(String volume, String what) {
+        List<String> users = state.vms().usersOf(volume);
+        if (!users.isEmpty()) {
+            throw Rejection.conflict("cannot " + what + " " + volume + ": it is a disk of VM " + users
+                + "; change or remove the VM first");
+        }
     }
 
     private void requireMember(String node) {

@@ -1,0 +1,62 @@
+package fivenines.model.vm;
+
+import java.util.List;
+
+/**
+ * A virtual machine as the cluster keeps it: what QEMU needs, wherever it runs.
+ *
+ * @param name         1-63 letters, digits, '.', '_' or '-'
+ * @param memoryMib    guest memory
+ * @param vcpus        virtual CPUs
+ * @param boot         a kernel, initrd and command line (like a Xen PV guest), or from its first disk
+ * @param disks        logical volumes, in the order the guest sees them
+ * @param nics         network cards
+ * @param onCrash      what to do when the guest crashes or QEMU dies: restart, destroy or preserve
+ * @param priority     restart priority for failover (higher first), kept for the HA manager
+ * @param antiAffinity VMs of one group are kept on different nodes where possible, or null
+ */
+public record VmDefinition(String name, int memoryMib, int vcpus, VmBoot boot, List<VmDisk> disks, List<VmNic> nics,
+                           String onCrash, int priority, String antiAffinity) {
+    public VmDefinition {
+        disks = disks == null ? List.of() : List.copyOf(disks);
+        nics = nics == null ? List.of() : List.copyOf(nics);
+        onCrash = onCrash == null ? "restart" : onCrash;
+    }
+
+    /**
+     * How the guest boots.
+     *
+     * @param kernel      a kernel image on every node (same path), or null to boot from the first disk
+     * @param initrd      an initial ramdisk, or null
+     * @param commandLine the kernel command line
+     */
+    public record VmBoot(String kernel, String initrd, String commandLine) {
+        public boolean fromDisk() {
+            return kernel == null;
+        }
+    }
+
+    /**
+     * A disk: a logical volume {@code VG/LV}.
+     *
+     * @param bus      virtio or ide
+     * @param cache    writeback, none, writethrough, directsync or unsafe
+     */
+    public record VmDisk(String volume, String bus, String cache, boolean readOnly) {
+        public VmDisk {
+            bus = bus == null ? "virtio" : bus;
+            cache = cache == null ? "writeback" : cache;
+        }
+    }
+
+    /**
+     * A network card.
+     *
+     * @param network {@code user} (QEMU's NAT, the default), {@code bridge:NAME} or {@code tap:NAME}
+     */
+    public record VmNic(String mac, String network) {
+        public VmNic {
+            network = network == null ? "user" : network;
+        }
+    }
+}
