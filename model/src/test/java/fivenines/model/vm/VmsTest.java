@@ -93,9 +93,10 @@ class VmsTest {
         assertEquals("n0", a.node(), "n0 has the most free memory");
         var b = (VmRecord) applied(new SetVmDesired("b", "running", null));
         assertEquals("n0", b.node(), "n0 still has the most free memory (2560 MiB against 2048)");
-        assertTrue(rejected(new SetVmDesired("a", "running", "w")).message().contains("witness"));
+        assertTrue(rejected(new SetVmDesired("a", "running", "n1")).message().contains("vm migrate"));
         applied(new DefineVm(vm("c", 3000, null, null), false));
         assertTrue(rejected(new SetVmDesired("c", "running", "n1")).message().contains("2048 MiB free"));
+        assertTrue(rejected(new SetVmDesired("c", "running", "w")).message().contains("witness"));
         assertTrue(rejected(new SetVmDesired("c", "running", null)).message().contains("no node that is up has 3000 MiB"));
         assertEquals(Rejection.Reason.INVALID, rejected(new SetVmDesired("c", "flying", null)).reason());
         assertTrue(rejected(new SetVmDesired("c", "paused", null)).message().contains("stopped"));
