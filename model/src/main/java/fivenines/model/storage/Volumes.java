@@ -495,6 +495,7 @@ public final class Volumes {
             if (previous != null && !previous.equals(mapping.chunk())) {
                 mark(List.of(previous), false);
             }
+            releaseHidden(top, mapping.virtualChunk());
         }
         replaceAttachment(volume, attachment.withReserved(List.copyOf(reserved)));
         return command.mappings().size();
@@ -612,6 +613,35 @@ public final class Volumes {
             depth++;
         }
         return depth;
+    }
+
+    /**
+     * A copy of chunk {@code chunk} was just committed below some frozen layers: an ancestor's copy
+     * that no volume can see any more (every branch under it has its own) is freed.
+     */
+    private void releaseHidden(Layer from, long chunk) {
+        for (Layer layer = from.parent == null ? null : layers.get(from.parent); layer != null;
+             layer = layer.parent == null ? null : layers.get(layer.parent)) {
+            ChunkRef held = layer.chunks.get(chunk);
+            if (held != null && hiddenBelow(layer, chunk)) {
+                layer.chunks.remove(chunk);
+                mark(List.of(held), false);
+            }
+        }
+    }
+
+    /** Whether every volume descending from {@code layer} has its own copy of {@code chunk}. */
+    private boolean hiddenBelow(Layer layer, long chunk) {
+        if (layer.top != null) {
+            return false;
+        }
+        for (long id : layer.children) {
+            Layer child = layers.get(id);
+            if (!child.chunks.containsKey(chunk) && !hiddenBelow(child, chunk)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** A layer lost a reference (its volume, or a child): free it when none is left, merge it when one child is. */

@@ -199,7 +199,7 @@ class VolumeAllocationProperties {
         }
     }
 
-    @Property(tries = 300)
+    @Property(tries = 1000)
     void spaceStaysExactAndVolumesReadTheirLastWrites(@ForAll("sequences") List<Object> steps) {
         var world = new World();
         for (Command command : setup()) {
