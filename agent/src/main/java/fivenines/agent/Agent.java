@@ -11,6 +11,9 @@ import fivenines.agent.api.VolumeRoutes;
 import fivenines.agent.storage.PhysicalVolumeService;
 import fivenines.agent.storage.VolumeService;
 import fivenines.agent.builtin.VolumePlugin;
+import fivenines.agent.builtin.VmPlugin;
+import fivenines.agent.api.VmRoutes;
+import fivenines.agent.vm.VmService;
 import fivenines.block.export.ExportRegistry;
 import fivenines.agent.builtin.ApiPlugin;
 import fivenines.agent.builtin.BlockPlugin;
@@ -71,6 +74,7 @@ public final class Agent implements AutoCloseable {
         this.physicalVolumes = new PhysicalVolumeService(config, cluster);
         var exports = new ExportRegistry();
         this.volumes = new VolumeService(config, cluster, credentials, exports);
+        var vms = new VmService(config, cluster, credentials, volumes);
         var storeCluster = new StoreCluster(cluster);
         var locks = new StoreLocks(storeCluster, config.nodeName());
         this.host = new PluginHost((Plugin plugin) ->
@@ -84,10 +88,12 @@ public final class Agent implements AutoCloseable {
         new McpRoutes(host, this::close).register(router);
         new StorageRoutes(cluster, physicalVolumes).register(router);
         new VolumeRoutes(cluster, volumes).register(router);
+        new VmRoutes(config, cluster, vms).register(router);
         host.register(new StorePlugin(cluster));
         host.register(new ManagerPlugin(cluster));
         host.register(new BlockPlugin(config, cluster, exports, volumes::resolveGuarded));
         host.register(new VolumePlugin(volumes));
+        host.register(new VmPlugin(vms));
         host.register(new ApiPlugin(config, router, credentials::matches));
     }
 

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
     description = "fivenines: a few ordinary Linux machines as one cluster that keeps VMs running.",
     subcommands = {UpCommand.class, AgentCommand.class, ClusterCommand.class, ConfigCommand.class,
         LockCommand.class, McpCommand.class, PhysicalVolumeCommand.class, VolumeGroupCommand.class,
-        LogicalVolumeCommand.class, CommandLine.HelpCommand.class})
+        LogicalVolumeCommand.class, VmCommand.class, CommandLine.HelpCommand.class})
 public final class Nines {
     static final int EXIT_FAILED = 1;
     static final int EXIT_MAY_HAVE_HAPPENED = 3;

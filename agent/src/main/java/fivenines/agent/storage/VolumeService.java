@@ -197,11 +197,12 @@ public final class VolumeService {
         });
     }
 
-    private void refresh(String path) {
+    /** Brings the engine serving {@code path} here up to what the store has committed (a migration's switch-over). */
+    public void refresh(String path) {
         VolumeEngine engine = engines.get(path);
         if (engine != null) {
             try {
-                engine.refresh(cluster.store().read(state -> state.volumes().view(path)));
+                engine.refresh(cluster.store().readLinearizable(state -> state.volumes().view(path)));
             } catch (Rejection gone) {
                 LOG.debug("{}: gone before its refresh", path);
             }

@@ -20,6 +20,8 @@ import static fivenines.block.nbd.NbdProtocol.*;
  * when done, so replies may come out of order.
  */
 final class NbdTransmission {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(NbdTransmission.class);
+
     static final int MAX_REQUESTS_IN_FLIGHT = 64;
     /** Reads shorter than this are sent as one data chunk without looking for holes. */
     private static final int HOLE_SCAN_MINIMUM = 64 * 1024;
@@ -213,9 +215,15 @@ final class NbdTransmission {
         } catch (NbdReplies.BrokenConnection e) {
             throw e;
         } catch (NbdErrorException e) {
+            if (e.errno() != EINVAL && e.errno() != ENOTSUP) {
+                LOG.warn("export {}: request type {} at {} (+{}) failed: {}", export.name(), request.type(), request.offset(),
+                    request.length(), e.getMessage());
+            }
             fail(request, e.errno(), e.getMessage());
         } catch (IOException | RuntimeException e) {
             // the export failed, not the connection: this request gets EIO and the rest go on
+            LOG.warn("export {}: request type {} at {} (+{}) failed with EIO", export.name(), request.type(), request.offset(),
+                request.length(), e);
             fail(request, EIO, e.getMessage());
         }
     }

@@ -20,6 +20,15 @@ public final class QemuCommandLine {
      */
     public static List<String> build(String binary, VmSpec spec, VmFiles files, Accelerator accelerator,
                                      IncomingMigration incoming, boolean daemonize) {
+        return build(binary, spec, files, accelerator, incoming, daemonize, false);
+    }
+
+    /**
+     * @param paused the guest waits for QMP {@code cont} ({@code -S}): a migration destination
+     *     started so resumes only once its disks have caught up
+     */
+    public static List<String> build(String binary, VmSpec spec, VmFiles files, Accelerator accelerator,
+                                     IncomingMigration incoming, boolean daemonize, boolean paused) {
         var argv = new ArrayList<>(List.of(binary,
                 "-name", "guest=" + escape(spec.name()) + ",debug-threads=on",
                 "-nodefaults", "-no-user-config", "-display", "none",
@@ -56,6 +65,9 @@ public final class QemuCommandLine {
             case IncomingMigration.Tcp tcp -> argv.addAll(List.of("-incoming", tcp.uri()));
             case IncomingMigration.Deferred deferred -> argv.addAll(List.of("-incoming", "defer"));
         }
+        if (paused) {
+            argv.add("-S");
+        }
         if (daemonize) {
             argv.add("-daemonize");
         }
@@ -86,6 +98,8 @@ public final class QemuCommandLine {
                 server.put("type", "unix");
                 server.put("path", nbd.socket().toString());
                 protocol.put("export", nbd.exportName());
+                // the volume engine lives in the agent: requests wait for a restarted agent instead of failing
+                protocol.put("reconnect-delay", 30);
             }
             case DiskSource.NbdTcp nbd -> {
                 protocol.put("driver", "nbd");

@@ -46,13 +46,27 @@ public final class QemuProcess implements AutoCloseable {
         return start(spec, files, incoming);
     }
 
+    /**
+     * Starts a migration destination that stays paused after the state has arrived (QEMU's
+     * {@code -S}) until it is told to continue.
+     */
+    public static QemuProcess startIncomingPaused(VmSpec spec, VmFiles files, IncomingMigration incoming)
+            throws IOException, InterruptedException {
+        return start(spec, files, incoming, true);
+    }
+
     private static QemuProcess start(VmSpec spec, VmFiles files, IncomingMigration incoming)
+            throws IOException, InterruptedException {
+        return start(spec, files, incoming, false);
+    }
+
+    private static QemuProcess start(VmSpec spec, VmFiles files, IncomingMigration incoming, boolean paused)
             throws IOException, InterruptedException {
         Files.createDirectories(files.qmpSocket().toAbsolutePath().getParent());
         Files.deleteIfExists(files.qmpSocket());
         Files.deleteIfExists(files.pidFile());
         List<String> argv = QemuCommandLine.build(QemuCommandLine.DEFAULT_BINARY, spec, files,
-                Accelerator.detect(), incoming, true);
+                Accelerator.detect(), incoming, true, paused);
         log.info("VM {}: starting {}", spec.name(), String.join(" ", argv));
         // with -daemonize the launched process exits once QEMU is set up; errors come before that
         Process launcher = new ProcessBuilder(argv)

@@ -1,0 +1,298 @@
+package fivenines.agent.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import fivenines.agent.AgentConfig;
+import fivenines.agent.client.AgentClient;
+import fivenines.agent.client.AgentClientException;
+import fivenines.agent.cluster.ClusterService;
+import fivenines.agent.vm.VmService;
+import fivenines.model.codec.Json;
+import fivenines.model.command.DefineVm;
+import fivenines.model.command.RemoveVm;
+import fivenines.model.command.SetVmDesired;
+import fivenines.model.state.ClusterState;
+import fivenines.model.vm.VmDefinition;
+import fivenines.model.vm.VmRecord;
+import fivenines.vm.xen.XenConfigException;
+import fivenines.vm.xen.XenConfigParser;
+import fivenines.vm.xen.XenDisk;
+import fivenines.vm.xen.XenDomainConfig;
+import fivenines.vm.xen.XenNic;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Predicate;
+
+/** VMs: definitions, desired state, console and log, live migration; node-local work is forwarded to the node concerned. */
+public final class VmRoutes {
+    private static final Duration SETTLE = Duration.ofSeconds(90);
+    private final AgentConfig config;
+    private final ClusterService cluster;
+    private final VmService vms;
+
+    public VmRoutes(AgentConfig config, ClusterService cluster, VmService vms) {
+        this.config = config;
+        this.cluster = cluster;
+        this.vms = vms;
+    }
+
+    public void register(Router router) {
+        router.add("GET", "/v1/vms", r -> cluster.store().readLinearizable(s -> s.vms().vms().stream().map(v -> describe(v, s)).toList()));
+        router.add("GET", "/v1/vms/{name}", r -> show(r.path("name")));
+        router.add("POST", "/v1/vms", r -> define(r.json(), r.json().path("replace").asBoolean(false)));
+        router.add("POST", "/v1/vms/import", this::importXen);
+        router.add("DELETE", "/v1/vms/{name}", r -> {
+            VmRecord removed = (VmRecord) ApiException.valueOf(cluster.store().submitAndWait(new RemoveVm(r.path("name"))));
+            return Map.of("removed", removed.name());
+        });
+        router.add("POST", "/v1/vms/{name}/start", r -> desire(r.path("name"), "running", text(r.json(), "node"),
+            v -> v.phase().equals("running") || v.phase().equals("crashed") || v.phase().equals("paused")));
+        router.add("POST", "/v1/vms/{name}/stop", r -> {
+            String name = r.path("name");
+            if (r.json().path("force").asBoolean(false)) {
+                VmRecord vm = record(name);
+                if (vm.node() != null) {
+                    onNode(vm.node(), "/v1/vms/" + AgentClient.encode(name) + "/kill", () -> {
+                        vms.kill(name);
+                        return Map.of();
+                    });
+                }
+            }
+            return desire(name, "stopped", null, v -> v.phase().equals("stopped") || v.phase().equals("crashed"));
+        });
+        router.add("POST", "/v1/vms/{name}/restart", r -> {
+            String name = r.path("name");
+            desire(name, "stopped", null, v -> v.phase().equals("stopped") || v.phase().equals("crashed"));
+            return desire(name, "running", null, v -> v.phase().equals("running"));
+        });
+        router.add("POST", "/v1/vms/{name}/pause", r -> desire(r.path("name"), "paused", null, v -> v.phase().equals("paused")));
+        router.add("POST", "/v1/vms/{name}/resume", r -> {
+            String name = r.path("name");
+            VmRecord vm = record(name);
+            if (vm.desired().equals("running") && vm.node() != null) {
+                // paused by an I/O error: continue it where it runs (the failed requests are retried)
+                onNode(vm.node(), "/v1/vms/" + AgentClient.encode(name) + "/cont", () -> {
+                    vms.cont(name);
+                    return Map.of();
+                });
+                return waitFor(name, v -> !"paused".equals(v.phase()) || v.detail() == null, Duration.ofSeconds(10));
+            }
+            return desire(name, "running", null, v -> v.phase().equals("running"));
+        });
+        router.add("POST", "/v1/vms/{name}/migrate", r -> {
+            String name = r.path("name");
+            String node = r.requireText("node");
+            VmRecord vm = record(name);
+            if (vm.node() == null || vm.desired().equals("stopped")) {
+                throw ApiException.conflict("VM '" + name + "' is not running; start it on " + node + " instead ('nines vm start "
+                    + name + " --node " + node + "')");
+            }
+            boolean wait = r.json().path("wait").asBoolean(false);
+            Object started = onNode(vm.node(), "/v1/vms/" + AgentClient.encode(name) + "/migrate",
+                Map.of("node", node, "wait", wait), () -> vms.migrate(name, node, wait));
+            var answer = new LinkedHashMap<String, Object>();
+            answer.put("source", vm.node());
+            answer.put("migration", started);
+            return answer;
+        });
+        router.add("GET", "/v1/vms/{name}/migration", r -> {
+            String name = r.path("name");
+            String source = r.query("node", null);
+            if (source != null && !source.equals(config.nodeName())) {
+                return forwardGet(source, "/v1/vms/" + AgentClient.encode(name) + "/migration?node=" + AgentClient.encode(source));
+            }
+            return vms.migrationStatus(name).orElseThrow(() -> ApiException.notFound("no migration of VM '" + name + "' on "
+                + config.nodeName()));
+        });
+        router.add("GET", "/v1/vms/{name}/console", r -> nodeText(r, "console"));
+        router.add("GET", "/v1/vms/{name}/log", r -> nodeText(r, "log"));
+        // node-local steps, called by other agents
+        router.add("POST", "/v1/vms/{name}/kill", r -> {
+            vms.kill(r.path("name"));
+            return Map.of();
+        });
+        router.add("POST", "/v1/vms/{name}/cont", r -> {
+            vms.cont(r.path("name"));
+            return Map.of();
+        });
+        router.add("POST", "/v1/vms/{name}/incoming", r -> Map.of("uri", vms.prepareIncoming(r.path("name"))));
+        router.add("POST", "/v1/vms/{name}/incoming/complete", r -> {
+            vms.completeIncoming(r.path("name"));
+            return Map.of();
+        });
+        router.add("POST", "/v1/vms/{name}/incoming/abort", r -> {
+            vms.abortIncoming(r.path("name"));
+            return Map.of();
+        });
+    }
+
+    private static String text(JsonNode body, String field) {
+        return body.hasNonNull(field) ? body.get(field).asText() : null;
+    }
+
+    private VmRecord record(String name) {
+        return cluster.store().readLinearizable(s -> s.vms().require(name));
+    }
+
+    private Object show(String name) {
+        return cluster.store().readLinearizable(s -> describe(s.vms().require(name), s));
+    }
+
+    private Object define(JsonNode body, boolean replace) {
+        VmDefinition definition;
+        try {
+            definition = Json.mapper().treeToValue(body.has("definition") ? body.get("definition") : body, VmDefinition.class);
+        } catch (Exception e) {
+            throw ApiException.badRequest("not a VM definition: " + e.getMessage());
+        }
+        ApiException.valueOf(cluster.store().submitAndWait(new DefineVm(definition, replace)));
+        return show(definition.name());
+    }
+
+    /** A Xen domain config (xm/xl syntax) becomes a VM definition; every key it cannot honour is reported. */
+    private Object importXen(ApiRequest request) {
+        JsonNode body = request.json();
+        String text = body.path("config").asText(null);
+        if (text == null) {
+            throw ApiException.badRequest("field 'config' must hold the Xen domain config's text");
+        }
+        XenDomainConfig xen;
+        try {
+            xen = XenConfigParser.parse(text);
+        } catch (XenConfigException e) {
+            throw ApiException.badRequest("cannot read the Xen config: " + e.getMessage());
+        }
+        var warnings = new ArrayList<>(xen.warnings());
+        String name = body.hasNonNull("name") ? body.get("name").asText() : xen.name();
+        if (name == null) {
+            throw ApiException.badRequest("the Xen config has no 'name'; give one with --name");
+        }
+        var disks = new ArrayList<VmDefinition.VmDisk>();
+        for (XenDisk disk : xen.disks()) {
+            switch (disk) {
+                case XenDisk.Volume v -> disks.add(new VmDefinition.VmDisk(v.reference(), "virtio", null, v.readOnly()));
+                case XenDisk.File f -> warnings.add("disk " + f.path() + " (" + f.guestDevice() + ") is a file on the Xen host: copy it "
+                    + "into a volume with 'nines lv import " + f.path() + " VG/LV' and add it; skipped");
+            }
+        }
+        if (!xen.disks().isEmpty()) {
+            warnings.add("disks are virtio (/dev/vda, /dev/vdb, ... in order), not " + xen.disks().stream().map(XenDisk::guestDevice).toList()
+                + ": a root= naming the Xen device must be changed");
+        }
+        var nics = new ArrayList<VmDefinition.VmNic>();
+        int generated = 0;
+        for (XenNic nic : xen.nics()) {
+            String mac = nic.mac();
+            if (mac == null) {
+                mac = generatedMac(name, generated++);
+                warnings.add("vif without mac: given " + mac);
+            }
+            nics.add(new VmDefinition.VmNic(mac, nic.bridge() == null ? "user" : "bridge:" + nic.bridge()));
+        }
+        String onCrash = xen.onCrash() == null ? "restart" : Set.of("restart", "destroy", "preserve").contains(xen.onCrash())
+            ? xen.onCrash() : "restart";
+        VmDefinition.VmBoot boot = xen.kernel() == null ? null : new VmDefinition.VmBoot(xen.kernel().toString(),
+            xen.initrd() == null ? null : xen.initrd().toString(), xen.commandLine());
+        var definition = new VmDefinition(name, xen.memoryMib() == null ? 256 : xen.memoryMib(),
+            xen.vcpus() == null ? 1 : xen.vcpus(), boot, disks, nics, onCrash, 0, null);
+        if (xen.memoryMib() == null) {
+            warnings.add("no memory given: 256 MiB");
+        }
+        ApiException.valueOf(cluster.store().submitAndWait(new DefineVm(definition, body.path("replace").asBoolean(false))));
+        var answer = new LinkedHashMap<String, Object>();
+        answer.put("vm", show(name));
+        answer.put("warnings", warnings);
+        return answer;
+    }
+
+    static String generatedMac(String name, int index) {
+        int hash = (name + "#" + index).hashCode();
+        return String.format("52:54:00:%02x:%02x:%02x", (hash >> 16) & 0xff, (hash >> 8) & 0xff, hash & 0xff);
+    }
+
+    private Object desire(String name, String desired, String node, Predicate<VmRecord> settled) {
+        ApiException.valueOf(cluster.store().submitAndWait(new SetVmDesired(name, desired, node)));
+        return waitFor(name, settled, SETTLE);
+    }
+
+    private Object waitFor(String name, Predicate<VmRecord> settled, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            VmRecord vm = record(name);
+            if (settled.test(vm) || System.nanoTime() > deadline) {
+                return show(name);
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return show(name);
+            }
+        }
+    }
+
+    private interface Local {
+        Object run() throws Exception;
+    }
+
+    private Object onNode(String node, String path, Local local) throws Exception {
+        return onNode(node, path, Map.of(), local);
+    }
+
+    private Object onNode(String node, String path, Map<String, Object> body, Local local) throws Exception {
+        if (node.equals(config.nodeName())) {
+            return local.run();
+        }
+        try {
+            return vms.client(node).post(path, body);
+        } catch (AgentClientException e) {
+            throw new ApiException(e.status() == 0 ? 503 : e.status(), e.status() == 0
+                ? "node '" + node + "' cannot be reached (" + e.getMessage() + ")" : e.getMessage(), e.mayHaveHappened());
+        }
+    }
+
+    private Object forwardGet(String node, String path) {
+        try {
+            return vms.client(node).get(path);
+        } catch (AgentClientException e) {
+            throw new ApiException(e.status() == 0 ? 503 : e.status(), e.getMessage(), e.mayHaveHappened());
+        }
+    }
+
+    private Object nodeText(ApiRequest r, String what) {
+        String name = r.path("name");
+        int bytes = Integer.parseInt(r.query("bytes", "65536"));
+        VmRecord vm = record(name);
+        String node = r.query("node", vm.node());
+        if (node == null) {
+            throw ApiException.conflict("VM '" + name + "' has never run; there is no " + what + " yet");
+        }
+        if (!node.equals(config.nodeName())) {
+            JsonNode answer = (JsonNode) forwardGet(node, "/v1/vms/" + AgentClient.encode(name) + "/" + what + "?bytes=" + bytes
+                + "&node=" + AgentClient.encode(node));
+            return answer;
+        }
+        return Map.of("node", node, "text", what.equals("console") ? vms.console(name, bytes) : vms.log(name, bytes));
+    }
+
+    static Map<String, Object> describe(VmRecord vm, ClusterState state) {
+        var map = new LinkedHashMap<String, Object>();
+        VmDefinition d = vm.definition();
+        map.put("name", vm.name());
+        map.put("desired", vm.desired());
+        map.put("phase", vm.phase());
+        map.put("detail", vm.detail());
+        map.put("state", vm.detail() == null ? vm.phase() : vm.phase() + " (" + vm.detail() + ")");
+        map.put("node", vm.node());
+        map.put("migratingTo", vm.migratingTo());
+        map.put("memoryMib", d.memoryMib());
+        map.put("vcpus", d.vcpus());
+        map.put("definition", d);
+        map.put("generation", vm.generation());
+        return map;
+    }
+}
