@@ -230,7 +230,11 @@ public final class VmService {
         }
         Guest guest = guests.get(name);
         if (guest != null && guest.incoming) {
-            return;
+            if (config.nodeName().equals(record.node())) {
+                guest.incoming = false; // the migration completed: this node runs it now
+            } else {
+                return; // still the destination of a migration: the source decides
+            }
         }
         boolean mine = config.nodeName().equals(record.node());
         boolean wanted = mine && !record.desired().equals("stopped");
@@ -548,8 +552,15 @@ public final class VmService {
         String host = config.nbdAddress().substring(0, config.nbdAddress().lastIndexOf(':'));
         VmFiles files = files(name);
         Files.deleteIfExists(files.pidFile());
-        QemuProcess process = QemuProcess.startIncomingPaused(spec(record.definition()), files,
-            new IncomingMigration.Tcp(config.listenHost(), port));
+        QemuProcess process;
+        try {
+            attachDisks(record, true);
+            process = QemuProcess.startIncomingPaused(spec(record.definition()), files,
+                new IncomingMigration.Tcp(config.listenHost(), port));
+        } catch (IOException | RuntimeException e) {
+            detachDisks(record);
+            throw e;
+        }
         Guest guest = track(process);
         guest.incoming = true;
         event(name, "waiting for an incoming migration on port " + port);
@@ -571,11 +582,11 @@ public final class VmService {
         } catch (QmpException e) {
             throw new IOException("VM " + name + ": the destination would not continue: " + e.getMessage(), e);
         }
-        guest.incoming = false;
+        // it stays marked incoming until the store places the VM here, so nothing here stops it meanwhile
         event(name, "running here after a live migration");
     }
 
-    /** The migration failed: the QEMU waiting here goes. */
+    /** The migration failed: the QEMU waiting here goes, and so do its attachments. */
     public void abortIncoming(String name) {
         Guest guest = guests.get(name);
         if (guest != null && guest.incoming) {
@@ -583,6 +594,7 @@ public final class VmService {
             guest.process.close();
             event(name, "incoming migration abandoned");
         }
+        cluster.store().read(s -> s.vms().vm(name)).ifPresent(this::detachDisks);
     }
 
     // ---- live migration: source side ----
@@ -599,6 +611,16 @@ public final class VmService {
         volatile Duration total;
         volatile Duration switchover;
         volatile Duration qemuStarted;
+        final Map<String, Long> steps = new java.util.concurrent.ConcurrentSkipListMap<>();
+        private long mark = System.nanoTime();
+        private int step;
+
+        /** Records how long the step just finished took. */
+        void step(String what) {
+            long now = System.nanoTime();
+            steps.put(++step + "-" + what, (now - mark) / 1_000_000);
+            mark = now;
+        }
 
         Migration(String vm, String destination) {
             this.vm = vm;
@@ -634,6 +656,7 @@ public final class VmService {
                     map.put("overheadMillis", total.toMillis() - result.totalTime().toMillis());
                 }
             }
+            map.put("stepMillis", Map.copyOf(steps));
             map.put("error", error);
             return map;
         }
@@ -682,26 +705,27 @@ public final class VmService {
         try {
             submit(new MigrateVm(name, destination, "begin"));
             begun = true;
+            migration.step("begin");
             event(name, "live migration to " + destination + " begins");
-            migration.state = "attaching disks on " + destination;
-            for (VmDefinition.VmDisk disk : record.definition().disks()) {
-                String[] parts = disk.volume().split("/", 2);
-                volumes.attach(parts[0], parts[1], destination, true, false);
-            }
+            migration.state = "attaching disks and starting QEMU on " + destination;
+            // the destination attaches the volumes (shared: both nodes hold them until the switch) and starts QEMU
             destinationAttached = true;
-            migration.state = "starting QEMU on " + destination;
             String uri = peer(destination).post("/v1/vms/" + AgentClient.encode(name) + "/incoming", Map.of()).path("uri").asText();
             destinationStarted = true;
             migration.qemuStarted = Duration.ofNanos(System.nanoTime() - started);
+            migration.step("destination");
             migration.state = "migrating";
             MigrationResult result = LiveMigration.migrate(guest.process.qmp(), null, uri,
                 MigrationOptions.defaults().withTimeout(Duration.ofMinutes(10)), p -> migration.progress = p);
             migration.result = result;
+            migration.step("qemu");
             long handover = System.nanoTime();
             migration.state = "switching over";
             peer(destination).post("/v1/vms/" + AgentClient.encode(name) + "/incoming/complete", Map.of());
             migration.switchover = Duration.ofNanos(System.nanoTime() - handover);
+            migration.step("switchover");
             submit(new MigrateVm(name, destination, "complete"));
+            migration.step("complete");
             migration.total = Duration.ofNanos(System.nanoTime() - started);
             migration.state = "completed";
             event(name, "migrated to " + destination + " in " + migration.total.toMillis() + " ms (QEMU downtime "
@@ -711,24 +735,32 @@ public final class VmService {
             guest.process.stop(Duration.ofSeconds(2));
             detachDisks(record);
             reported.remove(name);
+            migration.step("cleanup");
         } catch (Exception e) {
             String why = e instanceof MigrationFailedException m ? m.getMessage() : e.getMessage();
             migration.error = why;
             migration.state = "failed";
             LOG.warn("VM {}: migration to {} failed: {}", name, destination, why);
             event(name, "migration to " + destination + " failed, the VM stays here: " + why);
+            boolean aborted = false;
             if (destinationStarted) {
                 try {
                     peer(destination).post("/v1/vms/" + AgentClient.encode(name) + "/incoming/abort", Map.of());
+                    aborted = true;
                 } catch (RuntimeException ignored) {
                     LOG.debug("VM {}: the destination could not be told to abort", name);
                 }
             }
-            if (destinationAttached) {
+            if (destinationAttached && !aborted) {
+                // the destination may have attached some before it failed; it cannot be asked: the store can
                 for (VmDefinition.VmDisk disk : record.definition().disks()) {
                     String[] parts = disk.volume().split("/", 2);
                     try {
-                        volumes.detach(parts[0], parts[1], destination);
+                        boolean there = cluster.store().read(st -> st.volumes().volume(disk.volume())
+                            .map(v -> v.attachment(destination).isPresent()).orElse(false));
+                        if (there) {
+                            volumes.detach(parts[0], parts[1], destination);
+                        }
                     } catch (RuntimeException ignored) {
                         LOG.warn("VM {}: could not detach {} from {}: {}", name, disk.volume(), destination, ignored.getMessage());
                     }
