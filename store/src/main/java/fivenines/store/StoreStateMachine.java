@@ -148,12 +148,12 @@ final class StoreStateMachine extends BaseStateMachine {
         lock.writeLock().lock();
         try {
             result = machine.apply(command, index);
+            synchronized (recentResults) {
+                recentResults.put(index, result); // before the index moves: a submitter that sees it applied finds its result
+            }
             updateLastAppliedTermIndex(entry.getTerm(), index);
         } finally {
             lock.writeLock().unlock();
-        }
-        synchronized (recentResults) {
-            recentResults.put(index, result);
         }
         for (StoreListener listener : listeners) {
             try {
