@@ -42,8 +42,9 @@ class VolumeSystemTest extends ClusterSystemTest {
                         client.post("/v1/lvs", Map.of("vg", "vg", "name", agent.name + "-" + i, "size", 12L << 20, "on", agent.name));
                         created++;
                     } catch (AgentClientException e) {
-                        assertEquals(409, e.status(), e.getMessage());
-                        assertTrue(e.getMessage().contains("free extents"), e.getMessage());
+                        assertEquals(507, e.status(), e.getMessage());
+                        assertTrue(e.getMessage().contains("volume group 'vg' has 0 MiB free on nodes that are up; 12 MiB are needed"),
+                            e.getMessage());
                     }
                 }
                 return created;
@@ -79,7 +80,8 @@ class VolumeSystemTest extends ClusterSystemTest {
         Agents.client(cluster.get("node2")).post("/v1/lvs", Map.of("vg", "vg", "name", "again", "size", 12L << 20));
         var full = assertThrows(AgentClientException.class, () -> Agents.client(cluster.get("node2")).post("/v1/lvs",
             Map.of("vg", "vg", "name", "nope", "size", 1)));
-        assertEquals(409, full.status());
+        assertEquals(507, full.status(), full.getMessage());
+        assertTrue(full.getMessage().contains("has 0 MiB free on nodes that are up; 4 MiB are needed"), full.getMessage());
         // a PV in use cannot be taken out or removed
         assertEquals(409, assertThrows(AgentClientException.class, () -> Agents.client(cluster.get("node0"))
             .post("/v1/vgs/vg/reduce", Map.of("pvs", List.of(pvs.getFirst())))).status());
