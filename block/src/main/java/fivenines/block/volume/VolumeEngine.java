@@ -44,7 +44,9 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 public final class VolumeEngine implements BlockExport, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(VolumeEngine.class);
     private static final long CHUNK = Volumes.CHUNK_SIZE;
-    private static final int RESERVE_BATCH = 32;
+    /** Chunks reserved at a time: a few at first, doubling while the volume keeps taking new ones. */
+    private static final int FIRST_RESERVATION = 2;
+    private static final int MAX_RESERVATION = 32;
     private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect((int) CHUNK).asReadOnlyBuffer();
 
     private final String name;
@@ -57,9 +59,11 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
     private final ReentrantReadWriteLock quiesce = new ReentrantReadWriteLock();
     private final ReentrantLock[] stripes = new ReentrantLock[64];
     private final ArrayDeque<ChunkRef> reserved = new ArrayDeque<>();
+    private int nextReservation = FIRST_RESERVATION;
     private final List<ChunkMapping> pending = new ArrayList<>();
     private final ReentrantLock commitLock = new ReentrantLock();
     private final Thread committer;
+    private final Object wakeup = new Object();
     private volatile long epoch;
     private volatile String cutOff;
     private volatile boolean closed;
@@ -114,6 +118,7 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
 
     @Override
     public void read(long offset, ByteBuffer target) throws IOException {
+        requireNotCutOff();
         int start = target.position();
         retryOnNewEpoch(() -> {
             target.position(start);
@@ -151,6 +156,7 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
 
     private void writeOrZero(long offset, long length, ByteBuffer source, boolean noHole, boolean fua) throws IOException {
         requireWritable();
+        requireNotCutOff();
         quiesce.readLock().lock();
         try {
             boolean firstWrites = retryOnNewEpoch(() -> {
@@ -249,6 +255,7 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
 
     @Override
     public void flush() throws IOException {
+        requireNotCutOff();
         retryOnNewEpoch(() -> {
             commit();
             return null;
@@ -298,7 +305,8 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
     private ChunkRef takeReserved() throws IOException {
         synchronized (reserved) {
             if (reserved.isEmpty()) {
-                reserved.addAll(metadata.reserve(epoch, RESERVE_BATCH));
+                reserved.addAll(metadata.reserve(epoch, nextReservation));
+                nextReservation = Math.min(MAX_RESERVATION, nextReservation * 2);
             }
             return reserved.poll();
         }
@@ -333,10 +341,21 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
         }
     }
 
+    /**
+     * The committer is never interrupted: an interrupt during a FileChannel call closes the
+     * channel, and a PV's channel is shared by every volume on it. It waits on {@code wakeup}.
+     */
     private void commitEvery(Duration interval) {
         while (!closed) {
             try {
-                Thread.sleep(interval);
+                synchronized (wakeup) {
+                    if (!closed) {
+                        wakeup.wait(interval.toMillis());
+                    }
+                }
+                if (closed) {
+                    return;
+                }
                 if (uncommitted() > 0 && cutOff == null) {
                     retryOnNewEpoch(() -> {
                         commit();
@@ -351,11 +370,16 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
         }
     }
 
-    private BlockExport device(ChunkRef chunk) throws IOException {
+    /** Every request of a cut-off engine is refused, also those that would not reach a disk (zeroes, empty flushes). */
+    private void requireNotCutOff() throws NbdErrorException {
         String cut = cutOff;
         if (cut != null) {
             throw new NbdErrorException(NbdProtocol.ESHUTDOWN, name + " is cut off: " + cut);
         }
+    }
+
+    private BlockExport device(ChunkRef chunk) throws IOException {
+        requireNotCutOff();
         BlockExport device = opened.get(chunk.physicalVolume());
         if (device != null) {
             return device;
@@ -500,7 +524,7 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
         quiesce.writeLock().lock();
         try {
             closed = true;
-            committer.interrupt();
+            wakeUpCommitter();
             if (cutOff == null) {
                 commit();
             }
@@ -510,11 +534,17 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
         }
     }
 
+    private void wakeUpCommitter() {
+        synchronized (wakeup) {
+            wakeup.notifyAll();
+        }
+    }
+
     /** Closes without committing: the attachment is gone or was taken over. */
     public void abandon(String reason) {
         cutOff = reason;
         closed = true;
-        committer.interrupt();
+        wakeUpCommitter();
         closeDevices();
     }
 }
