@@ -400,10 +400,13 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
 
     /** Runs an operation; when it is refused for an old epoch and this node is still attached, takes the new one and retries once. */
     private <T> T retryOnNewEpoch(Io<T> io) throws IOException {
+        long started = epoch;
         try {
             return io.run();
         } catch (NbdErrorException e) {
-            if (e.errno() != NbdProtocol.ESHUTDOWN || cutOff != null || !adoptNewEpoch()) {
+            // refused for an old epoch: retry when the engine has moved on meanwhile (a refresh from the
+            // store raced with this request) or when the store says it is still attached at a newer one
+            if (e.errno() != NbdProtocol.ESHUTDOWN || cutOff != null || (epoch == started && !adoptNewEpoch())) {
                 throw e;
             }
             return io.run();

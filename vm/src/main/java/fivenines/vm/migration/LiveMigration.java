@@ -79,7 +79,17 @@ public final class LiveMigration {
             progress.accept(progressOf(info, status, Duration.ofNanos(System.nanoTime() - started)));
             switch (status) {
                 case "completed" -> {
-                    return resultOf(info, Duration.ofNanos(System.nanoTime() - started));
+                    Duration measured = Duration.ofNanos(System.nanoTime() - started);
+                    // QEMU 7.2 reports "completed" a moment before it fills in total-time and downtime
+                    for (int i = 0; i < 10 && info.path("total-time").asLong() == 0; i++) {
+                        Thread.sleep(5);
+                        try {
+                            info = source.execute("query-migrate");
+                        } catch (QmpException lost) {
+                            break;
+                        }
+                    }
+                    return resultOf(info, measured);
                 }
                 case "failed", "cancelled" -> throw new MigrationFailedException(vm,
                         status + ": " + info.path("error-desc").asText("no reason given"), resumeIfPaused(source), null);
