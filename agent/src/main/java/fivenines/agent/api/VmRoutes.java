@@ -94,6 +94,9 @@ public final class VmRoutes {
             boolean wait = r.json().path("wait").asBoolean(false);
             Object started = onNode(vm.node(), "/v1/vms/" + AgentClient.encode(name) + "/migrate",
                 Map.of("node", node, "wait", wait), () -> vms.migrate(name, node, wait));
+            if (started instanceof JsonNode forwarded && forwarded.has("migration")) {
+                started = forwarded.get("migration"); // the source answered with this same route's answer
+            }
             var answer = new LinkedHashMap<String, Object>();
             answer.put("source", vm.node());
             answer.put("migration", started);

@@ -98,8 +98,10 @@ public final class QemuCommandLine {
                 server.put("type", "unix");
                 server.put("path", nbd.socket().toString());
                 protocol.put("export", nbd.exportName());
-                // the volume engine lives in the agent: requests wait for a restarted agent instead of failing
-                protocol.put("reconnect-delay", 30);
+                // the volume engine lives in the agent: requests wait for a restarted agent instead of failing.
+                // QEMU retries the connection after 1, 2, 4, 8, then every 16 s: with 30 s, an agent that serves
+                // again more than ~15 s after it stopped was missed and the guest paused on EIO for good
+                protocol.put("reconnect-delay", 120);
             }
             case DiskSource.NbdTcp nbd -> {
                 protocol.put("driver", "nbd");
