@@ -19,6 +19,10 @@ import fivenines.model.cluster.NodeState;
 import fivenines.model.command.AttachLogicalVolume;
 import fivenines.model.command.Command;
 import fivenines.model.command.CommitChunks;
+import fivenines.model.command.CreateLogicalVolume;
+import fivenines.model.command.ExtendLogicalVolume;
+import fivenines.model.command.RemoveLogicalVolume;
+import fivenines.model.command.RenameLogicalVolume;
 import fivenines.model.command.DetachLogicalVolume;
 import fivenines.model.command.RemoveNode;
 import fivenines.model.command.ReserveChunks;
@@ -125,9 +129,19 @@ public final class VolumeService {
     }
 
     private static boolean concernsVolumes(Command command) {
-        return command.getClass().getSimpleName().endsWith("LogicalVolume") || command instanceof ReserveChunks
-            || command instanceof CommitChunks || command instanceof RemoveNode
-            || command.getClass().getSimpleName().endsWith("VolumeGroup");
+        return switch (command) {
+            case CreateLogicalVolume c -> true;
+            case ExtendLogicalVolume c -> true;
+            case RenameLogicalVolume c -> true;
+            case RemoveLogicalVolume c -> true;
+            case SnapshotLogicalVolume c -> true;
+            case AttachLogicalVolume c -> true;
+            case DetachLogicalVolume c -> true;
+            case ReserveChunks c -> true;
+            case CommitChunks c -> true;
+            case RemoveNode c -> true;
+            default -> false;
+        };
     }
 
     private void updateEpochs(ClusterState state) {

@@ -4,12 +4,14 @@ import fivenines.agent.AgentConfig;
 import fivenines.agent.Credentials;
 import fivenines.agent.api.ApiException;
 import fivenines.agent.client.AgentClient;
-import fivenines.agent.client.AgentClientException;
 import fivenines.agent.cluster.ClusterService;
 import fivenines.agent.storage.VolumeService;
 import fivenines.model.cluster.Node;
 import fivenines.model.command.Command;
+import fivenines.model.command.DefineVm;
 import fivenines.model.command.MigrateVm;
+import fivenines.model.command.RemoveNode;
+import fivenines.model.command.RemoveVm;
 import fivenines.model.command.ReportNodeResources;
 import fivenines.model.command.ReportVmStatus;
 import fivenines.model.command.SetVmDesired;
@@ -117,8 +119,8 @@ public final class VmService {
     }
 
     private static boolean isVmCommand(Command command) {
-        String name = command.getClass().getSimpleName();
-        return name.endsWith("Vm") || name.equals("SetVmDesired") || name.equals("RemoveNode");
+        return command instanceof DefineVm || command instanceof RemoveVm || command instanceof SetVmDesired
+            || command instanceof MigrateVm || command instanceof RemoveNode;
     }
 
     public void start() {
@@ -662,10 +664,6 @@ public final class VmService {
         }
     }
 
-    public Optional<Migration> migration(String name) {
-        return Optional.ofNullable(migrations.get(name));
-    }
-
     private final Map<String, Migration> finished = new ConcurrentHashMap<>();
 
     public Optional<Map<String, Object>> migrationStatus(String name) {
@@ -797,12 +795,8 @@ public final class VmService {
         return new AgentClient("http://" + member.apiAddress(), credentials.secret(), Duration.ofSeconds(60));
     }
 
-    /** For the API: forwards to the node that can answer. */
+    /** For the API: a client of the agent on {@code node}, to forward what only that node can do. */
     public AgentClient client(String node) {
-        try {
-            return peer(node);
-        } catch (AgentClientException e) {
-            throw new ApiException(503, e.getMessage());
-        }
+        return peer(node);
     }
 }

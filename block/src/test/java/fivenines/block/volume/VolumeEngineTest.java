@@ -80,7 +80,6 @@ class VolumeEngineTest {
         writes.add("flush");
         ok(qemuIo(uri, writes.toArray(String[]::new)));
         ok(qemuIo(uri, reads.toArray(String[]::new)));
-        reads.add("read -P 0 " + (45 * MIB) + " 4096");
         ok(qemuIo(uri, "read -P 0 " + (45 * MIB) + " 4096"));
         // the check is not vacuous: a wrong pattern fails
         assertTrue(qemuIo(uri, "read -P 0x21 " + (512 * 1024) + " 8192").out().contains("Pattern verification failed"));
@@ -113,7 +112,8 @@ class VolumeEngineTest {
         var map = new ProcessBuilder("nbdinfo", "--map", cluster.uri("vg/base")).redirectErrorStream(true).start();
         String out = new String(map.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         map.waitFor();
-        assertTrue(out.matches("(?s)\\s*0\\s+1048576\\s+3\\s+hole,zero.*") || out.contains("hole"), out);
+        assertTrue(out.lines().anyMatch(l -> l.trim().startsWith("0 ") && l.contains("hole") && !l.contains("data")),
+            "the chunk shared with the snapshot is a hole: " + out);
         assertTrue(out.lines().anyMatch(l -> l.trim().startsWith("1048576") && l.contains("data")), out);
         assertTrue(out.lines().anyMatch(l -> l.trim().startsWith("4194304") && l.contains("hole,zero")), out);
     }
