@@ -16,6 +16,11 @@ final class Logging {
         setDefault("org.slf4j.simpleLogger.showShortLogName", "true");
         if (!level.equals("debug") && !level.equals("trace")) {
             setDefault("org.slf4j.simpleLogger.log.org.apache.ratis", "warn");
+            // Ratis' ordered client logs every retried attempt at ERROR ("Failed* ... Watch(0), null")
+            // while a leader is elected or the configuration changes, and then succeeds. A request that
+            // finally fails reaches ClusterStore, which names the command and the cause, so these
+            // per-attempt lines are only noise.
+            setDefault("org.slf4j.simpleLogger.log.org.apache.ratis.client.impl.OrderedAsync", "off");
             java.util.logging.Logger.getLogger("org.apache.ratis.thirdparty").setLevel(java.util.logging.Level.WARNING);
             java.util.logging.Logger.getLogger("io.grpc").setLevel(java.util.logging.Level.WARNING);
         }

@@ -448,15 +448,9 @@ class VmSystemTest extends ClusterSystemTest {
 
     // ---- the cluster ----
 
-    /**
-     * No agent logged an ERROR, except Ratis' client retrying a request while the leader changes (it logs
-     * NotLeaderException and LeaderNotReadyException at ERROR when nodes join or restart, and tries again).
-     */
+    /** No agent logged an ERROR. */
     private void assertNoErrorsLogged() throws IOException {
-        for (AgentProcess agent : nodes.agents) {
-            var errors = agent.loggedErrors().stream().filter(line -> !line.contains(" ERROR OrderedAsync ")).toList();
-            assertTrue(errors.isEmpty(), agent.name + " logged errors: " + errors);
-        }
+        nodes.assertNoUnexpectedErrors();
     }
 
     private AgentClient api(String node) throws IOException {

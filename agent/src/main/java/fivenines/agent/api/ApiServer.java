@@ -102,8 +102,21 @@ public final class ApiServer implements AutoCloseable {
             LOG.warn("{} {} failed", method, path, e);
             status = 500;
             body = error(method + " " + path + " failed: " + e, true);
+        } catch (Error e) {
+            // the JDK server would close the connection without a word: answer, and say it in the log
+            LOG.error("{} {} failed", method, path, e);
+            status = 500;
+            body = error(method + " " + path + " failed: " + e, true);
         }
-        send(exchange, status, "application/json", Json.bytes(body));
+        byte[] bytes;
+        try {
+            bytes = Json.bytes(body);
+        } catch (RuntimeException e) {
+            LOG.error("the answer to {} {} could not be written as JSON", method, path, e);
+            status = 500;
+            bytes = Json.bytes(error(method + " " + path + ": the answer could not be written as JSON: " + e, true));
+        }
+        send(exchange, status, "application/json", bytes);
     }
 
     private static Map<String, Object> error(String message, boolean mayHaveHappened) {

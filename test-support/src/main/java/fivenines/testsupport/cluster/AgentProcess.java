@@ -83,7 +83,7 @@ public final class AgentProcess implements AutoCloseable {
 
     private void awaitHealthy(Duration timeout) {
         Instant deadline = Instant.now().plus(timeout);
-        var http = java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        var http = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(2)).build();
         var request = java.net.http.HttpRequest.newBuilder(java.net.URI.create(url() + "/v1/health"))
             .timeout(Duration.ofSeconds(2)).build();
         while (Instant.now().isBefore(deadline)) {
