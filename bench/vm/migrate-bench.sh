@@ -246,7 +246,7 @@ PY
   python3 - "$work/ours.jsonl" <<'PY'
 import json, sys
 m = json.loads(open(sys.argv[1]).read().splitlines()[-1])
-steps = ", ".join("%s %d" % (k.split("-", 1)[1], v) for k, v in sorted(m["stepMillis"].items(), key=lambda kv: int(kv[0].split("-")[0])))
+steps = ", ".join("%s %d" % (k.split("-", 1)[1], v) for k, v in sorted(m["stepMillis"].items(), key=lambda kv: float(kv[0].split("-")[0])))
 print("  ours %2d %s: total %5d ms, QEMU %5d ms, downtime %4d ms, overhead %4d ms, paused %s ms, seq %d -> %d "
       "(CLI %d ms, began after %d; steps: %s)" % (
     m["round"], m["direction"], m["totalMillis"], m["qemuTotalMillis"], m["qemuDowntimeMillis"], m["overheadMillis"],

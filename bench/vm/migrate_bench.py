@@ -421,7 +421,7 @@ def report(args):
     for r in ours:
         for k, v in r["stepMillis"].items():
             steps.setdefault(k, []).append(v)
-    for k in sorted(steps, key=lambda s: int(s.split("-", 1)[0])):
+    for k in sorted(steps, key=lambda s: float(s.split("-", 1)[0])):
         note = {"cleanup": "   (after 'complete': not in the total)",
                 "qemu": "   (QEMU's total-time p50 %.0f; the rest: setting parameters, polling every 100 ms)"
                         % statistics.median(r["qemuTotalMillis"] for r in ours)}.get(k.split("-", 1)[1], "")

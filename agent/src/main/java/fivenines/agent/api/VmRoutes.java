@@ -122,7 +122,7 @@ public final class VmRoutes {
             vms.cont(r.path("name"));
             return Map.of();
         });
-        router.add("POST", "/v1/vms/{name}/incoming", r -> Map.of("uri", vms.prepareIncoming(r.path("name"))));
+        router.add("POST", "/v1/vms/{name}/incoming", r -> vms.prepareIncoming(r.path("name")));
         router.add("POST", "/v1/vms/{name}/incoming/complete", r -> {
             vms.completeIncoming(r.path("name"));
             return Map.of();

@@ -32,6 +32,11 @@ public final class AgentClient {
         this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
     }
 
+    /** The credential this client sends. */
+    public String token() {
+        return token;
+    }
+
     public String baseUrl() {
         return baseUrl;
     }

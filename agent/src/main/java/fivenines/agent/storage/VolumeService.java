@@ -10,6 +10,7 @@ import fivenines.block.export.BlockExport;
 import fivenines.block.export.ExportRegistry;
 import fivenines.block.nbd.NbdErrorException;
 import fivenines.block.nbd.NbdProtocol;
+import fivenines.block.volume.ChunkDevices;
 import fivenines.block.volume.GuardedExport;
 import fivenines.block.volume.RemoteExport;
 import fivenines.block.volume.VolumeEngine;
@@ -198,7 +199,7 @@ public final class VolumeService {
             VolumeEngine engine = engines.get(path);
             if (engine == null) {
                 try {
-                    engine = new VolumeEngine(metadata(path), this::open, COMMIT_INTERVAL);
+                    engine = new VolumeEngine(metadata(path), devices, COMMIT_INTERVAL);
                     engines.put(path, engine);
                     exports.add(engine);
                     LOG.info("{}: attached here at epoch {}, serving it as NBD export {}", path, view.epoch(), path);
@@ -274,6 +275,20 @@ public final class VolumeService {
         };
     }
 
+    /** The engines' way to their chunks: this node's PVs directly, other nodes' through their block services. */
+    private final ChunkDevices devices = new ChunkDevices() {
+        @Override
+        public BlockExport open(String physicalVolume, String volume, long epoch) throws IOException {
+            return VolumeService.this.open(physicalVolume, volume, epoch);
+        }
+
+        @Override
+        public boolean isLocal(String physicalVolume) {
+            return cluster.store().read(state -> state.storage().physicalVolume(physicalVolume))
+                .map(pv -> pv.node().equals(config.nodeName())).orElse(false);
+        }
+    };
+
     private BlockExport open(String physicalVolume, String volume, long epoch) throws IOException {
         PhysicalVolume pv = cluster.store().read(state -> state.storage().physicalVolume(physicalVolume)).orElseThrow(
             () -> new NbdErrorException(NbdProtocol.EIO, "physical volume " + physicalVolume + " is gone"));
@@ -318,6 +333,19 @@ public final class VolumeService {
         if (!engines.containsKey(vg + "/" + lv)) {
             throw new ApiException(500, vg + "/" + lv + " is attached here but its engine did not start; see the agent log");
         }
+    }
+
+    /**
+     * Lets NBD clients that ask for {@code path} here wait for it while it attaches (a QEMU started
+     * at the same time as its volumes attach), instead of being told there is no such export.
+     */
+    public void expect(String path, Duration patience) {
+        exports.expect(path, patience);
+    }
+
+    /** Withdraws {@link #expect}: the attach failed, and a waiting client learns it at once. */
+    public void unexpect(String path) {
+        exports.unexpect(path);
     }
 
     /** Detaches from {@code node}, or from every node when null. */

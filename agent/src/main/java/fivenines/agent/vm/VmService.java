@@ -1,5 +1,6 @@
 package fivenines.agent.vm;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import fivenines.agent.AgentConfig;
 import fivenines.agent.Credentials;
 import fivenines.agent.api.ApiException;
@@ -56,6 +57,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -74,6 +76,8 @@ public final class VmService {
     private static final Duration STOP_GRACE = Duration.ofSeconds(10);
     private static final int MAX_RESTARTS = 3;
     private static final Duration RESTART_WINDOW = Duration.ofMinutes(1);
+    /** How long a destination QEMU's NBD connections wait for volumes that attach while it starts. */
+    private static final Duration ATTACH_PATIENCE = Duration.ofSeconds(25); // below the NBD handshake timeout (30 s)
 
     private final AgentConfig config;
     private final ClusterService cluster;
@@ -82,6 +86,7 @@ public final class VmService {
     private final Map<String, Guest> guests = new ConcurrentHashMap<>();
     private final Map<String, Migration> migrations = new ConcurrentHashMap<>();
     private final Map<String, String> reported = new ConcurrentHashMap<>();
+    private final Map<String, AgentClient> peers = new ConcurrentHashMap<>();
     private final ExecutorService reconciler = Executors.newSingleThreadExecutor(
         Thread.ofPlatform().daemon(true).name("vm-reconcile").factory());
     private volatile boolean running;
@@ -537,8 +542,13 @@ public final class VmService {
 
     // ---- live migration: destination side ----
 
-    /** Starts a paused QEMU here waiting for the VM's state; returns the URI the source sends it to. */
-    public synchronized String prepareIncoming(String name) throws IOException, InterruptedException {
+    /**
+     * Starts a paused QEMU here waiting for the VM's state; answers the URI the source sends it to
+     * and how long each part took. The volumes attach while QEMU starts: its NBD connections wait
+     * in the handshake for the exports to appear (at most {@link #ATTACH_PATIENCE}).
+     */
+    public synchronized Map<String, Object> prepareIncoming(String name) throws IOException, InterruptedException {
+        long t0 = System.nanoTime();
         VmRecord record = cluster.store().readLinearizable(s -> s.vms().require(name));
         if (!config.nodeName().equals(record.migratingTo())) {
             throw ApiException.conflict("VM '" + name + "' is not migrating to " + config.nodeName());
@@ -554,19 +564,49 @@ public final class VmService {
         String host = config.nbdAddress().substring(0, config.nbdAddress().lastIndexOf(':'));
         VmFiles files = files(name);
         Files.deleteIfExists(files.pidFile());
-        QemuProcess process;
+        long t1 = System.nanoTime();
+        List<String> paths = record.definition().disks().stream().map(VmDefinition.VmDisk::volume).distinct().toList();
+        paths.forEach(path -> volumes.expect(path, ATTACH_PATIENCE));
+        long[] attached = new long[1];
+        var attach = CompletableFuture.runAsync(() -> {
+            try {
+                attachDisks(record, true);
+                attached[0] = System.nanoTime();
+            } finally {
+                paths.forEach(volumes::unexpect); // whatever did not come will not: waiting handshakes fail now
+            }
+        }, Thread.ofVirtual().name("incoming-attach-" + name).factory()::newThread);
+        QemuProcess process = null;
         try {
-            attachDisks(record, true);
             process = QemuProcess.startIncomingPaused(spec(record.definition()), files,
                 new IncomingMigration.Tcp(config.listenHost(), port));
+            attach.join();
         } catch (IOException | RuntimeException e) {
+            if (process != null) {
+                process.kill();
+            }
+            Throwable attachFailure = attach.handle((ok, error) -> error).join();
             detachDisks(record);
+            if (attachFailure != null) {
+                // QEMU failed because its exports never came: the attach's own error says why
+                Throwable why = attachFailure.getCause() != null ? attachFailure.getCause() : attachFailure;
+                if (why instanceof RuntimeException r) {
+                    throw r;
+                }
+                throw new IOException(why.getMessage(), why);
+            }
             throw e;
         }
+        long t2 = System.nanoTime();
         Guest guest = track(process);
         guest.incoming = true;
         event(name, "waiting for an incoming migration on port " + port);
-        return new IncomingMigration.Tcp(host, port).uri();
+        var answer = new LinkedHashMap<String, Object>();
+        answer.put("uri", new IncomingMigration.Tcp(host, port).uri());
+        answer.put("readMillis", (t1 - t0) / 1_000_000);
+        answer.put("attachMillis", (attached[0] - t1) / 1_000_000);
+        answer.put("qemuMillis", (t2 - t1) / 1_000_000);
+        return answer;
     }
 
     /** The state has arrived: the disks catch up with what the source wrote last, then the guest runs here. */
@@ -575,7 +615,9 @@ public final class VmService {
         if (guest == null || !guest.incoming) {
             throw ApiException.conflict("VM '" + name + "' has no incoming migration here");
         }
-        VmRecord record = cluster.store().readLinearizable(s -> s.vms().require(name));
+        // the disks are those of the definition read when the migration began (they cannot change meanwhile);
+        // each refresh reads the volume linearizably, so it sees every mapping the source committed
+        VmRecord record = cluster.store().read(s -> s.vms().require(name));
         for (VmDefinition.VmDisk disk : record.definition().disks()) {
             volumes.refresh(disk.volume());
         }
@@ -616,12 +658,19 @@ public final class VmService {
         final Map<String, Long> steps = new java.util.concurrent.ConcurrentSkipListMap<>();
         private long mark = System.nanoTime();
         private int step;
+        private int detail;
 
         /** Records how long the step just finished took. */
         void step(String what) {
             long now = System.nanoTime();
             steps.put(++step + "-" + what, (now - mark) / 1_000_000);
             mark = now;
+            detail = 0;
+        }
+
+        /** Records a part of the last step (measured elsewhere, such as on the destination). */
+        void detail(String what, long millis) {
+            steps.put(step + "." + ++detail + "-" + what, millis);
         }
 
         Migration(String vm, String destination) {
@@ -708,10 +757,14 @@ public final class VmService {
             migration.state = "attaching disks and starting QEMU on " + destination;
             // the destination attaches the volumes (shared: both nodes hold them until the switch) and starts QEMU
             destinationAttached = true;
-            String uri = peer(destination).post("/v1/vms/" + AgentClient.encode(name) + "/incoming", Map.of()).path("uri").asText();
+            JsonNode prepared = peer(destination).post("/v1/vms/" + AgentClient.encode(name) + "/incoming", Map.of());
+            String uri = prepared.path("uri").asText();
             destinationStarted = true;
             migration.qemuStarted = Duration.ofNanos(System.nanoTime() - started);
             migration.step("destination");
+            migration.detail("read", prepared.path("readMillis").asLong());
+            migration.detail("attach", prepared.path("attachMillis").asLong());
+            migration.detail("qemu-start", prepared.path("qemuMillis").asLong());
             migration.state = "migrating";
             MigrationResult result = LiveMigration.migrate(guest.process.qmp(), null, uri,
                 MigrationOptions.defaults().withTimeout(Duration.ofMinutes(10)), p -> migration.progress = p);
@@ -792,7 +845,11 @@ public final class VmService {
     private AgentClient peer(String node) {
         Node member = cluster.store().read(s -> s.membership().node(node)).orElseThrow(() -> ApiException.notFound(
             "no node '" + node + "'"));
-        return new AgentClient("http://" + member.apiAddress(), credentials.secret(), Duration.ofSeconds(60));
+        String url = "http://" + member.apiAddress();
+        String secret = credentials.secret();
+        // one client (and its kept-alive connections) per peer: a new one costs a connection and a selector thread
+        return peers.compute(node, (n, known) -> known != null && known.baseUrl().equals(url) && known.token().equals(secret)
+            ? known : new AgentClient(url, secret, Duration.ofSeconds(60)));
     }
 
     /** For the API: a client of the agent on {@code node}, to forward what only that node can do. */

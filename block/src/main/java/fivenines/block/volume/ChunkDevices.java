@@ -12,4 +12,9 @@ public interface ChunkDevices {
      * every request is refused (ESHUTDOWN) once the volume has a newer epoch.
      */
     BlockExport open(String physicalVolume, String volume, long epoch) throws IOException;
+
+    /** Whether the physical volume is on this node (read and written without the network). */
+    default boolean isLocal(String physicalVolume) {
+        return false;
+    }
 }

@@ -21,6 +21,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -60,6 +61,10 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
     private final ReentrantLock[] stripes = new ReentrantLock[64];
     private final ArrayDeque<ChunkRef> reserved = new ArrayDeque<>();
     private int nextReservation = FIRST_RESERVATION;
+    /** The reservation being taken in the background (guarded by {@code reserved}), or null. */
+    private CompletableFuture<List<ChunkRef>> refill;
+    /** Whether every chunk mapped or reserved is on this node's own PVs. */
+    private volatile boolean local;
     private final List<ChunkMapping> pending = new ArrayList<>();
     private final ReentrantLock commitLock = new ReentrantLock();
     private final Thread committer;
@@ -77,6 +82,7 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
         this.readOnly = view.readOnly();
         this.epoch = view.epoch();
         chunks.putAll(view.chunks());
+        local = allLocal(chunks.values());
         for (int i = 0; i < stripes.length; i++) {
             stripes[i] = new ReentrantLock();
         }
@@ -295,6 +301,23 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
         return true;
     }
 
+    /**
+     * True while every chunk of the volume is on this node's own PVs (served from the page cache
+     * like a plain PV export), so the NBD server may serve small requests in place. A first write
+     * may still wait for the store when the reservation runs dry; the reservation is refilled in
+     * the background ahead of need, and the server's own timing hands requests off if they get slow.
+     */
+    @Override
+    public boolean servesFromMemory() {
+        return local && cutOff == null;
+    }
+
+    private boolean allLocal(java.util.Collection<VolumeView.Located> located) {
+        Set<String> volumes = new HashSet<>();
+        located.forEach(l -> volumes.add(l.chunk().physicalVolume()));
+        return volumes.stream().allMatch(devices::isLocal);
+    }
+
     @Override
     public int preferredBlockSize() {
         return 4096;
@@ -302,14 +325,76 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
 
     // ---- chunks, commits and epochs ----
 
+    /**
+     * A reserved chunk for a first write. The reservation is refilled in the background when it
+     * runs low, so a first write waits for the store only when the volume takes chunks faster
+     * than the store hands them out (or the group is full: then this write fails with ENOSPC).
+     */
     private ChunkRef takeReserved() throws IOException {
-        synchronized (reserved) {
-            if (reserved.isEmpty()) {
-                reserved.addAll(metadata.reserve(epoch, nextReservation));
-                nextReservation = Math.min(MAX_RESERVATION, nextReservation * 2);
+        while (true) {
+            CompletableFuture<List<ChunkRef>> inFlight;
+            synchronized (reserved) {
+                if (reserved.isEmpty() && refill == null) {
+                    addReserved(metadata.reserve(epoch, nextReservation()));
+                }
+                if (!reserved.isEmpty()) {
+                    ChunkRef chunk = reserved.poll();
+                    refillIfLow();
+                    return chunk;
+                }
+                inFlight = refill;
             }
-            return reserved.poll();
+            try {
+                inFlight.join();
+            } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+                // the background reservation failed: the next pass asks the store itself and reports why
+            }
         }
+    }
+
+    private int nextReservation() {
+        int count = nextReservation;
+        nextReservation = Math.min(MAX_RESERVATION, nextReservation * 2);
+        return count;
+    }
+
+    private void addReserved(List<ChunkRef> chunks) {
+        reserved.addAll(chunks);
+        if (local && !chunks.stream().map(ChunkRef::physicalVolume).distinct().allMatch(devices::isLocal)) {
+            local = false;
+        }
+    }
+
+    /** Called holding {@code reserved}: starts a background reservation when fewer than half a batch is left. */
+    private void refillIfLow() {
+        if (refill != null || closed || cutOff != null || reserved.size() >= Math.max(1, nextReservation / 2)) {
+            return;
+        }
+        int count = nextReservation();
+        long at = epoch;
+        var task = new CompletableFuture<List<ChunkRef>>();
+        refill = task;
+        Thread.ofVirtual().name("volume-reserve-" + name).start(() -> {
+            List<ChunkRef> got = null;
+            Throwable failure = null;
+            try {
+                got = metadata.reserve(at, count);
+            } catch (IOException | RuntimeException e) {
+                failure = e;
+                LOG.debug("{}: reserving {} chunks ahead failed: {}", name, count, e.getMessage());
+            }
+            synchronized (reserved) {
+                if (got != null) {
+                    addReserved(got);
+                }
+                refill = null;
+            }
+            if (failure != null) {
+                task.completeExceptionally(failure);
+            } else {
+                task.complete(got);
+            }
+        });
     }
 
     private void giveBack(ChunkRef chunk) {
@@ -450,6 +535,7 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
                 chunks.put(chunk, located);
             }
         });
+        recomputeLocality();
         if (view.epoch() != epoch) {
             epoch = view.epoch();
             retireDevices();
@@ -466,9 +552,17 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
             chunks.clear();
             chunks.putAll(view.chunks());
             epoch = view.epoch();
+            recomputeLocality();
             return result;
         } finally {
             quiesce.writeLock().unlock();
+        }
+    }
+
+    private void recomputeLocality() {
+        boolean all = allLocal(chunks.values());
+        synchronized (reserved) {
+            local = all && reserved.stream().map(ChunkRef::physicalVolume).distinct().allMatch(devices::isLocal);
         }
     }
 

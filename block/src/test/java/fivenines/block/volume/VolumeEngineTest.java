@@ -105,8 +105,10 @@ class VolumeEngineTest {
             "read -P 0xaa " + (MIB + 8192) + " " + (3 * MIB - 8192)));
         VolumeView after = cluster.view("vg/base");
         assertEquals(1, after.chunks().values().stream().filter(VolumeView.Located::own).count(), "one chunk was copied");
-        assertEquals(5, cluster.machine.state().volumes().usedChunks(PV0) + cluster.machine.state().volumes().usedChunks(PV1)
-            - reservedChunks(), "four shared chunks and one copy are in use");
+        synchronized (cluster) { // reservations are refilled in the background: count in one consistent state
+            assertEquals(5, cluster.machine.state().volumes().usedChunks(PV0) + cluster.machine.state().volumes().usedChunks(PV1)
+                - reservedChunks(), "four shared chunks and one copy are in use");
+        }
 
         // base:allocation: own chunks are data, shared ones and unwritten ones are holes (a write there may need space)
         var map = new ProcessBuilder("nbdinfo", "--map", cluster.uri("vg/base")).redirectErrorStream(true).start();
@@ -116,6 +118,65 @@ class VolumeEngineTest {
             "the chunk shared with the snapshot is a hole: " + out);
         assertTrue(out.lines().anyMatch(l -> l.trim().startsWith("1048576") && l.contains("data")), out);
         assertTrue(out.lines().anyMatch(l -> l.trim().startsWith("4194304") && l.contains("hole,zero")), out);
+    }
+
+    @Test
+    void aVolumeWhollyOnLocalDisksIsServedInPlaceAndOneWithARemoteChunkIsNot() throws Exception {
+        cluster = new VolumeTestCluster(dir, 32 * MIB);
+        value(cluster.apply(new CreateVolumeGroup("vg", List.of(PV0, PV1))));
+        value(cluster.apply(new CreateLogicalVolume("vg", "near", 8 * MIB, "n0", true)));
+        value(cluster.apply(new CreateLogicalVolume("vg", "far", 4 * MIB, "n1", false)));
+        VolumeEngine near = cluster.attach("vg", "near");
+        ok(qemuIo(cluster.uri("vg/near"), "write -P 0x11 0 " + 6 * MIB, "flush"));
+        assertTrue(cluster.view("vg/near").chunks().values().stream().allMatch(l -> l.chunk().physicalVolume().equals(PV0)));
+        assertTrue(near.servesFromMemory(), "every chunk (and every reserved one) is on n0's own PV");
+        VolumeEngine far = cluster.attach("vg", "far");
+        ok(qemuIo(cluster.uri("vg/far"), "write -P 0x22 0 " + 4 * MIB, "flush", "read -P 0x22 0 " + 4 * MIB));
+        assertTrue(cluster.view("vg/far").chunks().values().stream().allMatch(l -> l.chunk().physicalVolume().equals(PV1)));
+        assertTrue(!far.servesFromMemory(), "a thick volume allocated on n1 waits on the network");
+        ok(qemuIo(cluster.uri("vg/near"), "read -P 0x11 0 " + 6 * MIB, "read -P 0 " + 6 * MIB + " " + 2 * MIB));
+    }
+
+    @Test
+    void firstWritesFindTheirChunksReservedAheadAndTheGroupsSpaceStaysExact() throws Exception {
+        cluster = new VolumeTestCluster(dir, 64 * MIB);
+        value(cluster.apply(new CreateVolumeGroup("vg", List.of(PV0))));
+        value(cluster.apply(new CreateLogicalVolume("vg", "thin", 48 * MIB, "n0", true)));
+        VolumeEngine engine = cluster.attach("vg", "thin");
+        ok(qemuIo(cluster.uri("vg/thin"), "write -P 0x2f " + 40 * MIB + " 4096", "write -P 0x2f " + 41 * MIB + " 4096"));
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (reservedChunks() == 0 && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertTrue(reservedChunks() > 0, "the first batch (2 chunks) is used up, and more were reserved before a write needed them");
+        long before = countReserveCommands();
+        // one 4 KiB write per new chunk, as a guest filling a fresh disk does
+        var writes = new java.util.ArrayList<String>();
+        for (int i = 0; i < 40; i++) {
+            writes.add("write -P 0x" + Integer.toHexString(0x30 + i) + " " + (i * MIB) + " 4096");
+        }
+        writes.add("flush");
+        ok(qemuIo(cluster.uri("vg/thin"), writes.toArray(String[]::new)));
+        long reservations = countReserveCommands() - before;
+        assertTrue(reservations <= 6, "40 new chunks took " + reservations + " reservations (batches grow to 32)");
+        engine.close();
+        value(cluster.apply(new fivenines.model.command.DetachLogicalVolume("vg", "thin", null)));
+        synchronized (cluster) {
+            assertEquals(42, cluster.machine.state().volumes().usedChunks(PV0),
+                "after detach only the 42 written chunks are in use: what was reserved ahead went back");
+            assertEquals(42, cluster.view("vg/thin").chunks().size());
+        }
+        cluster.attach("vg", "thin");
+        var reads = new java.util.ArrayList<String>();
+        for (int i = 0; i < 40; i++) {
+            reads.add("read -P 0x" + Integer.toHexString(0x30 + i) + " " + (i * MIB) + " 4096");
+            reads.add("read -P 0 " + (i * MIB + 4096) + " " + (MIB - 4096));
+        }
+        ok(qemuIo(cluster.uri("vg/thin"), reads.toArray(String[]::new)));
+    }
+
+    long countReserveCommands() {
+        return cluster.commands.stream().filter(c -> c instanceof fivenines.model.command.ReserveChunks).count();
     }
 
     long reservedChunks() {

@@ -89,7 +89,11 @@ final class VolumeTestCluster implements AutoCloseable {
         files.put(pv.exportName(), FileExport.wholeFile(pv.exportName(), file, false));
     }
 
+    /** Every command applied, in order. */
+    final List<Command> commands = java.util.Collections.synchronizedList(new ArrayList<>());
+
     synchronized Result apply(Command command) {
+        commands.add(command);
         return machine.apply(command, ++index);
     }
 
@@ -111,7 +115,7 @@ final class VolumeTestCluster implements AutoCloseable {
     /** Attaches on n0 and serves the engine; returns it. */
     VolumeEngine attach(String vg, String lv) throws IOException {
         value(apply(new AttachLogicalVolume(vg, lv, "n0", false, false)));
-        var engine = new VolumeEngine(metadata(vg, lv), this::open, Duration.ofMillis(100));
+        var engine = new VolumeEngine(metadata(vg, lv), devices, Duration.ofMillis(100));
         engines.add(engine);
         started.add(engine);
         return engine;
@@ -153,6 +157,21 @@ final class VolumeTestCluster implements AutoCloseable {
         }
         return ((Result.Applied) result).value();
     }
+
+    /** n0's PVs are local (read in place), the others are reached over NBD. */
+    final ChunkDevices devices = new ChunkDevices() {
+        @Override
+        public BlockExport open(String physicalVolume, String volume, long epoch) throws IOException {
+            return VolumeTestCluster.this.open(physicalVolume, volume, epoch);
+        }
+
+        @Override
+        public boolean isLocal(String physicalVolume) {
+            synchronized (VolumeTestCluster.this) {
+                return machine.state().storage().requirePhysicalVolume(physicalVolume).node().equals("n0");
+            }
+        }
+    };
 
     BlockExport open(String pvId, String volume, long epoch) throws IOException {
         PhysicalVolume pv;

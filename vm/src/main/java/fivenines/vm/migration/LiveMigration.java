@@ -68,7 +68,28 @@ public final class LiveMigration {
             throw new MigrationFailedException(vm, "could not start: " + refused.getMessage(), sourceStatus(source), refused);
         }
         long deadline = started + options.timeout().toNanos();
+        // QEMU announces each change of state (MIGRATION events): the loop wakes on those and polls
+        // for progress in between, so completion is seen at once rather than up to a poll late
+        var changed = new java.util.concurrent.Semaphore(0);
+        java.util.function.Consumer<fivenines.vm.qmp.QmpEvent> onEvent = event -> {
+            if (event.name().equals("MIGRATION")) {
+                changed.release();
+            }
+        };
+        source.addEventListener(onEvent);
+        try {
+            return await(source, destination, options, progress, vm, started, deadline, changed);
+        } finally {
+            source.removeEventListener(onEvent);
+        }
+    }
+
+    private static MigrationResult await(QmpClient source, QmpClient destination, MigrationOptions options,
+                                         Consumer<MigrationProgress> progress, String vm, long started, long deadline,
+                                         java.util.concurrent.Semaphore changed)
+            throws MigrationFailedException, InterruptedException {
         while (true) {
+            changed.drainPermits();
             JsonNode info;
             try {
                 info = source.execute("query-migrate");
@@ -102,7 +123,7 @@ public final class LiveMigration {
                     }
                 }
             }
-            Thread.sleep(options.pollInterval());
+            changed.tryAcquire(options.pollInterval().toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
         }
     }
 
