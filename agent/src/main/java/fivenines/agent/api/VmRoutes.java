@@ -123,10 +123,7 @@ public final class VmRoutes {
             return Map.of();
         });
         router.add("POST", "/v1/vms/{name}/incoming", r -> vms.prepareIncoming(r.path("name")));
-        router.add("POST", "/v1/vms/{name}/incoming/complete", r -> {
-            vms.completeIncoming(r.path("name"));
-            return Map.of();
-        });
+        router.add("POST", "/v1/vms/{name}/incoming/complete", r -> vms.completeIncoming(r.path("name")));
         router.add("POST", "/v1/vms/{name}/incoming/abort", r -> {
             vms.abortIncoming(r.path("name"));
             return Map.of();

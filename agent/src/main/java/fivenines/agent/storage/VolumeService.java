@@ -71,6 +71,8 @@ public final class VolumeService {
     private final ClusterService cluster;
     private final Credentials credentials;
     private final ExportRegistry exports;
+    /** Volumes whose attach here has just been applied on this replica (their engine may start from a local read). */
+    private final java.util.Set<String> justAttached = ConcurrentHashMap.newKeySet();
     private final Map<String, VolumeEngine> engines = new ConcurrentHashMap<>();
     private final Map<String, Long> epochs = new ConcurrentHashMap<>();
     private final ExecutorService reconciler = Executors.newSingleThreadExecutor(
@@ -234,6 +236,24 @@ public final class VolumeService {
                 return config.nodeName();
             }
 
+            /**
+             * Right after this node's own attach was applied here, the local replica holds every mapping
+             * committed before it, and no one else can commit after it unless the attachment is shared
+             * (a migration's destination, which reads the volume linearizably again at the switch-over).
+             * Otherwise (an agent restarting, whose replica may still be catching up) it reads linearizably.
+             */
+            @Override
+            public VolumeView initialView() throws IOException {
+                if (justAttached.remove(path)) {
+                    try {
+                        return cluster.store().read(state -> state.volumes().view(path));
+                    } catch (Rejection gone) {
+                        throw new NbdErrorException(NbdProtocol.ESHUTDOWN, gone.getMessage());
+                    }
+                }
+                return view();
+            }
+
             @Override
             public VolumeView view() throws IOException {
                 try {
@@ -327,9 +347,14 @@ public final class VolumeService {
                 Map.of("node", target, "shared", shared, "force", force));
             return;
         }
-        ApiException.valueOf(cluster.store().submitAndWait(new AttachLogicalVolume(vg, lv, target, shared, force,
-            config.nbdAddress(), config.nbdSocket().toString())));
-        reconcileAll();
+        justAttached.add(vg + "/" + lv);
+        try {
+            ApiException.valueOf(cluster.store().submitAndWait(new AttachLogicalVolume(vg, lv, target, shared, force,
+                config.nbdAddress(), config.nbdSocket().toString())));
+            reconcileAll();
+        } finally {
+            justAttached.remove(vg + "/" + lv);
+        }
         if (!engines.containsKey(vg + "/" + lv)) {
             throw new ApiException(500, vg + "/" + lv + " is attached here but its engine did not start; see the agent log");
         }

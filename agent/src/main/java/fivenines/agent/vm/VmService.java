@@ -77,6 +77,8 @@ public final class VmService {
     private static final int MAX_RESTARTS = 3;
     private static final Duration RESTART_WINDOW = Duration.ofMinutes(1);
     /** How long a destination QEMU's NBD connections wait for volumes that attach while it starts. */
+    /** How long a destination waits for the source's 'begin' to reach its replica. */
+    private static final Duration BEGIN_PATIENCE = Duration.ofSeconds(20);
     private static final Duration ATTACH_PATIENCE = Duration.ofSeconds(25); // below the NBD handshake timeout (30 s)
 
     private final AgentConfig config;
@@ -87,6 +89,8 @@ public final class VmService {
     private final Map<String, Migration> migrations = new ConcurrentHashMap<>();
     private final Map<String, String> reported = new ConcurrentHashMap<>();
     private final Map<String, AgentClient> peers = new ConcurrentHashMap<>();
+    /** Incoming migrations their source gave up on while they were being prepared. */
+    private final Map<String, Boolean> abandonedIncoming = new ConcurrentHashMap<>();
     private final ExecutorService reconciler = Executors.newSingleThreadExecutor(
         Thread.ofPlatform().daemon(true).name("vm-reconcile").factory());
     private volatile boolean running;
@@ -544,18 +548,22 @@ public final class VmService {
 
     /**
      * Starts a paused QEMU here waiting for the VM's state; answers the URI the source sends it to
-     * and how long each part took. The volumes attach while QEMU starts: its NBD connections wait
-     * in the handshake for the exports to appear (at most {@link #ATTACH_PATIENCE}).
+     * and how long each part took. The source asks for this while its 'begin' is being committed:
+     * QEMU starts at once (its NBD connections wait in the handshake for the exports, at most
+     * {@link #ATTACH_PATIENCE}) while the volumes attach shared, and the answer waits until the
+     * store says the VM migrates here. An abort meanwhile, or no 'begin' within
+     * {@link #BEGIN_PATIENCE}, undoes it all.
      */
     public synchronized Map<String, Object> prepareIncoming(String name) throws IOException, InterruptedException {
         long t0 = System.nanoTime();
-        VmRecord record = cluster.store().readLinearizable(s -> s.vms().require(name));
-        if (!config.nodeName().equals(record.migratingTo())) {
-            throw ApiException.conflict("VM '" + name + "' is not migrating to " + config.nodeName());
+        abandonedIncoming.remove(name);
+        VmRecord record = cluster.store().read(s -> s.vms().require(name));
+        if (config.nodeName().equals(record.node())) {
+            throw ApiException.conflict("VM '" + name + "' runs on " + config.nodeName() + " already");
         }
         Guest existing = guests.remove(name);
         if (existing != null) {
-            existing.process.close();
+            existing.process.kill(); // a QEMU left waiting by an earlier attempt
         }
         int port;
         try (var socket = new ServerSocket(0, 1, java.net.InetAddress.getByName(config.listenHost()))) {
@@ -564,23 +572,29 @@ public final class VmService {
         String host = config.nbdAddress().substring(0, config.nbdAddress().lastIndexOf(':'));
         VmFiles files = files(name);
         Files.deleteIfExists(files.pidFile());
-        long t1 = System.nanoTime();
         List<String> paths = record.definition().disks().stream().map(VmDefinition.VmDisk::volume).distinct().toList();
         paths.forEach(path -> volumes.expect(path, ATTACH_PATIENCE));
-        long[] attached = new long[1];
+        long[] marks = new long[2];
         var attach = CompletableFuture.runAsync(() -> {
             try {
+                // shared attachments are harmless before 'begin': this QEMU waits paused (-S) for the state and
+                // writes nothing until the switch-over; if 'begin' never comes, everything here is undone
                 attachDisks(record, true);
-                attached[0] = System.nanoTime();
+                marks[0] = System.nanoTime();
             } finally {
                 paths.forEach(volumes::unexpect); // whatever did not come will not: waiting handshakes fail now
             }
-        }, Thread.ofVirtual().name("incoming-attach-" + name).factory()::newThread);
+            awaitBegin(name);
+            marks[1] = System.nanoTime();
+        }, task -> Thread.ofVirtual().name("incoming-attach-" + name).start(task));
         QemuProcess process = null;
         try {
             process = QemuProcess.startIncomingPaused(spec(record.definition()), files,
                 new IncomingMigration.Tcp(config.listenHost(), port));
             attach.join();
+            if (abandonedIncoming.remove(name) != null) {
+                throw ApiException.conflict("the incoming migration of VM '" + name + "' was abandoned by its source");
+            }
         } catch (IOException | RuntimeException e) {
             if (process != null) {
                 process.kill();
@@ -597,20 +611,45 @@ public final class VmService {
             }
             throw e;
         }
-        long t2 = System.nanoTime();
+        long t1 = System.nanoTime();
         Guest guest = track(process);
         guest.incoming = true;
         event(name, "waiting for an incoming migration on port " + port);
         var answer = new LinkedHashMap<String, Object>();
         answer.put("uri", new IncomingMigration.Tcp(host, port).uri());
-        answer.put("readMillis", (t1 - t0) / 1_000_000);
-        answer.put("attachMillis", (attached[0] - t1) / 1_000_000);
-        answer.put("qemuMillis", (t2 - t1) / 1_000_000);
+        answer.put("attachMillis", (marks[0] - t0) / 1_000_000);
+        answer.put("beginSeenMillis", (marks[1] - t0) / 1_000_000);
+        answer.put("qemuMillis", (t1 - t0) / 1_000_000);
         return answer;
     }
 
+    /** Waits until this replica has applied the source's 'begin' naming this node (a local read: it is committed then). */
+    private void awaitBegin(String name) {
+        long deadline = System.nanoTime() + BEGIN_PATIENCE.toNanos();
+        while (true) {
+            VmRecord record = cluster.store().read(s -> s.vms().require(name));
+            if (config.nodeName().equals(record.migratingTo())) {
+                return;
+            }
+            if (abandonedIncoming.containsKey(name)) {
+                throw ApiException.conflict("the incoming migration of VM '" + name + "' was abandoned by its source");
+            }
+            if (System.nanoTime() > deadline) {
+                throw ApiException.conflict("VM '" + name + "' is not migrating to " + config.nodeName()
+                    + " (no 'begin' in the store within " + BEGIN_PATIENCE.toSeconds() + " s)");
+            }
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw ApiException.conflict("interrupted while waiting for the migration of '" + name + "' to begin");
+            }
+        }
+    }
+
     /** The state has arrived: the disks catch up with what the source wrote last, then the guest runs here. */
-    public void completeIncoming(String name) throws IOException, InterruptedException {
+    public Map<String, Object> completeIncoming(String name) throws IOException, InterruptedException {
+        long t0 = System.nanoTime();
         Guest guest = guests.get(name);
         if (guest == null || !guest.incoming) {
             throw ApiException.conflict("VM '" + name + "' has no incoming migration here");
@@ -621,21 +660,28 @@ public final class VmService {
         for (VmDefinition.VmDisk disk : record.definition().disks()) {
             volumes.refresh(disk.volume());
         }
+        long t1 = System.nanoTime();
         try {
             guest.process.resume();
         } catch (QmpException e) {
             throw new IOException("VM " + name + ": the destination would not continue: " + e.getMessage(), e);
         }
+        long t2 = System.nanoTime();
         // it stays marked incoming until the store places the VM here, so nothing here stops it meanwhile
         event(name, "running here after a live migration");
+        return Map.of("refreshMillis", (t1 - t0) / 1_000_000, "contMillis", (t2 - t1) / 1_000_000);
     }
 
-    /** The migration failed: the QEMU waiting here goes, and so do its attachments. */
-    public void abortIncoming(String name) {
+    /**
+     * The migration failed: the QEMU waiting here goes, and so do its attachments. A preparation
+     * still under way sees the mark, and undoes itself.
+     */
+    public void abortIncoming(String name) throws InterruptedException {
+        abandonedIncoming.put(name, Boolean.TRUE);
         Guest guest = guests.get(name);
         if (guest != null && guest.incoming) {
             guests.remove(name);
-            guest.process.close();
+            guest.process.kill();
             event(name, "incoming migration abandoned");
         }
         cluster.store().read(s -> s.vms().vm(name)).ifPresent(this::detachDisks);
@@ -750,20 +796,40 @@ public final class VmService {
         boolean destinationAttached = false;
         boolean destinationStarted = false;
         try {
-            submit(new MigrateVm(name, destination, "begin"));
+            migration.state = "starting QEMU on " + destination + ", attaching disks there";
+            // the destination starts QEMU while 'begin' is committed, then attaches the volumes (shared: both
+            // nodes hold them until the switch); it waits for 'begin' to reach its replica before attaching
+            destinationAttached = true;
+            AgentClient peer = peer(destination);
+            var prepare = CompletableFuture.supplyAsync(
+                () -> peer.post("/v1/vms/" + AgentClient.encode(name) + "/incoming", Map.of()),
+                task -> Thread.ofVirtual().name("migrate-prepare-" + name).start(task));
+            try {
+                submit(new MigrateVm(name, destination, "begin"));
+            } catch (RuntimeException refused) {
+                try {
+                    peer.post("/v1/vms/" + AgentClient.encode(name) + "/incoming/abort", Map.of());
+                } catch (RuntimeException ignored) {
+                    LOG.debug("VM {}: the destination could not be told to abort", name);
+                }
+                prepare.handle((ok, error) -> null).join();
+                throw refused;
+            }
             begun = true;
             migration.step("begin");
             event(name, "live migration to " + destination + " begins");
-            migration.state = "attaching disks and starting QEMU on " + destination;
-            // the destination attaches the volumes (shared: both nodes hold them until the switch) and starts QEMU
-            destinationAttached = true;
-            JsonNode prepared = peer(destination).post("/v1/vms/" + AgentClient.encode(name) + "/incoming", Map.of());
+            JsonNode prepared;
+            try {
+                prepared = prepare.join();
+            } catch (java.util.concurrent.CompletionException e) {
+                throw e.getCause() instanceof RuntimeException r ? r : e;
+            }
             String uri = prepared.path("uri").asText();
             destinationStarted = true;
             migration.qemuStarted = Duration.ofNanos(System.nanoTime() - started);
             migration.step("destination");
-            migration.detail("read", prepared.path("readMillis").asLong());
             migration.detail("attach", prepared.path("attachMillis").asLong());
+            migration.detail("begin-seen", prepared.path("beginSeenMillis").asLong());
             migration.detail("qemu-start", prepared.path("qemuMillis").asLong());
             migration.state = "migrating";
             MigrationResult result = LiveMigration.migrate(guest.process.qmp(), null, uri,
@@ -772,9 +838,11 @@ public final class VmService {
             migration.step("qemu");
             long handover = System.nanoTime();
             migration.state = "switching over";
-            peer(destination).post("/v1/vms/" + AgentClient.encode(name) + "/incoming/complete", Map.of());
+            JsonNode switched = peer(destination).post("/v1/vms/" + AgentClient.encode(name) + "/incoming/complete", Map.of());
             migration.switchover = Duration.ofNanos(System.nanoTime() - handover);
             migration.step("switchover");
+            migration.detail("refresh", switched.path("refreshMillis").asLong());
+            migration.detail("cont", switched.path("contMillis").asLong());
             submit(new MigrateVm(name, destination, "complete"));
             migration.step("complete");
             migration.total = Duration.ofNanos(System.nanoTime() - started);

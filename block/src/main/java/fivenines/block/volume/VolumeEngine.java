@@ -76,7 +76,7 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
     public VolumeEngine(VolumeMetadata metadata, ChunkDevices devices, Duration commitInterval) throws IOException {
         this.metadata = metadata;
         this.devices = devices;
-        VolumeView view = metadata.view();
+        VolumeView view = metadata.initialView();
         this.name = view.path();
         this.size = view.size();
         this.readOnly = view.readOnly();

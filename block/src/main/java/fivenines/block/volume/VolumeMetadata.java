@@ -20,6 +20,14 @@ public interface VolumeMetadata {
     /** The volume's current map, epoch and attachments, as committed. */
     VolumeView view() throws IOException;
 
+    /**
+     * The map an engine starts from. The same as {@link #view()} unless the caller knows a cheaper
+     * read is as fresh (the engine is started right after its attachment was applied here).
+     */
+    default VolumeView initialView() throws IOException {
+        return view();
+    }
+
     /** Takes up to {@code count} free chunks (at least one) for first writes. */
     List<ChunkRef> reserve(long epoch, int count) throws IOException;
 
