@@ -283,6 +283,53 @@ class VmSystemTest extends ClusterSystemTest {
         assertTrue(firstHome == middleLast + 1 || firstHome == middleLast + 2, "node1's console ends at " + middleLast
             + ", node0's begins at " + firstHome);
 
+        // a migration whose destination QEMU dies (killed as soon as it is there) rolls back: the guest goes on
+        // where it was, node1 keeps nothing (no QEMU, no attachment), the store shows no migration
+        Path pidFile = nodes.get("node1").dataDir.resolve("vms/mover/qemu.pid");
+        JsonNode started = api("node0").post("/v1/vms/mover/migrate", Map.of("node", "node1", "wait", false));
+        assertEquals("node0", started.path("source").asText(), started.toString());
+        long killed = -1;
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (killed < 0 && System.nanoTime() < deadline) {
+            if (Files.exists(pidFile)) {
+                try {
+                    long pid = Long.parseLong(Files.readString(pidFile).strip());
+                    var process = ProcessHandle.of(pid);
+                    if (pid != destinationPid && process.isPresent()) {
+                        process.get().destroyForcibly();
+                        killed = pid;
+                    }
+                } catch (NumberFormatException | java.nio.file.NoSuchFileException halfWritten) {
+                    // QEMU is writing it
+                }
+            }
+            Thread.sleep(2);
+        }
+        assertTrue(killed > 0, "node1 started a QEMU for the incoming migration");
+        JsonNode failed = null;
+        for (int i = 0; i < 600; i++) {
+            failed = api("node1").get("/v1/vms/mover/migration?node=node0");
+            if (List.of("failed", "completed").contains(failed.path("state").asText())) {
+                break;
+            }
+            Thread.sleep(100);
+        }
+        assertEquals("failed", failed.path("state").asText(), failed.toString());
+        lap(t0, "migration with a dying destination failed: " + failed.path("error").asText());
+        vm = awaitVm("node1", "mover", v -> v.path("phase").asText().equals("running") && v.path("migratingTo").asText(null) == null,
+            Duration.ofSeconds(30));
+        assertRunsOn("mover", vm, "node0");
+        assertTrue(awaitExit(killed, Duration.ofSeconds(10)));
+        JsonNode kept = api("node1").get("/v1/lvs/move/disk");
+        for (int i = 0; i < 100 && !attachedNodes(kept).equals(List.of("node0")); i++) {
+            Thread.sleep(100);
+            kept = api("node1").get("/v1/lvs/move/disk");
+        }
+        assertEquals(List.of("node0"), attachedNodes(kept), "only the source holds the disk: " + kept);
+        long beforeRollback = acknowledged(console("mover"));
+        backAgain = awaitAcknowledged("mover", beforeRollback + 10, Duration.ofSeconds(60));
+        assertEquals(0, count(console("mover"), TestGuest.UP_LINE), "the guest was not rebooted");
+
         // stopped while writing: every acknowledged record is on the disk once, in its place
         stop("mover");
         long last = acknowledged(console("mover"));
