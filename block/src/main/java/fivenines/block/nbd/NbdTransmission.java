@@ -148,7 +148,10 @@ final class NbdTransmission {
      */
     private boolean servedInline(Request request) {
         if (!export.servesFromMemory()) {
-            return false; // it may wait on another node: whatever it waits for must not hold up the rest
+            // it may wait on another node: only a lone read or write is served in place (nothing is in
+            // flight or waiting to be read, so nothing is held up while it waits); the rest are handed off
+            return inFlight.get() == 0 && !input.hasBuffered() && (request.type() == CMD_READ || request.type() == CMD_WRITE)
+                && !request.has(CMD_FLAG_FUA) && request.length() <= INLINE_MAXIMUM_LENGTH;
         }
         if (inFlight.get() == 0 && !input.hasBuffered()) {
             return true; // nothing to overlap with

@@ -260,6 +260,9 @@ public final class QemuProcess implements AutoCloseable {
     private static String tail(Path file) {
         try {
             List<String> lines = Files.readAllLines(file);
+            if (lines.isEmpty()) {
+                return "QEMU wrote nothing to " + file + " (was it killed?)";
+            }
             return String.join("\n", lines.subList(Math.max(0, lines.size() - 10), lines.size()));
         } catch (IOException unreadable) {
             return "(no log at " + file + ")";
