@@ -41,7 +41,7 @@ final class LogicalVolumeCommand {
         AgentOptions agent;
         @Option(names = {"-n", "--name"}, required = true)
         String name;
-        @Option(names = {"-L", "--size"}, required = true, description = "e.g. 4G")
+        @Option(names = {"-L", "--size"}, required = true, description = "e.g. 4G; MiB without a unit, as in LVM")
         String size;
         @Option(names = "--on", description = "take extents on this node first")
         String node;
@@ -64,18 +64,26 @@ final class LogicalVolumeCommand {
         }
     }
 
-    @Command(name = "extend", mixinStandardHelpOptions = true, description = "lv extend -L NEWSIZE VG/LV")
+    @Command(name = "extend", mixinStandardHelpOptions = true, description = "lv extend -L [+]SIZE VG/LV")
     static final class Extend implements Runnable {
         @Mixin
         AgentOptions agent;
-        @Option(names = {"-L", "--size"}, required = true, description = "the new size, e.g. 8G")
+        @Option(names = {"-L", "--size"}, required = true,
+            description = "the new size (8G), or '+SIZE' to add to it (+1G); MiB without a unit, as in LVM")
         String size;
         @Parameters(paramLabel = "VG/LV")
         String volume;
 
         @Override
         public void run() {
-            print("extended", agent.client().post("/v1/lvs/" + path(volume) + "/extend", Map.of("size", Sizes.parse(size))));
+            Sizes.Size requested = Sizes.parseSigned(size);
+            var body = switch (requested.sign()) {
+                case ABSOLUTE -> Map.of("size", requested.bytes());
+                case PLUS -> Map.of("by", requested.bytes());
+                case MINUS -> throw new Nines.UsageException("'-L " + size + "' would shrink " + volume
+                    + ", and shrinking a logical volume is not supported; give a larger size or '+SIZE'");
+            };
+            print("extended", agent.client().post("/v1/lvs/" + path(volume) + "/extend", body));
         }
     }
 

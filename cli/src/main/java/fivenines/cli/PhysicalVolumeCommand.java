@@ -29,11 +29,18 @@ final class PhysicalVolumeCommand {
         String extentSize = "4M";
         @Option(names = "--json", description = "print JSON")
         boolean json;
+        @Option(names = {"-f", "--force"}, description = "overwrite a label this cluster does not know (as pvcreate -f)")
+        boolean force;
 
         @Override
         public void run() {
+            if (!Path.of(path).isAbsolute()) {
+                throw new Nines.UsageException("'" + path + "' is relative; give the absolute path on the agent's node"
+                    + " (the agent may run elsewhere and in another folder)");
+            }
             var body = new HashMap<String, Object>();
-            body.put("path", Path.of(path).toAbsolutePath().toString());
+            body.put("path", path);
+            body.put("force", force);
             if (size != null) {
                 body.put("size", Sizes.parse(size));
             }
@@ -97,7 +104,7 @@ final class PhysicalVolumeCommand {
         @Override
         public void run() {
             JsonNode pv = agent.client().delete("/v1/pvs/" + AgentClient.encode(reference));
-            System.out.println("physical volume " + pv.path("name").asText() + " removed");
+            System.out.println("physical volume " + pv.path("name").asText() + " removed; " + pv.path("label").asText());
         }
     }
 }

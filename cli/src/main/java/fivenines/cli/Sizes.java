@@ -1,43 +1,83 @@
 package fivenines.cli;
 
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.util.Locale;
+import java.util.regex.Pattern;
 
-/** Sizes as operators write them: 512M, 4G, 1T (powers of 1024), or plain bytes. */
+/**
+ * Sizes as LVM users type them ({@code lvcreate -L}): a number, possibly with a fraction, and an
+ * optional unit of either case — b (bytes), s (512-byte sectors), k, m, g, t, p, e (powers of
+ * 1024), optionally written KiB/MiB/...; without a unit the number means MiB, as in LVM. A leading
+ * {@code +} or {@code -} makes the size relative (only where a command says it accepts that).
+ */
 final class Sizes {
+    private static final Pattern SIZE = Pattern.compile("([+-]?)(\\d+(?:\\.\\d+)?|\\.\\d+)([bBsSkKmMgGtTpPeE]?)(?:(?<=[kKmMgGtTpPeE])[iI][bB])?");
+    private static final String USAGE = "write a number with an optional unit: b (bytes), s (sectors), k, m, g, t, p or e"
+        + " (powers of 1024, either case); without a unit it means MiB, as in LVM (e.g. 512M, 4G, 1.5T)";
+
+    /** The sign of a size argument: absolute, or relative to the current size. */
+    enum Sign {
+        /** The size itself. */
+        ABSOLUTE,
+        /** The current size plus this many bytes. */
+        PLUS,
+        /** The current size minus this many bytes. */
+        MINUS
+    }
+
+    /** A parsed size: its sign and its number of bytes (always more than zero). */
+    record Size(Sign sign, long bytes) {
+    }
+
     private Sizes() {
     }
 
+    /** An absolute size; a sign is a usage error. */
     static long parse(String text) {
-        String t = text.strip().toUpperCase(Locale.ROOT);
-        if (t.endsWith("IB")) {
-            t = t.substring(0, t.length() - 2);
-        } else if (t.endsWith("B") && t.length() > 1 && !Character.isDigit(t.charAt(t.length() - 2))) {
-            t = t.substring(0, t.length() - 1);
+        Size size = parseSigned(text);
+        if (size.sign() != Sign.ABSOLUTE) {
+            throw new Nines.UsageException("size '" + text + "' is relative; this command takes a size without '+' or '-'");
         }
-        long unit = 1;
-        if (!t.isEmpty()) {
-            switch (t.charAt(t.length() - 1)) {
-                case 'K' -> unit = 1L << 10;
-                case 'M' -> unit = 1L << 20;
-                case 'G' -> unit = 1L << 30;
-                case 'T' -> unit = 1L << 40;
-                default -> unit = 1;
-            }
+        return size.bytes();
+    }
+
+    /** A size that may be relative ({@code +1G}, {@code -512M}). */
+    static Size parseSigned(String text) {
+        var matcher = SIZE.matcher(text == null ? "" : text.strip());
+        if (!matcher.matches()) {
+            throw new Nines.UsageException("size '" + text + "' is not valid: " + USAGE);
         }
-        String number = unit == 1 ? t : t.substring(0, t.length() - 1);
-        try {
-            double value = Double.parseDouble(number);
-            if (value <= 0 || Double.isNaN(value) || value * unit > Long.MAX_VALUE) {
-                throw new NumberFormatException();
-            }
-            return (long) (value * unit);
-        } catch (NumberFormatException e) {
-            throw new Nines.UsageException("size '" + text + "' is not valid: write e.g. 512M, 4G or 1T");
+        Sign sign = switch (matcher.group(1)) {
+            case "+" -> Sign.PLUS;
+            case "-" -> Sign.MINUS;
+            default -> Sign.ABSOLUTE;
+        };
+        String unit = matcher.group(3).toLowerCase(Locale.ROOT);
+        long multiplier = switch (unit) {
+            case "b" -> 1;
+            case "s" -> 512;
+            case "k" -> 1L << 10;
+            case "", "m" -> 1L << 20;
+            case "g" -> 1L << 30;
+            case "t" -> 1L << 40;
+            case "p" -> 1L << 50;
+            case "e" -> 1L << 60;
+            default -> throw new IllegalStateException("unit " + unit);
+        };
+        BigDecimal bytes = new BigDecimal(matcher.group(2)).multiply(BigDecimal.valueOf(multiplier))
+            .setScale(0, RoundingMode.CEILING);
+        if (bytes.signum() <= 0) {
+            throw new Nines.UsageException("size '" + text + "' is zero: a size must be more than 0");
         }
+        if (bytes.compareTo(BigDecimal.valueOf(Long.MAX_VALUE)) > 0) {
+            throw new Nines.UsageException("size '" + text + "' is too large: at most 8 EiB");
+        }
+        return new Size(sign, bytes.longValueExact());
     }
 
     static String format(long bytes) {
-        String[] units = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+        String[] units = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
         double value = bytes;
         int unit = 0;
         while (value >= 1024 && unit < units.length - 1) {

@@ -31,7 +31,12 @@ public final class StorageRoutes {
             return map;
         }));
         router.add("POST", "/v1/pvs", this::create);
-        router.add("DELETE", "/v1/pvs/{ref}", r -> describe(physicalVolumes.remove(r.path("ref")), 0));
+        router.add("DELETE", "/v1/pvs/{ref}", r -> {
+            var removal = physicalVolumes.remove(r.path("ref"));
+            var map = describe(removal.physicalVolume(), 0);
+            map.put("label", removal.label());
+            return map;
+        });
     }
 
     private Object create(ApiRequest request) {
@@ -42,7 +47,10 @@ public final class StorageRoutes {
         if (size != null && size <= 0) {
             throw ApiException.badRequest("size must be positive, not " + size);
         }
-        return describe(physicalVolumes.create(path, size, extentSize), 0);
+        if (!path.isAbsolute()) {
+            throw ApiException.badRequest("physical volume path '" + path + "' is relative; give an absolute path on the agent's node");
+        }
+        return describe(physicalVolumes.create(path, size, extentSize, body.path("force").asBoolean(false)), 0);
     }
 
     static Map<String, Object> describe(PhysicalVolume pv, long usedExtents) {

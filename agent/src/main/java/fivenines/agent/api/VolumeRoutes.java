@@ -48,7 +48,7 @@ public final class VolumeRoutes {
             s -> describe(s.volumes().requireVolume(r.path("vg"), r.path("name")), s)));
         router.add("POST", "/v1/lvs", this::create);
         router.add("POST", "/v1/lvs/{vg}/{name}/extend", r -> volume(new ExtendLogicalVolume(r.path("vg"), r.path("name"),
-            size(r.json()))));
+            newSize(r))));
         router.add("POST", "/v1/lvs/{vg}/{name}/rename", r -> volume(new RenameLogicalVolume(r.path("vg"), r.path("name"),
             r.requireText("newName"))));
         router.add("DELETE", "/v1/lvs/{vg}/{name}", r -> volume(new RemoveLogicalVolume(r.path("vg"), r.path("name"))));
@@ -79,6 +79,27 @@ public final class VolumeRoutes {
 
     private Object show(String vg, String name) {
         return cluster.store().readLinearizable(s -> describe(s.volumes().requireVolume(vg, name), s));
+    }
+
+    /**
+     * The size an extend asks for: {@code size} (the new size) or {@code by} (bytes to add to the
+     * current size). A concurrent extend by the same amount is refused by the store (the second
+     * asks for a size the volume has already), so a relative extend never silently counts once.
+     */
+    private long newSize(ApiRequest request) {
+        JsonNode body = request.json();
+        if (body.has("by")) {
+            if (body.has("size")) {
+                throw ApiException.badRequest("give either 'size' (the new size) or 'by' (bytes to add), not both");
+            }
+            if (!body.path("by").canConvertToLong() || body.path("by").asLong() <= 0) {
+                throw ApiException.badRequest("field 'by' must be a positive number of bytes");
+            }
+            long current = cluster.store().readLinearizable(
+                s -> s.volumes().requireVolume(request.path("vg"), request.path("name")).size());
+            return Math.addExact(current, body.path("by").asLong());
+        }
+        return size(body);
     }
 
     private static long size(JsonNode body) {

@@ -189,7 +189,7 @@ public final class ClusterService implements AutoCloseable {
 
     /** Takes this node out of the cluster and forgets the cluster locally. */
     public synchronized void leave() {
-        remove(config.nodeName(), "left");
+        remove(config.nodeName(), RemoveNode.LEFT);
         stopStore();
         ClusterIdentity.forget(config.dataDir());
         identity = null;

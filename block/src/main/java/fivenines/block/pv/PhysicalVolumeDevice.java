@@ -20,6 +20,14 @@ public final class PhysicalVolumeDevice {
     }
 
     public static Prepared prepare(Path path, Long sizeOrNull, long extentSize) throws IOException {
+        return prepare(path, sizeOrNull, extentSize, null);
+    }
+
+    /**
+     * As {@link #prepare(Path, Long, long)}, but a label with the id {@code replaceable} (one the
+     * cluster no longer knows, overwritten on the operator's word) does not stop it.
+     */
+    public static Prepared prepare(Path path, Long sizeOrNull, long extentSize, UUID replaceable) throws IOException {
         if (!path.isAbsolute()) {
             throw new IllegalArgumentException("physical volume path '" + path + "' must be absolute");
         }
@@ -48,9 +56,8 @@ public final class PhysicalVolumeDevice {
                 throw new IllegalArgumentException(path + " cannot be read and written by the agent");
             }
             var existing = PhysicalVolumeLabel.read(path);
-            if (existing.isPresent()) {
-                throw new IllegalArgumentException(path + " is already labelled as physical volume " + existing.get().id()
-                    + "; 'nines pv list' shows it, 'nines pv remove' frees it");
+            if (existing.isPresent() && !existing.get().id().equals(replaceable)) {
+                throw new IllegalArgumentException(path + " is already labelled as physical volume " + existing.get().id());
             }
             long size = sizeOf(path);
             if (size < minimum) {

@@ -33,6 +33,7 @@ import fivenines.model.command.ReleaseLock;
 import fivenines.model.command.RemoveNode;
 import fivenines.model.command.SetNodeState;
 import fivenines.model.lock.LockHolder;
+import fivenines.model.storage.PhysicalVolume;
 
 import java.util.List;
 import java.util.Optional;
@@ -128,11 +129,26 @@ public final class StateMachine {
     }
 
     private NodeRemoved removeNode(RemoveNode command, long index) {
+        state.membership().requireNode(command.name());
+        List<PhysicalVolume> disks = state.storage().physicalVolumes().stream()
+            .filter(pv -> pv.node().equals(command.name())).toList();
+        List<PhysicalVolume> grouped = disks.stream().filter(pv -> state.volumes().groupOf(pv.id()).isPresent()).toList();
+        if (RemoveNode.LEFT.equals(command.reason()) && !grouped.isEmpty()) {
+            var held = grouped.stream().map(pv -> pv.displayName() + " (in volume group '"
+                + state.volumes().groupOf(pv.id()).orElseThrow().name() + "')").toList();
+            var first = grouped.getFirst();
+            throw Rejection.conflict("node '" + command.name() + "' cannot leave while it offers " + String.join(", ", held)
+                + ": the group's volumes would lose their extents there; take each out first ('nines vg reduce "
+                + state.volumes().groupOf(first.id()).orElseThrow().name() + " " + first.displayName() + "'), then leave");
+        }
         Optional<Node> promoted = state.membership().remove(command.name());
         List<LockHolder> granted = state.locks().releaseAllOf(command.name(), index);
         state.volumes().detachAll(command.name());
         state.vms().nodeRemoved(command.name());
-        return new NodeRemoved(command.name(), promoted.orElse(null), granted);
+        // a disk in no group holds nothing: it goes with its node (a grouped one stays, missing, for its volumes' sake)
+        List<PhysicalVolume> forgotten = disks.stream().filter(pv -> !grouped.contains(pv)).toList();
+        forgotten.forEach(pv -> state.storage().remove(pv.id()));
+        return new NodeRemoved(command.name(), promoted.orElse(null), granted, forgotten);
     }
 
     private Node setNodeState(SetNodeState command, long index) {
@@ -162,6 +178,6 @@ public final class StateMachine {
     }
 
     /** The value of an applied {@link RemoveNode}. */
-    public record NodeRemoved(String name, Node promoted, List<LockHolder> granted) {
+    public record NodeRemoved(String name, Node promoted, List<LockHolder> granted, List<PhysicalVolume> forgottenDisks) {
     }
 }

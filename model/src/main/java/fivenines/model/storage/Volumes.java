@@ -256,7 +256,8 @@ public final class Volumes {
         VolumeGroup group = requireGroup(volume.volumeGroup());
         long size = sizeFor(command.newSize(), group);
         if (size <= volume.size()) {
-            throw Rejection.invalid(volume.path() + " is " + volume.size() + " bytes already; shrinking is not supported");
+            throw Rejection.invalid(volume.path() + " is " + (volume.size() >> 20) + " MiB (" + volume.size()
+                + " bytes) already; give a larger size, or '+SIZE' to add to it (shrinking is not supported)");
         }
         if (volume.readOnly()) {
             throw Rejection.conflict(volume.path() + " is a read-only snapshot");

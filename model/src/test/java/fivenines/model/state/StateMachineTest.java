@@ -231,6 +231,33 @@ class StateMachineTest {
         applied(new fivenines.model.command.RemoveVolumeGroup("vg"));
     }
 
+    @Test
+    void aNodeCannotLeaveWhileItsDiskIsInAGroupAndTakesItsUngroupedDisksWithIt() {
+        groupOnTwoNodes();
+        applied(pv("3b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f", "node2", "/spare", 64L << 20));
+        var refused = rejected(new RemoveNode("node2", RemoveNode.LEFT));
+        assertEquals(Rejection.Reason.CONFLICT, refused.reason());
+        assertTrue(refused.message().contains("node2:/pv (in volume group 'vg')")
+            && refused.message().contains("'nines vg reduce vg node2:/pv'"), refused.message());
+        assertTrue(machine.state().membership().node("node2").isPresent(), "a refused leave changes nothing");
+        assertEquals(3, machine.state().storage().physicalVolumes().size());
+
+        applied(new fivenines.model.command.ReduceVolumeGroup("vg", List.of("node2:/pv")));
+        var removed = (StateMachine.NodeRemoved) applied(new RemoveNode("node2", RemoveNode.LEFT));
+        assertEquals(List.of("node2:/pv", "node2:/spare"), removed.forgottenDisks().stream()
+            .map(fivenines.model.storage.PhysicalVolume::displayName).sorted().toList());
+        assertEquals(List.of("node1:/pv"), machine.state().storage().physicalVolumes().stream()
+            .map(fivenines.model.storage.PhysicalVolume::displayName).toList());
+    }
+
+    @Test
+    void aDeadNodeIsRemovedWithItsGroupedDisksKeptForTheirVolumes() {
+        groupOnTwoNodes();
+        var removed = (StateMachine.NodeRemoved) applied(new RemoveNode("node2", "removed by operator"));
+        assertTrue(removed.forgottenDisks().isEmpty());
+        assertEquals(2, machine.state().storage().physicalVolumes().size());
+    }
+
     private void groupOnTwoNodes() {
         threeNodeCluster();
         applied(pv("1b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f", "node1", "/pv", 64L << 20));
