@@ -12,7 +12,7 @@ import java.util.Map;
 /** Membership commands. */
 @Command(name = "cluster", mixinStandardHelpOptions = true, description = "Create, join, leave and inspect the cluster.",
     subcommands = {ClusterCommand.Init.class, ClusterCommand.Join.class, ClusterCommand.Leave.class,
-        ClusterCommand.Remove.class, ClusterCommand.Status.class})
+        ClusterCommand.Remove.class, ClusterCommand.Status.class, ClusterCommand.Token.class})
 final class ClusterCommand {
 
     @Command(name = "init", mixinStandardHelpOptions = true, description = "Make a one-node cluster of this node and print its join token.")
@@ -36,13 +36,35 @@ final class ClusterCommand {
         }
     }
 
+    @Command(name = "token", mixinStandardHelpOptions = true,
+        description = "Print the cluster's join token (the credential this CLI uses for its agent), checked against the agent.")
+    static final class Token implements Runnable {
+        @Mixin
+        AgentOptions agent;
+
+        @Override
+        public void run() {
+            String token = agent.credential();
+            if (token == null) {
+                throw new Nines.UsageException("no credential for " + agent.url() + " on this machine; run this on a member's"
+                    + " machine, or set NINES_TOKEN");
+            }
+            JsonNode status = agent.client().get("/v1/cluster/status"); // refused when the credential is wrong
+            if (!status.path("inCluster").asBoolean()) {
+                throw new Nines.UsageException("the agent at " + agent.url() + " is in no cluster yet; 'nines cluster init' makes one");
+            }
+            System.out.println(token);
+        }
+    }
+
     @Command(name = "join", mixinStandardHelpOptions = true, description = "Join this node to a cluster through one of its members.")
     static final class Join implements Runnable {
         @Mixin
         AgentOptions agent;
         @Parameters(paramLabel = "HOST:PORT", description = "the API address of any member")
         String seed;
-        @Option(names = "--token", required = true, description = "the join token that 'nines cluster init' printed")
+        @Option(names = "--token", required = true,
+            description = "the join token: 'nines cluster init' and 'nines up' print it, 'nines cluster token' on a member prints it again")
         String token;
         @Option(names = "--witness", description = "join as a witness: votes in the store, runs no VMs (the third voter of a two-node cluster)")
         boolean witness;

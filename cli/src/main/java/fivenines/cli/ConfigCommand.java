@@ -104,11 +104,7 @@ final class ConfigCommand {
         @Override
         public void run() {
             String xml;
-            try {
-                xml = Files.readString(file);
-            } catch (IOException e) {
-                throw new Nines.UsageException("cannot read " + file + ": " + e.getMessage());
-            }
+            xml = TextFiles.read(file, "a cman cluster.conf (XML)");
             JsonNode answer = agent.client().postText("/v1/config/import?force=" + force + "&dryRun=" + dryRun,
                 "application/xml", xml);
             if (json) {

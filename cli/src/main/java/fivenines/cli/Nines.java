@@ -21,6 +21,7 @@ public final class Nines {
 
     public static int run(String... args) {
         var commandLine = new CommandLine(new Nines());
+        args = GlobalOptions.moveToSubcommand(commandLine, args);
         commandLine.setExecutionExceptionHandler((exception, line, parseResult) -> {
             if (exception instanceof AgentClientException e) {
                 line.getErr().println("error: " + e.getMessage());

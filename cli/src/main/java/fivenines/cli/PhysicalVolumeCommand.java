@@ -67,11 +67,11 @@ final class PhysicalVolumeCommand {
 
         @Override
         void print(JsonNode pvs) {
-            var table = new Table("PV", "ID", "SIZE", "EXTENTS", "USED", "NBD");
+            var table = new Table("PV", "ID", "SIZE", "EXTENTS", "USED", "NBD", "NBD+UNIX");
             for (JsonNode pv : pvs) {
                 table.row(pv.path("name").asText(), pv.path("id").asText().substring(0, 8),
                     Sizes.format(pv.path("size").asLong()), pv.path("extents").asLong(), pv.path("usedExtents").asLong(),
-                    pv.path("nbdUris").path(0).asText());
+                    pv.path("nbdUris").path(0).asText(), pv.path("nbdUris").path(1).asText());
             }
             table.print(System.out);
         }

@@ -35,6 +35,10 @@ final class UpCommand implements Callable<Integer> {
         agent.cluster().store().submitAndWait(new fivenines.model.command.CreateVolumeGroup("local", java.util.List.of(pv.id())));
     }
 
+    private static boolean isLoopback(String host) {
+        return host.equals("localhost") || host.startsWith("127.") || host.equals("::1");
+    }
+
     @Override
     public Integer call() throws Exception {
         AgentConfig config = AgentCommand.config(name, data, listen, null, null, null);
@@ -62,15 +66,30 @@ final class UpCommand implements Callable<Integer> {
         out.println("  data:        " + config.dataDir());
         out.println("  credential:  " + agent.credentials().file() + " (the CLI on this machine finds it by itself)");
         out.println();
-        out.println("Next, in another terminal:");
+        boolean defaultAgent = config.apiPort() == AgentConfig.DEFAULT_API_PORT
+            && (config.listenHost().equals("127.0.0.1") || config.listenHost().equals("0.0.0.0") || config.listenHost().equals("localhost"));
+        if (defaultAgent) {
+            out.println("Next, in another terminal:");
+        } else {
+            out.println("Next, in another terminal (this agent is not at the CLI's default http://127.0.0.1:"
+                + AgentConfig.DEFAULT_API_PORT + "):");
+            out.println("  export NINES_AGENT=" + config.apiUrl());
+        }
         out.println("  " + cli + " cluster status");
         out.println("  " + cli + " config set fence.timeout 30");
         out.println("  " + cli + " lock acquire demo --wait 5 && " + cli + " lock list");
         out.println("  " + cli + " lv create -n disk0 -L 1G local     # a volume in the embedded volume group");
         out.println("  " + cli + " lv list && " + cli + " pv list");
         out.println("  " + cli + " mcp plugin list");
-        out.println("To add a machine: on it, '" + cli + " agent --listen ITS_IP:7600' and '" + cli
-            + " cluster join THIS_IP:7600 --token $(cat " + agent.credentials().file() + ")'");
+        String apiPort = String.valueOf(config.apiPort());
+        if (isLoopback(config.listenHost())) {
+            out.println("To add machines, start it with '--listen IP:" + apiPort + "' on an address they reach: this agent"
+                + " listens on " + config.listenHost() + " only.");
+        } else {
+            out.println("To add a machine: on it, '" + cli + " agent --name NAME --listen ITS_IP:" + AgentConfig.DEFAULT_API_PORT
+                + "', then '" + cli + " cluster join " + config.advertiseHost() + ":" + apiPort + " --token "
+                + agent.credentials().secret() + "' (this cluster exists already: no 'cluster init' there)");
+        }
         out.println("Ctrl-C stops it.");
         out.flush();
         agent.awaitExit();

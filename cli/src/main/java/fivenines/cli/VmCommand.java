@@ -125,11 +125,7 @@ final class VmCommand {
         @Override
         public void run() {
             String text;
-            try {
-                text = Files.readString(file);
-            } catch (IOException e) {
-                throw new Nines.UsageException("cannot read " + file + ": " + e.getMessage());
-            }
+            text = TextFiles.read(file, "a Xen domain config");
             var body = new HashMap<String, Object>();
             body.put("config", text);
             if (name != null) {
