@@ -4,9 +4,11 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$root/scripts/java-env"
-nines_find_jdk
+. "$root/bench/lib.sh"
+nines_find_jdk || bench_fail "no JDK 25 (see above)"
+nines_find_maven || bench_fail "no Maven (see above)"
 cd "$root"
-mvn -q -B -o -DskipTests -pl bench -am install >/dev/null 2>&1 || mvn -q -B -DskipTests -pl bench -am install >/dev/null
-cp=$(mvn -q -o -pl bench dependency:build-classpath -Dmdep.outputFile=/dev/stdout)
+bench_build bench install
+cp=$(bench_classpath bench)
 exec "$JAVA_HOME/bin/java" -XX:+UseSerialGC -Dnines.jar="$root/cli/target/nines.jar" \
   -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$root/bench/target/classes:$cp" fivenines.bench.store.StoreBench "$@"

@@ -7,7 +7,9 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 . "$root/scripts/java-env"
-nines_find_jdk
+. "$root/bench/lib.sh"
+nines_find_jdk || bench_fail "no JDK 25 (see above)"
+nines_find_maven || bench_fail "no Maven (see above)"
 runtime=${1:-5}
 size=${2:-1G}
 rounds=${3:-3}
@@ -18,8 +20,8 @@ trap cleanup EXIT
 
 command -v fio >/dev/null && fio --enghelp=nbd >/dev/null 2>&1 || {
   echo "fio with its nbd engine is needed (Debian's fio has it: apt-get install fio)" >&2; exit 1; }
-(cd "$root" && mvn -q -B -o -DskipTests -pl block -am install >/dev/null 2>&1 || mvn -q -B -DskipTests -pl block -am install >/dev/null)
-cp=$(cd "$root" && mvn -q -o -pl block dependency:build-classpath -Dmdep.outputFile=/dev/stdout)
+bench_build block install
+cp=$(bench_classpath block)
 file="$work/disk.img"
 fio --name=fill --filename="$file" --size="$size" --rw=write --bs=1M --ioengine=psync --output=/dev/null >/dev/null
 cat "$file" > /dev/null   # warm the page cache for every target alike

@@ -26,7 +26,9 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 . "$root/scripts/java-env"
-nines_find_jdk
+. "$root/bench/lib.sh"
+nines_find_jdk || bench_fail "no JDK 25 (see above)"
+nines_find_maven || bench_fail "no Maven (see above)"
 runtime=${1:-5}
 rounds=${2:-3}
 
@@ -47,10 +49,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # One jar for the whole run: a copy, so that a rebuild by someone else in the meantime changes nothing here.
-if ! (cd "$root" && mvn -q -B -o -DskipTests -pl cli -am install >/dev/null 2>&1 || mvn -q -B -DskipTests -pl cli -am install >/dev/null 2>&1); then
-  [ -f "$root/cli/target/nines.jar" ] || { echo "building nines failed: cd $root && mvn -pl cli -am install" >&2; exit 1; }
-  echo "warning: building nines failed; using the existing cli/target/nines.jar" >&2
-fi
+bench_build cli package
 jar="$work/nines.jar"
 cp "$root/cli/target/nines.jar" "$jar"
 export NINES_CONFIG_DIR="$work/cfg"   # where the agents announce themselves and the CLI finds their secrets

@@ -1,0 +1,41 @@
+# Sourced by the benchmark scripts: builds what they run and says why when something fails.
+# A failed step prints its command and the end of its output instead of exiting silently.
+
+bench_name=$(basename "$0")
+trap 'bench_status=$?; echo "$bench_name: failed (exit $bench_status) at line $LINENO: $BASH_COMMAND" >&2' ERR
+
+bench_fail() {
+  echo "$bench_name: $*" >&2
+  exit 1
+}
+
+# bench_mvn DESCRIPTION ARGS...: runs Maven quietly; on failure shows what it said and exits.
+# Not offline: a fresh Maven cache lacks plugins (the dependency plugin, say) until it fetches them.
+bench_mvn() {
+  local what=$1 log
+  shift
+  log=$(mktemp /tmp/nines-bench-mvn.XXXXXX)
+  if ! (cd "$root" && mvn -q -B -ntp "$@") >"$log" 2>&1; then
+    echo "$bench_name: $what failed: (cd $root && mvn -q -B -ntp $*) said:" >&2
+    grep -E '^\[(ERROR|FATAL)\]' "$log" | head -n 20 >&2 || true
+    grep -qE '^\[(ERROR|FATAL)\]' "$log" || tail -n 20 "$log" >&2
+    rm -f "$log"
+    exit 1
+  fi
+  cat "$log"
+  rm -f "$log"
+}
+
+# bench_build MODULE GOAL: builds MODULE and what it needs (GOAL: package or install).
+bench_build() {
+  bench_mvn "building $1" -DskipTests -pl "$1" -am "$2" >/dev/null
+}
+
+# bench_classpath MODULE: prints MODULE's run-time class path.
+bench_classpath() {
+  local file
+  file=$(mktemp /tmp/nines-bench-cp.XXXXXX)
+  bench_mvn "resolving the class path of $1" -pl "$1" dependency:build-classpath -Dmdep.outputFile="$file" >/dev/null
+  cat "$file"
+  rm -f "$file"
+}
