@@ -117,9 +117,16 @@ public final class PhysicalVolumeService {
         String id = label.get().id().toString();
         Optional<PhysicalVolume> known = store.readLinearizable(s -> s.storage().physicalVolume(id));
         if (known.isPresent()) {
-            throw ApiException.conflict(path + " is already physical volume " + known.get().displayName() + " (" + id
-                + ") of this cluster; 'nines pv list' shows it, and 'nines pv remove " + known.get().displayName()
-                + "' frees it once no volume group holds it");
+            PhysicalVolume pv = known.get();
+            if (pv.path().equals(path.toString())) {
+                throw ApiException.conflict(path + " is already physical volume " + pv.displayName() + " (" + id
+                    + ") of this cluster; 'nines pv list' shows it, and 'nines pv remove " + pv.displayName()
+                    + "' frees it once no volume group holds it");
+            }
+            // the same disk under another name, or a copy: overwriting could destroy a disk in use
+            throw ApiException.conflict(path + " carries the label of physical volume " + pv.displayName() + " (" + id
+                + ") of this cluster: the same disk under another path, or a copy of it; it is never overwritten"
+                + " (if it is a copy that is not needed, wipe its first 4 KiB, then create the PV again)");
         }
         if (!force) {
             throw ApiException.conflict(path + " carries the label of physical volume " + id + ", which this cluster does not"
