@@ -90,11 +90,12 @@ public final class Agent implements AutoCloseable {
         new StorageRoutes(cluster, physicalVolumes).register(router);
         new VolumeRoutes(cluster, volumes).register(router);
         new VmRoutes(config, cluster, vms).register(router);
-        // The NBD server binds before the store starts Ratis: a port taken since the check then
-        // stops the start before this replica has shown itself to the rest of the cluster.
-        host.register(new BlockPlugin(config, cluster, exports, volumes::resolveGuarded));
         host.register(new StorePlugin(cluster));
         host.register(new ManagerPlugin(cluster));
+        // Stopped right after the volumes (plugins stop in reverse): QEMU's requests to a volume
+        // whose engine is gone would fail with EIO if the NBD server went on serving meanwhile,
+        // where a closed connection lets QEMU reconnect to the next agent.
+        host.register(new BlockPlugin(config, cluster, exports, volumes::resolveGuarded));
         host.register(new VolumePlugin(volumes));
         host.register(new VmPlugin(vms));
         host.register(new ApiPlugin(config, router, credentials::matches));

@@ -106,8 +106,10 @@ public final class ClusterService implements AutoCloseable {
                 throw e;
             }
             AgentPort raft = AgentPort.raft(config);
-            throw new ApiException(503, "cannot start the store replica of node '" + config.nodeName() + "': "
-                + (start == ClusterStore.Start.RECOVER ? raft.unavailable(e) : raft.unavailableNow(e)).getMessage(), false);
+            String reason = (start == ClusterStore.Start.RECOVER ? raft.unavailable(e) : raft.unavailableNow(e)).getMessage();
+            // Ratis has just logged "Terminating with exit status 1", but it threw instead of exiting: say so
+            LOG.warn("the store replica did not start (the process is not ending): {}", reason);
+            throw new ApiException(503, "cannot start the store replica of node '" + config.nodeName() + "': " + reason, false);
         }
         store = started;
         if (closed) {
