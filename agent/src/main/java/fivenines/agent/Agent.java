@@ -35,6 +35,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -91,16 +92,43 @@ public final class Agent implements AutoCloseable {
         new VmRoutes(config, cluster, vms).register(router);
         host.register(new StorePlugin(cluster));
         host.register(new ManagerPlugin(cluster));
+        // Stopped right after the volumes (plugins stop in reverse): QEMU's requests to a volume
+        // whose engine is gone would fail with EIO if the NBD server went on serving meanwhile,
+        // where a closed connection lets QEMU reconnect to the next agent.
         host.register(new BlockPlugin(config, cluster, exports, volumes::resolveGuarded));
         host.register(new VolumePlugin(volumes));
         host.register(new VmPlugin(vms));
         host.register(new ApiPlugin(config, router, credentials::matches));
     }
 
-    /** Starts an agent: built-in plugins, then jars from {@code DATA/plugins}. */
+    /**
+     * Starts an agent: built-in plugins, then jars from {@code DATA/plugins}; then it says where
+     * it is in {@code ~/.nines/agents/PORT.json}. Every port is checked before anything is
+     * claimed, and a built-in plugin that does not start (a port taken since the check, a store
+     * that cannot recover) stops the start: the agent is up only when all of its own parts are.
+     *
+     * @throws AgentStartException when it did not start; everything it had started is stopped again
+     */
     public static Agent start(AgentConfig config) {
-        Agent agent = new Agent(config);
-        agent.host.startAll();
+        try {
+            AgentPort.requireFree(config);
+        } catch (PortUnavailableException e) {
+            throw new AgentStartException("cannot start agent " + config.nodeName() + ": " + e.getMessage(), e);
+        }
+        Agent agent;
+        try {
+            agent = new Agent(config);
+        } catch (RuntimeException e) {
+            throw new AgentStartException("cannot start agent " + config.nodeName() + ": " + e.getMessage(), e);
+        }
+        try {
+            for (var plugin : agent.host.list()) {
+                agent.host.start(plugin.name());
+            }
+        } catch (RuntimeException e) {
+            agent.close();
+            throw new AgentStartException("cannot start agent " + config.nodeName() + ": " + e.getMessage(), e);
+        }
         agent.host.loadFolder(config.dataDir().resolve("plugins"));
         LocalAgents.announce(config, agent.credentials.file());
         LOG.info("agent {} is up: API {}, Raft {}, data {}", config.nodeName(), config.apiUrl(), config.raftAddress(),
@@ -153,6 +181,31 @@ public final class Agent implements AutoCloseable {
             }
             exited.countDown();
         }
+    }
+
+    /**
+     * For a shutdown hook: closes, waiting at most {@code timeout}. A plugin stuck in a stop, or
+     * a request holding a lock that a stop needs, must not keep the process from ending: the
+     * JVM halts once its hooks return, and the store's log is safe without a clean close.
+     *
+     * @return whether the agent closed within the timeout
+     */
+    public boolean closeWithin(Duration timeout) {
+        Thread closer = Thread.ofPlatform().name("agent-close").daemon(true).start(this::close);
+        try {
+            if (closer.join(timeout)) {
+                return true;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        var stuck = new StringBuilder();
+        for (StackTraceElement frame : closer.getStackTrace()) {
+            stuck.append("\n\tat ").append(frame);
+        }
+        LOG.warn("agent {} did not stop within {} s; ending without waiting further. Its stop is at:{}", config.nodeName(),
+            timeout.toSeconds(), stuck);
+        return false;
     }
 
     private static String openApi() {

@@ -7,9 +7,11 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 
 /**
  * Where agents on this machine say where they are: {@code ~/.nines/agents/PORT.json} names
@@ -26,19 +28,60 @@ public final class LocalAgents {
         return base.resolve("agents");
     }
 
+    /**
+     * Called once the agent serves on its API port. An entry of another live agent on the same
+     * port (one listening on another address) is kept: replacing it would give that agent's CLI
+     * this agent's secret.
+     */
     static void announce(AgentConfig config, Path secretFile) {
+        var log = org.slf4j.LoggerFactory.getLogger(LocalAgents.class);
         try {
             Path folder = folder();
             Files.createDirectories(folder);
             Files.setPosixFilePermissions(folder, PosixFilePermissions.fromString("rwx------"));
             Path file = folder.resolve(config.apiPort() + ".json");
-            Files.write(file, Json.bytes(Map.of("url", config.apiUrl(), "node", config.nodeName(),
+            long self = ProcessHandle.current().pid();
+            OptionalLong holder = livePidIn(file);
+            if (holder.isPresent() && holder.getAsLong() != self) {
+                log.warn("{} names another agent that runs (pid {}); it is kept, and the CLI on this machine reaches "
+                    + "this agent only with NINES_TOKEN (the secret in {})", file, holder.getAsLong(), secretFile.toAbsolutePath());
+                return;
+            }
+            Path temporary = folder.resolve(config.apiPort() + ".json." + self + ".tmp");
+            Files.write(temporary, Json.bytes(Map.of("url", config.apiUrl(), "node", config.nodeName(),
                 "dataDir", config.dataDir().toAbsolutePath().toString(),
-                "secretFile", secretFile.toAbsolutePath().toString(), "pid", ProcessHandle.current().pid())));
+                "secretFile", secretFile.toAbsolutePath().toString(), "pid", self)));
+            Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException | UnsupportedOperationException e) {
             // the CLI then needs NINES_TOKEN; the agent itself works on
-            org.slf4j.LoggerFactory.getLogger(LocalAgents.class).warn("cannot write {}: {}", folder(), e.getMessage());
+            log.warn("cannot write {}: {}", folder(), e.getMessage());
         }
+    }
+
+    /** The pid in an entry, if a process of that pid runs and looks like an agent (not a stranger that reused the pid). */
+    private static OptionalLong livePidIn(Path file) {
+        if (!Files.isReadable(file)) {
+            return OptionalLong.empty();
+        }
+        try {
+            JsonNode entry = Json.mapper().readTree(file.toFile());
+            return entry.path("pid").canConvertToLong()
+                ? liveAgent(entry.path("pid").asLong(), pid -> ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
+                    .map(p -> p.info().commandLine().orElse("")))
+                : OptionalLong.empty();
+        } catch (IOException e) {
+            return OptionalLong.empty(); // an unreadable entry is replaced
+        }
+    }
+
+    /**
+     * Whether {@code pid} is a live agent, given what runs under it: a command line (empty when
+     * the system does not tell) or nothing when no such process runs.
+     */
+    static OptionalLong liveAgent(long pid, java.util.function.LongFunction<Optional<String>> running) {
+        Optional<String> commandLine = running.apply(pid);
+        boolean agent = commandLine.isPresent() && (commandLine.get().isEmpty() || commandLine.get().contains("nines"));
+        return agent ? OptionalLong.of(pid) : OptionalLong.empty();
     }
 
     /** The secret of the agent on this machine that serves {@code url}, if it announced itself. */

@@ -36,10 +36,14 @@ final class AgentCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         AgentConfig config = config(name, data, listen, raftPort, nbdPort, advertise);
         Agent agent = Agent.start(config);
-        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("agent-shutdown").unstarted(agent::close));
+        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("agent-shutdown")
+            .unstarted(() -> agent.closeWithin(SHUTDOWN_WAIT)));
         agent.awaitExit();
         return 0;
     }
+
+    /** How long a shutdown hook waits for the agent to stop before the JVM ends anyway. */
+    static final java.time.Duration SHUTDOWN_WAIT = java.time.Duration.ofSeconds(5);
 
     static AgentConfig config(String name, Path data, String listen, Integer raftPort, Integer nbdPort, String advertise) {
         int colon = listen.lastIndexOf(':');

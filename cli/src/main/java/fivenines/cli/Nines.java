@@ -1,5 +1,6 @@
 package fivenines.cli;
 
+import fivenines.agent.AgentStartException;
 import fivenines.agent.client.AgentClientException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -26,6 +27,11 @@ public final class Nines {
             if (exception instanceof AgentClientException e) {
                 line.getErr().println("error: " + e.getMessage());
                 return e.mayHaveHappened() ? EXIT_MAY_HAVE_HAPPENED : EXIT_FAILED;
+            }
+            if (exception instanceof AgentStartException e) {
+                // one line that names what is wrong and what to do; the cause is in the agent's log above
+                line.getErr().println("error: " + e.getMessage());
+                return EXIT_FAILED;
             }
             if (exception instanceof UsageException e) {
                 line.getErr().println("error: " + e.getMessage());

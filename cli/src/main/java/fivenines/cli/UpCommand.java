@@ -44,12 +44,17 @@ final class UpCommand implements Callable<Integer> {
         AgentConfig config = AgentCommand.config(name, data, listen, null, null, null);
         Agent agent = Agent.start(config);
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("agent-shutdown").unstarted(() -> {
-            agent.close();
+            agent.closeWithin(AgentCommand.SHUTDOWN_WAIT);
             System.err.println("fivenines stopped; its state is kept in " + config.dataDir());
         }));
         boolean created = false;
         if (!agent.cluster().inCluster()) {
-            agent.cluster().init(clusterName, Membership.DEFAULT_MAX_VOTERS);
+            try {
+                agent.cluster().init(clusterName, Membership.DEFAULT_MAX_VOTERS);
+            } catch (fivenines.agent.api.ApiException e) {
+                agent.close();
+                throw new fivenines.agent.AgentStartException("cannot create cluster '" + clusterName + "': " + e.getMessage(), e);
+            }
             created = true;
         }
         agent.cluster().awaitLeader(java.time.Duration.ofSeconds(60));

@@ -25,6 +25,7 @@ import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.server.storage.RaftStorage;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.util.ExitUtils;
 import org.apache.ratis.util.SizeInBytes;
 import org.apache.ratis.util.TimeDuration;
 
@@ -84,15 +85,35 @@ public final class ClusterStore implements AutoCloseable {
             .setParameters(new Parameters())
             .setOption(start == Start.RECOVER ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
             .build();
-        server.start();
+        try {
+            server.start();
+        } catch (IOException | RuntimeException e) {
+            // the group's division may be running already (its timers, its lock on the storage folder)
+            closeQuietly(server);
+            throw e;
+        }
     }
 
+    static {
+        // Ratis ends the JVM (System.exit) when, for one, its gRPC server cannot bind its port. In
+        // an agent that runs on the thread of the request that started the replica, and the exit
+        // then waits for shutdown hooks that may need what that thread holds. Ratis throws an
+        // ExitException instead; start() reports it as a StoreException like any other failure.
+        ExitUtils.disableSystemExit();
+    }
+
+    /**
+     * Starts a replica.
+     *
+     * @throws StoreException when it did not start (nothing of it is left running); its cause
+     *                        chain holds the original failure, such as a {@link java.net.BindException}
+     */
     public static ClusterStore start(StoreConfig config, UUID groupId, Start start) {
         try {
             return new ClusterStore(config, groupId, start);
-        } catch (IOException e) {
+        } catch (IOException | ExitUtils.ExitException e) {
             throw new StoreException("cannot start the store replica '" + config.nodeName() + "' on "
-                + config.raftAddress() + " with data in " + config.dataDir() + ": " + e.getMessage(), false, e);
+                + config.raftAddress() + " with data in " + config.dataDir() + ": " + rootMessage(e), false, e);
         }
     }
 

@@ -1,12 +1,14 @@
 package fivenines.agent.builtin;
 
 import fivenines.agent.AgentConfig;
+import fivenines.agent.AgentPort;
 import fivenines.agent.api.ApiServer;
 import fivenines.agent.api.Router;
 import fivenines.plugin.Health;
 import fivenines.plugin.Plugin;
 import fivenines.plugin.PluginContext;
 
+import java.io.IOException;
 import java.util.function.Predicate;
 
 /** The REST API that the CLI, the web UI and other agents use. */
@@ -34,7 +36,14 @@ public final class ApiPlugin implements Plugin {
 
     @Override
     public void start(PluginContext context) throws Exception {
-        server = new ApiServer(config.listenHost(), config.apiPort(), router, credentialCheck);
+        try {
+            server = new ApiServer(config.listenHost(), config.apiPort(), router, credentialCheck);
+        } catch (IOException e) {
+            if (AgentPort.isBindFailure(e)) {
+                throw AgentPort.api(config).unavailable(e);
+            }
+            throw e;
+        }
         server.start();
     }
 

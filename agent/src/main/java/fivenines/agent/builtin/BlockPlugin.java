@@ -1,6 +1,7 @@
 package fivenines.agent.builtin;
 
 import fivenines.agent.AgentConfig;
+import fivenines.agent.AgentPort;
 import fivenines.agent.cluster.ClusterService;
 import fivenines.block.export.BlockExport;
 import fivenines.block.export.ExportRegistry;
@@ -76,7 +77,15 @@ public final class BlockPlugin implements Plugin {
     @Override
     public void start(PluginContext context) throws IOException {
         var nbd = new NbdServer(NbdServer.Config.tcpAndUnix(config.listenHost(), config.nbdPort(), config.nbdSocket()), resolver);
-        nbd.start();
+        try {
+            nbd.start();
+        } catch (IOException e) {
+            nbd.close();
+            if (AgentPort.isBindFailure(e)) {
+                throw AgentPort.nbd(config).unavailable(e);
+            }
+            throw e;
+        }
         server = nbd;
         if (cluster.inCluster()) {
             exportAll(cluster.store());

@@ -2,6 +2,7 @@ package fivenines.agent.cluster;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import fivenines.agent.AgentConfig;
+import fivenines.agent.AgentPort;
 import fivenines.agent.Credentials;
 import fivenines.agent.api.ApiException;
 import fivenines.agent.client.AgentClient;
@@ -43,6 +44,9 @@ public final class ClusterService implements AutoCloseable {
     private final List<Consumer<ClusterStore>> storeListeners = new CopyOnWriteArrayList<>();
     private volatile ClusterStore store;
     private volatile ClusterIdentity identity;
+    /** Set by close(), which does not wait for this service's monitor; a replica started after it is closed at once. */
+    private volatile boolean closed;
+    private final Object storeSwap = new Object();
 
     public ClusterService(AgentConfig config, Credentials credentials) {
         this.config = config;
@@ -59,6 +63,7 @@ public final class ClusterService implements AutoCloseable {
 
     /** Recovers membership from disk if this node was in a cluster. */
     public synchronized void start() {
+        closed = false;
         if (store != null) {
             return;
         }
@@ -93,8 +98,26 @@ public final class ClusterService implements AutoCloseable {
     private void startStore(UUID groupId, ClusterStore.Start start) {
         var storeConfig = new StoreConfig(config.nodeName(), config.advertiseHost(), config.raftPort(), raftDir(),
             credentials.secretBytes());
-        store = ClusterStore.start(storeConfig, groupId, start);
-        storeListeners.forEach(l -> l.accept(store));
+        ClusterStore started;
+        try {
+            started = ClusterStore.start(storeConfig, groupId, start);
+        } catch (StoreException e) {
+            if (!AgentPort.isBindFailure(e)) {
+                throw e;
+            }
+            AgentPort raft = AgentPort.raft(config);
+            String reason = (start == ClusterStore.Start.RECOVER ? raft.unavailable(e) : raft.unavailableNow(e)).getMessage();
+            // Ratis has just logged "Terminating with exit status 1", but it threw instead of exiting: say so
+            LOG.warn("the store replica did not start (the process is not ending): {}", reason);
+            throw new ApiException(503, "cannot start the store replica of node '" + config.nodeName() + "': " + reason, false);
+        }
+        store = started;
+        if (closed) {
+            // close() ran while the replica started and found none to stop
+            stopStore();
+            throw new ApiException(503, "agent '" + config.nodeName() + "' is stopping", false);
+        }
+        storeListeners.forEach(l -> l.accept(started));
     }
 
     /** Makes a one-node cluster of this node; its secret becomes the cluster's join token. */
@@ -107,8 +130,8 @@ public final class ClusterService implements AutoCloseable {
         UUID groupId = UUID.randomUUID();
         wipeRaftDir();
         identity = new ClusterIdentity(clusterName, groupId.toString());
-        startStore(groupId, ClusterStore.Start.NEW_GROUP);
         try {
+            startStore(groupId, ClusterStore.Start.NEW_GROUP);
             awaitLeader(Duration.ofSeconds(30));
             Result result = store.submitAndWait(new CreateCluster(clusterName, Credentials.sha256(credentials.secret()),
                 config.nodeName(), config.apiAddress(), config.raftAddress(), maxVoters));
@@ -166,8 +189,8 @@ public final class ClusterService implements AutoCloseable {
         credentials.replace(token);
         wipeRaftDir();
         identity = new ClusterIdentity(clusterName, groupId.toString());
-        startStore(groupId, ClusterStore.Start.JOIN_GROUP);
         try {
+            startStore(groupId, ClusterStore.Start.JOIN_GROUP);
             seed.post("/v1/cluster/admit", Map.of("name", config.nodeName(), "apiAddress", config.apiAddress(),
                 "raftAddress", config.raftAddress(), "witness", witness));
             identity.save(config.dataDir());
@@ -283,8 +306,11 @@ public final class ClusterService implements AutoCloseable {
     }
 
     private void stopStore() {
-        ClusterStore current = store;
-        store = null;
+        ClusterStore current;
+        synchronized (storeSwap) {
+            current = store;
+            store = null;
+        }
         if (current != null) {
             try {
                 current.close();
@@ -308,8 +334,14 @@ public final class ClusterService implements AutoCloseable {
         }
     }
 
+    /**
+     * Stops the replica without taking this service's monitor: the agent's shutdown hook calls
+     * this, and a request may hold the monitor for a long time (an init waiting for a leader, a
+     * join waiting for its seed). That request then fails on the closed store.
+     */
     @Override
-    public synchronized void close() {
+    public void close() {
+        closed = true;
         stopStore();
     }
 
