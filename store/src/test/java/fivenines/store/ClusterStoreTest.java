@@ -119,6 +119,38 @@ class ClusterStoreTest {
     }
 
     @Test
+    void aReplicaAddedAfterTheLogWasPurgedLoadsTheLeadersSnapshotAndFollows() throws Exception {
+        var first = config("s0", freePort(), SECRET, 5);
+        var second = config("s1", freePort(), SECRET, 5);
+        ClusterStore leader = start(first, ClusterStore.Start.NEW_GROUP);
+        awaitLeader(leader);
+        leader.submitAndWait(new CreateCluster("c", "a".repeat(64), "s0", "127.0.0.1:1", first.raftAddress(), 5));
+        for (int i = 0; i < 20; i++) {
+            leader.submitAndWait(ChangeConfig.set("k" + i, "v" + i));
+        }
+        // a restart closes the log segment that the snapshot taken at stop then purges: the leader's log
+        // starts after that snapshot, so a new replica can only be sent the snapshot
+        leader.close();
+        open.remove(leader);
+        leader = start(first, ClusterStore.Start.RECOVER);
+        awaitLeader(leader);
+        ClusterStore joiner = start(second, ClusterStore.Start.JOIN_GROUP);
+        leader.setMembers(List.of(new ClusterStore.RaftMember("s0", first.raftAddress()),
+            new ClusterStore.RaftMember("s1", second.raftAddress())), List.of());
+        assertTrue(leader.submitAndWait(ChangeConfig.set("after", "join")).applied());
+        assertEquals(21L, (long) joiner.readLinearizable(s -> s.configuration().version()));
+        assertEquals("v3", joiner.read(s -> s.configuration().get("k3").orElseThrow()));
+        // the joiner keeps applying what follows, and the pair still commits (the joiner's vote counts)
+        for (int i = 0; i < 10; i++) {
+            assertTrue(joiner.submitAndWait(ChangeConfig.set("j" + i, "x")).applied());
+        }
+        assertEquals(31L, (long) leader.readLinearizable(s -> s.configuration().version()));
+        var peers = leader.status().peers();
+        assertEquals(1, peers.size(), peers.toString());
+        assertTrue(peers.getFirst().matchIndex() >= leader.appliedIndex() - 1, peers.toString());
+    }
+
+    @Test
     void aClientWithTheWrongSecretChangesNothing() throws Exception {
         int port = freePort();
         ClusterStore store = start(config("a", port, SECRET, 1000), ClusterStore.Start.NEW_GROUP);

@@ -43,10 +43,12 @@ public final class ClusterService implements AutoCloseable {
     private final List<Consumer<ClusterStore>> storeListeners = new CopyOnWriteArrayList<>();
     private volatile ClusterStore store;
     private volatile ClusterIdentity identity;
+    private final long snapshotEvery;
 
     public ClusterService(AgentConfig config, Credentials credentials) {
         this.config = config;
         this.credentials = credentials;
+        this.snapshotEvery = StoreConfig.snapshotEvery(System.getProperty(StoreConfig.SNAPSHOT_EVERY_PROPERTY));
     }
 
     /** Told of each store replica this service starts (after init, join or a restart). */
@@ -92,7 +94,7 @@ public final class ClusterService implements AutoCloseable {
 
     private void startStore(UUID groupId, ClusterStore.Start start) {
         var storeConfig = new StoreConfig(config.nodeName(), config.advertiseHost(), config.raftPort(), raftDir(),
-            credentials.secretBytes());
+            credentials.secretBytes(), snapshotEvery, StoreConfig.DEFAULT_REQUEST_TIMEOUT);
         store = ClusterStore.start(storeConfig, groupId, start);
         storeListeners.forEach(l -> l.accept(store));
     }
