@@ -68,7 +68,8 @@ final class StoreClient implements AutoCloseable {
         closeRetired(false);
         var info = division.get();
         var peers = Set.copyOf(info.getGroup().getPeers());
-        RaftPeerId leader = info.getInfo().getLeaderId();
+        RaftPeerId known = info.getInfo().getLeaderId();
+        RaftPeerId leader = known != null && peers.stream().anyMatch(p -> p.getId().equals(known)) ? known : null;
         if (client != null && !failed && peers.equals(clientPeers)
             && (leader == null || leader.equals(client.getLeaderId()))) {
             return client;
@@ -84,7 +85,7 @@ final class StoreClient implements AutoCloseable {
             .setClientRpc(new GrpcFactory(new Parameters()).newRaftClientRpc(ClientId.randomId(), properties))
             .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(150,
                 TimeDuration.valueOf(100, TimeUnit.MILLISECONDS)));
-        if (leader != null && peers.stream().anyMatch(p -> p.getId().equals(leader))) {
+        if (leader != null) {
             builder.setLeaderId(leader);
         }
         client = builder.build();

@@ -115,8 +115,20 @@ final class StoreStateMachine extends BaseStateMachine {
             return;
         }
         var file = snapshot.getFile().getPath();
-        MD5FileUtil.verifySavedMD5(file.toFile(), snapshot.getFile().getFileDigest());
-        var restored = Json.read(Files.readAllBytes(file), ClusterState.Snapshot.class);
+        if (snapshot.getFile().getFileDigest() != null) {
+            MD5FileUtil.verifySavedMD5(file.toFile(), snapshot.getFile().getFileDigest());
+        } else {
+            // written by an earlier version killed between the snapshot and its digest: the snapshot itself
+            // was synced before it got its name, and a damaged one fails to parse below
+            LOG.warn("store snapshot {} has no digest file; loading it unchecked", file);
+        }
+        ClusterState.Snapshot restored;
+        try {
+            restored = Json.read(Files.readAllBytes(file), ClusterState.Snapshot.class);
+        } catch (RuntimeException e) {
+            throw new IOException("the store snapshot " + file + " cannot be read (" + e.getMessage() + "); move it away"
+                + " to start from the previous snapshot, or wipe this node's raft folder and join the cluster again", e);
+        }
         lock.writeLock().lock();
         try {
             state.restore(restored);
@@ -144,8 +156,11 @@ final class StoreStateMachine extends BaseStateMachine {
         try (var channel = java.nio.channels.FileChannel.open(temporary, java.nio.file.StandardOpenOption.WRITE)) {
             channel.force(true);
         }
+        // the digest file goes first: Ratis takes the newest snapshot file as the latest snapshot, and a
+        // process killed between the two writes must not leave that file without its digest
+        var digest = MD5FileUtil.computeMd5ForFile(temporary.toFile());
+        MD5FileUtil.saveMD5File(file.toFile(), digest);
         Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE);
-        var digest = MD5FileUtil.computeAndSaveMd5ForFile(file.toFile());
         storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(file, digest), last));
         return last.getIndex();
     }
