@@ -104,14 +104,14 @@ final class ClusterCommand {
             System.out.println("config_version: " + status.path("configVersion").asLong());
             System.out.println("applied index:  " + status.path("appliedIndex").asLong() + " (on " + status.path("node").asText() + ")");
             System.out.println();
-            var table = new Table("NODE", "ROLE", "STATE", "LEADER", "API", "RAFT", "MATCH", "LAST-CONTACT", "CAUGHT-UP");
+            var table = new Table("NODE", "ROLE", "STATE", "LEADER", "API", "RAFT", "MATCH", "LAST-CONTACT", "IN-QUORUM");
             for (JsonNode node : status.path("nodes")) {
                 table.row(node.path("name").asText(), node.path("role").asText().toLowerCase(),
                     node.path("state").asText().toLowerCase(), node.path("leader").asBoolean() ? "*" : "",
                     node.path("apiAddress").asText(), node.path("raftAddress").asText(),
                     node.has("matchIndex") ? node.path("matchIndex").asLong() : "-",
                     node.has("lastContactMillis") ? node.path("lastContactMillis").asLong() + " ms" : "-",
-                    node.has("caughtUp") ? (node.path("caughtUp").asBoolean() ? "yes" : "NO") : "-");
+                    node.has("countsForQuorum") ? (node.path("countsForQuorum").asBoolean() ? "yes" : "NO") : "-");
             }
             table.print(System.out);
         }

@@ -235,13 +235,12 @@ public final class ClusterStore implements AutoCloseable {
             RaftClientReply reply = client.async().sendReadOnly(Message.valueOf(ByteString.copyFrom(query)))
                 .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
             if (!reply.isSuccess()) {
-                throw readFailed(client, new StoreException("linearizable read failed: " + rootMessage(reply.getException()),
-                    false, reply.getException()));
+                throw new StoreException("linearizable read failed: " + rootMessage(reply.getException()),
+                    false, reply.getException());
             }
             long index = Long.parseLong(reply.getMessage().getContent().toStringUtf8());
             stateMachine.awaitApplied(index).get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
             health.succeeded();
-            return read(reader);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StoreException("interrupted during a linearizable read", false, e);
@@ -256,6 +255,7 @@ public final class ClusterStore implements AutoCloseable {
         } catch (RuntimeException e) {
             throw readFailed(client, new StoreException("linearizable read failed: " + rootMessage(e), false, e));
         }
+        return read(reader); // outside the try: what the reader throws (a 404, say) is the caller's, not a store failure
     }
 
     private StoreException readFailed(RaftClient client, StoreException failure) {

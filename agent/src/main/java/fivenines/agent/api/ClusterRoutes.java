@@ -106,7 +106,7 @@ public final class ClusterRoutes {
                 row.put("lastContactMillis", p.lastContactMillis());
             });
             quorum.detail().stream().filter(v -> v.name().equals(node.name())).findFirst()
-                .ifPresent(v -> row.put("caughtUp", v.up()));
+                .ifPresent(v -> row.put("countsForQuorum", v.up())); // heard lately and caught up
             rows.add(row);
         }
         answer.put("nodes", rows);
