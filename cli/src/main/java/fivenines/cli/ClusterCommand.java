@@ -122,21 +122,31 @@ final class ClusterCommand {
             System.out.println("cluster:        " + status.path("cluster").asText());
             System.out.println("leader:         " + status.path("leader").asText("(election under way)")
                 + "   term " + status.path("term").asLong());
-            System.out.println("quorum:         " + (quorum.path("ok").asBoolean() ? "yes" : "NO") + " ("
-                + quorum.path("up").asLong() + " of " + quorum.path("voters").asLong() + " voters up, "
-                + quorum.path("needed").asLong() + " needed)");
+            System.out.println("quorum:         " + quorumLine(quorum));
             System.out.println("config_version: " + status.path("configVersion").asLong());
             System.out.println("applied index:  " + status.path("appliedIndex").asLong() + " (on " + status.path("node").asText() + ")");
             System.out.println();
-            var table = new Table("NODE", "ROLE", "STATE", "LEADER", "API", "RAFT", "MATCH", "LAST-CONTACT");
+            var table = new Table("NODE", "ROLE", "STATE", "LEADER", "API", "RAFT", "MATCH", "LAST-CONTACT", "IN-QUORUM");
             for (JsonNode node : status.path("nodes")) {
                 table.row(node.path("name").asText(), node.path("role").asText().toLowerCase(),
                     node.path("state").asText().toLowerCase(), node.path("leader").asBoolean() ? "*" : "",
                     node.path("apiAddress").asText(), node.path("raftAddress").asText(),
                     node.has("matchIndex") ? node.path("matchIndex").asLong() : "-",
-                    node.has("lastContactMillis") ? node.path("lastContactMillis").asLong() + " ms" : "-");
+                    node.has("lastContactMillis") ? node.path("lastContactMillis").asLong() + " ms" : "-",
+                    node.has("countsForQuorum") ? (node.path("countsForQuorum").asBoolean() ? "yes" : "NO") : "-");
             }
             table.print(System.out);
+        }
+
+        /** One line whose yes/NO always agrees with the counts it shows (both come from the leader's view). */
+        static String quorumLine(JsonNode quorum) {
+            String verdict = quorum.path("ok").asBoolean() ? "yes" : "NO";
+            if (quorum.has("up")) {
+                return verdict + " (" + quorum.path("up").asLong() + " of " + quorum.path("voters").asLong()
+                    + " voters up and caught up, " + quorum.path("needed").asLong() + " needed; "
+                    + quorum.path("reason").asText() + ")";
+            }
+            return verdict + " (" + quorum.path("reason").asText() + ")";
         }
     }
 }

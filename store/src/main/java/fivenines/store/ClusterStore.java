@@ -9,9 +9,7 @@ import org.apache.ratis.client.RaftClientConfigKeys;
 import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
-import org.apache.ratis.grpc.GrpcFactory;
 import org.apache.ratis.proto.RaftProtos;
-import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftGroup;
@@ -20,7 +18,6 @@ import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.protocol.SetConfigurationRequest;
 import org.apache.ratis.protocol.exceptions.StateMachineException;
-import org.apache.ratis.retry.RetryPolicies;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.server.storage.RaftStorage;
@@ -31,10 +28,10 @@ import org.apache.ratis.util.TimeDuration;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -66,8 +63,8 @@ public final class ClusterStore implements AutoCloseable {
     private final StoreStateMachine stateMachine;
     private final RaftServer server;
     private final MessageAuthenticator authenticator;
-    private volatile RaftClient client;
-    private volatile Set<RaftPeer> clientPeers = Set.of();
+    private final StoreClient clients;
+    private final StoreHealth health;
 
     private ClusterStore(StoreConfig config, UUID groupId, Start start) throws IOException {
         this.config = config;
@@ -85,11 +82,14 @@ public final class ClusterStore implements AutoCloseable {
             .setParameters(new Parameters())
             .setOption(start == Start.RECOVER ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
             .build();
+        this.clients = new StoreClient(this.groupId, properties, this::division, config.requestTimeout(), InstantSource.system());
+        this.health = new StoreHealth(InstantSource.system());
         try {
             server.start();
         } catch (IOException | RuntimeException e) {
             // the group's division may be running already (its timers, its lock on the storage folder)
-            closeQuietly(server);
+            StoreClient.closeQuietly(server);
+            clients.close();
             throw e;
         }
     }
@@ -157,36 +157,6 @@ public final class ClusterStore implements AutoCloseable {
         }
     }
 
-    /** A client over the group's current peers; rebuilt when the configuration changes. */
-    private RaftClient client() {
-        var division = division();
-        var peers = Set.copyOf(division.getGroup().getPeers());
-        RaftClient current = client;
-        if (current != null && peers.equals(clientPeers)) {
-            return current;
-        }
-        synchronized (this) {
-            if (client != null && peers.equals(clientPeers)) {
-                return client;
-            }
-            if (peers.isEmpty()) {
-                throw new StoreException("this replica is not part of a configured group yet (waiting to be added)", false, null);
-            }
-            RaftClient old = client;
-            client = RaftClient.newBuilder()
-                .setProperties(properties)
-                .setRaftGroup(RaftGroup.valueOf(groupId, peers))
-                .setClientId(ClientId.randomId())
-                .setClientRpc(new GrpcFactory(new Parameters()).newRaftClientRpc(ClientId.randomId(), properties))
-                .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(150,
-                    TimeDuration.valueOf(100, TimeUnit.MILLISECONDS)))
-                .build();
-            clientPeers = peers;
-            closeQuietly(old);
-            return client;
-        }
-    }
-
     /**
      * Submits a command; completes once it is committed and applied on this replica too,
      * with the result this replica computed (so the caller reads its own write here).
@@ -194,20 +164,33 @@ public final class ClusterStore implements AutoCloseable {
     public CompletableFuture<Result> submit(Command command) {
         byte[] signed = authenticator.sign(Json.bytes(command));
         CompletableFuture<RaftClientReply> reply;
+        RaftClient client;
         try {
-            reply = client().async().send(Message.valueOf(ByteString.copyFrom(signed)));
+            client = clients.current();
+            reply = client.async().send(Message.valueOf(ByteString.copyFrom(signed)));
         } catch (StoreException e) {
+            health.failed(e.getMessage());
             return CompletableFuture.failedFuture(e);
+        } catch (RuntimeException e) {
+            var failure = translate(command, e);
+            health.failed(failure.getMessage());
+            return CompletableFuture.failedFuture(failure);
         }
         return reply
             .orTimeout(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS)
             .handle((r, error) -> {
-                if (error != null) {
-                    throw translate(command, error);
+                Throwable failure = error != null ? error : r.isSuccess() ? null : r.getException();
+                if (failure != null) {
+                    clients.failed(client, failure);
+                    StoreException translated = translate(command, failure);
+                    if (StoreClient.isRefusal(failure)) {
+                        health.succeeded(); // the leader answered: the store works, this command was wrong
+                    } else {
+                        health.failed(translated.getMessage());
+                    }
+                    throw translated;
                 }
-                if (!r.isSuccess()) {
-                    throw translate(command, r.getException());
-                }
+                health.succeeded();
                 String content = r.getMessage().getContent().toStringUtf8();
                 int newline = content.indexOf('\n');
                 return newline > 0 ? Long.parseLong(content.substring(0, newline)) : r.getLogIndex();
@@ -267,23 +250,42 @@ public final class ClusterStore implements AutoCloseable {
 
     /** Reads after everything committed before this call has been applied here (linearizable). */
     public <T> T readLinearizable(Function<ClusterState, T> reader) {
+        RaftClient client = null;
         try {
+            client = clients.current();
             byte[] query = authenticator.sign(StoreStateMachine.QUERY_APPLIED_INDEX.getBytes(StandardCharsets.UTF_8));
-            RaftClientReply reply = client().async().sendReadOnly(Message.valueOf(ByteString.copyFrom(query)))
+            RaftClientReply reply = client.async().sendReadOnly(Message.valueOf(ByteString.copyFrom(query)))
                 .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
             if (!reply.isSuccess()) {
-                throw new StoreException("linearizable read failed: " + rootMessage(reply.getException()), false, reply.getException());
+                throw new StoreException("linearizable read failed: " + rootMessage(reply.getException()),
+                    false, reply.getException());
             }
             long index = Long.parseLong(reply.getMessage().getContent().toStringUtf8());
             stateMachine.awaitApplied(index).get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
-            return read(reader);
+            health.succeeded();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StoreException("interrupted during a linearizable read", false, e);
-        } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
-            throw new StoreException("linearizable read got no answer within " + config.requestTimeout().toSeconds()
-                + " s: the store may have no quorum (check 'nines cluster status')", false, e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw readFailed(client, new StoreException("linearizable read failed: " + rootMessage(e)
+                + "; check 'nines cluster status'", false, e));
+        } catch (TimeoutException e) {
+            throw readFailed(client, new StoreException("linearizable read got no answer within "
+                + config.requestTimeout().toSeconds() + " s: the store may have no quorum (check 'nines cluster status')", false, e));
+        } catch (StoreException e) {
+            throw readFailed(client, e);
+        } catch (RuntimeException e) {
+            throw readFailed(client, new StoreException("linearizable read failed: " + rootMessage(e), false, e));
         }
+        return read(reader); // outside the try: what the reader throws (a 404, say) is the caller's, not a store failure
+    }
+
+    private StoreException readFailed(RaftClient client, StoreException failure) {
+        if (client != null) {
+            clients.failed(client, failure.getCause() != null ? failure.getCause() : failure);
+        }
+        health.failed(failure.getMessage());
+        return failure;
     }
 
     public CompletableFuture<Long> awaitApplied(long index) {
@@ -353,16 +355,22 @@ public final class ClusterStore implements AutoCloseable {
         var voterNames = voters.stream().map(RaftMember::name).collect(Collectors.toSet());
         var listenerPeers = listeners.stream().filter(m -> !voterNames.contains(m.name()))
             .map(m -> peer(m.name(), m.raftAddress(), RaftProtos.RaftPeerRole.LISTENER)).toList();
+        RaftClient client = clients.current();
         try {
-            RaftClientReply reply = client().admin().setConfiguration(SetConfigurationRequest.Arguments.newBuilder()
+            RaftClientReply reply = client.admin().setConfiguration(SetConfigurationRequest.Arguments.newBuilder()
                 .setServersInNewConf(servers)
                 .setListenersInNewConf(listenerPeers)
                 .build());
             if (!reply.isSuccess()) {
+                clients.failed(client, reply.getException());
                 throw new StoreException("changing the Raft members to " + targetVoters.keySet() + " failed: "
                     + rootMessage(reply.getException()), true, reply.getException());
             }
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof StoreException s) {
+                throw s;
+            }
+            clients.failed(client, e);
             throw new StoreException("changing the Raft members to " + targetVoters.keySet() + " failed: "
                 + rootMessage(e), true, e);
         }
@@ -384,11 +392,28 @@ public final class ClusterStore implements AutoCloseable {
             }
         }
         RaftPeerId leader = info.getLeaderId();
-        return new StoreStatus(leader == null ? null : leader.toString(), info.getCurrentTerm(), appliedIndex(),
-            info.getCurrentRole().name(),
+        long leaderContact = roleInfo.hasFollowerInfo() && roleInfo.getFollowerInfo().hasLeaderInfo()
+            ? roleInfo.getFollowerInfo().getLeaderInfo().getLastRpcElapsedTimeMs() : -1;
+        return new StoreStatus(config.nodeName(), leader == null ? null : leader.toString(), info.getCurrentTerm(),
+            appliedIndex(), division.getRaftLog().getLastCommittedIndex(), info.getCurrentRole().name(),
             names(conf.getCurrentPeers(RaftProtos.RaftPeerRole.FOLLOWER)),
             names(conf.getCurrentPeers(RaftProtos.RaftPeerRole.LISTENER)),
-            peers);
+            peers, leaderContact);
+    }
+
+    /** Whether this replica can commit now, from its view of the group and its own recent requests. */
+    public StoreHealth.Verdict health() {
+        return health.assess(status());
+    }
+
+    /** Whether the last command or read on this replica failed and none succeeded since. */
+    public boolean failing() {
+        return health.failing();
+    }
+
+    /** How many Ratis clients this replica built so far (a failed request makes the next one use a new client). */
+    public long clientsBuilt() {
+        return clients.clientsBuilt();
     }
 
     private static List<String> names(Collection<RaftPeer> peers) {
@@ -397,22 +422,11 @@ public final class ClusterStore implements AutoCloseable {
 
     @Override
     public void close() {
-        closeQuietly(client);
+        clients.close();
         try {
             server.close();
         } catch (IOException e) {
             throw new StoreException("closing the store replica failed: " + e.getMessage(), false, e);
-        }
-    }
-
-    private static void closeQuietly(AutoCloseable closeable) {
-        if (closeable == null) {
-            return;
-        }
-        try {
-            closeable.close();
-        } catch (Exception ignored) {
-            // closing a client that lost its connections cannot be acted on
         }
     }
 

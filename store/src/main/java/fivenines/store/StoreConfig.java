@@ -24,6 +24,29 @@ public record StoreConfig(String nodeName, String raftHost, int raftPort, Path d
         this(nodeName, raftHost, raftPort, dataDir, secret, DEFAULT_SNAPSHOT_EVERY, DEFAULT_REQUEST_TIMEOUT);
     }
 
+    /** The JVM property that overrides {@link #DEFAULT_SNAPSHOT_EVERY}, e.g. {@code -Dnines.store.snapshot-every=20}. */
+    public static final String SNAPSHOT_EVERY_PROPERTY = "nines.store.snapshot-every";
+
+    /**
+     * Log entries between snapshots: the value of {@link #SNAPSHOT_EVERY_PROPERTY}, or the default when unset.
+     * Small values make tests reach Ratis' snapshot paths (install on a follower, log purged) quickly.
+     */
+    public static long snapshotEvery(String property) {
+        if (property == null || property.isBlank()) {
+            return DEFAULT_SNAPSHOT_EVERY;
+        }
+        try {
+            long value = Long.parseLong(property.strip());
+            if (value >= 1) {
+                return value;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException(SNAPSHOT_EVERY_PROPERTY + "='" + property + "' must be a whole number of log entries"
+            + " of at least 1 (default " + DEFAULT_SNAPSHOT_EVERY + "); fix or drop -D" + SNAPSHOT_EVERY_PROPERTY);
+    }
+
     public String raftAddress() {
         return raftHost + ":" + raftPort;
     }

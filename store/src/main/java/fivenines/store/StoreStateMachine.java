@@ -21,6 +21,7 @@ import org.apache.ratis.statemachine.impl.BaseStateMachine;
 import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
 import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.util.LifeCycle;
 import org.apache.ratis.util.MD5FileUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -48,6 +49,7 @@ final class StoreStateMachine extends BaseStateMachine {
     static final String QUERY_APPLIED_INDEX = "applied-index";
 
     private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
+    private volatile java.nio.file.Path snapshotDir;
     private final ClusterState state = new ClusterState();
     private final StateMachine machine = new StateMachine(state);
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
@@ -68,14 +70,39 @@ final class StoreStateMachine extends BaseStateMachine {
 
     @Override
     public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage raftStorage) throws IOException {
-        super.initialize(server, groupId, raftStorage);
-        storage.init(raftStorage);
-        loadSnapshot(storage.getLatestSnapshot());
+        // Ratis checks this life cycle when it installs a snapshot from the leader (RUNNING, PAUSED, RUNNING again)
+        getLifeCycle().startAndTransition(() -> {
+            super.initialize(server, groupId, raftStorage);
+            storage.init(raftStorage);
+            snapshotDir = raftStorage.getStorageDir().getStateMachineDir().toPath();
+            loadSnapshot(storage.getLatestSnapshot());
+        }, IOException.class);
     }
 
+    /**
+     * Called before Ratis writes a snapshot sent by the leader (once per chunk). Ratis' updater
+     * refuses to reload a state machine that is not PAUSED and then closes the whole server,
+     * so a follower that was sent a snapshot could never catch up without this.
+     */
+    @Override
+    public void pause() {
+        if (getLifeCycle().compareAndTransition(LifeCycle.State.RUNNING, LifeCycle.State.PAUSING)) {
+            getLifeCycle().transition(LifeCycle.State.PAUSED);
+        }
+    }
+
+    /** Loads the snapshot the leader sent, in place of everything this replica held. */
     @Override
     public void reinitialize() throws IOException {
-        loadSnapshot(storage.loadLatestSnapshot());
+        SingleFileSnapshotInfo snapshot = storage.loadLatestSnapshot();
+        if (snapshot == null) {
+            throw new IOException("no store snapshot in " + snapshotDir + " to load after the leader sent one");
+        }
+        loadSnapshot(snapshot);
+        if (getLifeCycle().compareAndTransition(LifeCycle.State.PAUSED, LifeCycle.State.STARTING)) {
+            getLifeCycle().transition(LifeCycle.State.RUNNING);
+        }
+        completeWaiters(snapshot.getIndex());
     }
 
     @Override
@@ -88,8 +115,20 @@ final class StoreStateMachine extends BaseStateMachine {
             return;
         }
         var file = snapshot.getFile().getPath();
-        MD5FileUtil.verifySavedMD5(file.toFile(), snapshot.getFile().getFileDigest());
-        var restored = Json.read(Files.readAllBytes(file), ClusterState.Snapshot.class);
+        if (snapshot.getFile().getFileDigest() != null) {
+            MD5FileUtil.verifySavedMD5(file.toFile(), snapshot.getFile().getFileDigest());
+        } else {
+            // written by an earlier version killed between the snapshot and its digest: the snapshot itself
+            // was synced before it got its name, and a damaged one fails to parse below
+            LOG.warn("store snapshot {} has no digest file; loading it unchecked", file);
+        }
+        ClusterState.Snapshot restored;
+        try {
+            restored = Json.read(Files.readAllBytes(file), ClusterState.Snapshot.class);
+        } catch (RuntimeException e) {
+            throw new IOException("the store snapshot " + file + " cannot be read (" + e.getMessage() + "); move it away"
+                + " to start from the previous snapshot, or wipe this node's raft folder and join the cluster again", e);
+        }
         lock.writeLock().lock();
         try {
             state.restore(restored);
@@ -117,8 +156,11 @@ final class StoreStateMachine extends BaseStateMachine {
         try (var channel = java.nio.channels.FileChannel.open(temporary, java.nio.file.StandardOpenOption.WRITE)) {
             channel.force(true);
         }
+        // the digest file goes first: Ratis takes the newest snapshot file as the latest snapshot, and a
+        // process killed between the two writes must not leave that file without its digest
+        var digest = MD5FileUtil.computeMd5ForFile(temporary.toFile());
+        MD5FileUtil.saveMD5File(file.toFile(), digest);
         Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE);
-        var digest = MD5FileUtil.computeAndSaveMd5ForFile(file.toFile());
         storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(file, digest), last));
         return last.getIndex();
     }

@@ -119,6 +119,112 @@ class ClusterStoreTest {
     }
 
     @Test
+    void aReplicaAddedAfterTheLogWasPurgedLoadsTheLeadersSnapshotAndFollows() throws Exception {
+        var first = config("s0", freePort(), SECRET, 5);
+        var second = config("s1", freePort(), SECRET, 5);
+        ClusterStore leader = start(first, ClusterStore.Start.NEW_GROUP);
+        awaitLeader(leader);
+        leader.submitAndWait(new CreateCluster("c", "a".repeat(64), "s0", "127.0.0.1:1", first.raftAddress(), 5));
+        for (int i = 0; i < 20; i++) {
+            leader.submitAndWait(ChangeConfig.set("k" + i, "v" + i));
+        }
+        // a restart closes the log segment that the snapshot taken at stop then purges: the leader's log
+        // starts after that snapshot, so a new replica can only be sent the snapshot
+        leader.close();
+        open.remove(leader);
+        leader = start(first, ClusterStore.Start.RECOVER);
+        awaitLeader(leader);
+        ClusterStore joiner = start(second, ClusterStore.Start.JOIN_GROUP);
+        leader.setMembers(List.of(new ClusterStore.RaftMember("s0", first.raftAddress()),
+            new ClusterStore.RaftMember("s1", second.raftAddress())), List.of());
+        assertTrue(leader.submitAndWait(ChangeConfig.set("after", "join")).applied());
+        assertEquals(21L, (long) joiner.readLinearizable(s -> s.configuration().version()));
+        assertEquals("v3", joiner.read(s -> s.configuration().get("k3").orElseThrow()));
+        // the joiner keeps applying what follows, and the pair still commits (the joiner's vote counts)
+        for (int i = 0; i < 10; i++) {
+            assertTrue(joiner.submitAndWait(ChangeConfig.set("j" + i, "x")).applied());
+        }
+        assertEquals(31L, (long) leader.readLinearizable(s -> s.configuration().version()));
+        var peers = leader.status().peers();
+        assertEquals(1, peers.size(), peers.toString());
+        assertTrue(peers.getFirst().matchIndex() >= leader.appliedIndex() - 1, peers.toString());
+    }
+
+    @Test
+    void theClientFollowsThePeersAfterARemovalAndAPeerThatWasDownAndCameBack() throws Exception {
+        var configs = List.of(config("p0", freePort(), SECRET, 1000), config("p1", freePort(), SECRET, 1000),
+            config("p2", freePort(), SECRET, 1000));
+        ClusterStore p0 = start(configs.get(0), ClusterStore.Start.NEW_GROUP);
+        awaitLeader(p0);
+        p0.submitAndWait(new CreateCluster("c", "a".repeat(64), "p0", "127.0.0.1:1", configs.get(0).raftAddress(), 5));
+        ClusterStore p1 = start(configs.get(1), ClusterStore.Start.JOIN_GROUP);
+        ClusterStore p2 = start(configs.get(2), ClusterStore.Start.JOIN_GROUP);
+        var members = configs.stream().map(c -> new ClusterStore.RaftMember(c.nodeName(), c.raftAddress())).toList();
+        p0.setMembers(members, List.of());
+        assertTrue(p0.submitAndWait(ChangeConfig.set("three", "x")).applied());
+        // p2 goes; the group is p0 and p1
+        p2.close();
+        p0.setMembers(members.subList(0, 2), List.of());
+        assertTrue(p0.submitAndWait(ChangeConfig.set("two", "x")).applied());
+        // p1 stops: nothing commits, and p0's client meets the refused connections
+        p1.close();
+        open.remove(p1);
+        assertThrows(StoreException.class, () -> p0.submitAndWait(ChangeConfig.set("down", "x")));
+        assertTrue(p0.failing());
+        Thread.sleep(10_000); // long enough for gRPC to back off reconnecting to p1
+        assertThrows(StoreException.class, () -> p0.submitAndWait(ChangeConfig.set("still-down", "x")));
+        long clientsBefore = p0.clientsBuilt();
+        ClusterStore back = start(configs.get(1), ClusterStore.Start.RECOVER);
+        // the servers' own channels back off reconnecting too: the election may take a while
+        for (int i = 0; i < 600 && (back.status().leader() == null || p0.status().leader() == null); i++) {
+            Thread.sleep(50);
+        }
+        assertTrue(p0.status().leader() != null, "no leader elected after p1 came back");
+        // writes on p0 work again within seconds (before, they failed with 'Connection refused' for minutes)
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        boolean committed = false;
+        StoreException last = null;
+        while (!committed && System.nanoTime() < deadline) {
+            try {
+                committed = p0.submitAndWait(ChangeConfig.set("back", "x")).applied();
+            } catch (StoreException e) {
+                last = e;
+                Thread.sleep(500);
+            }
+        }
+        assertTrue(committed, "p0 could not commit after p1 came back: " + last);
+        for (int i = 0; i < 5; i++) {
+            assertTrue(p0.submitAndWait(ChangeConfig.set("after" + i, "x")).applied());
+        }
+        assertFalse(p0.failing());
+        assertTrue(p0.clientsBuilt() > clientsBefore, "the failed client was not replaced");
+        assertEquals("x", back.readLinearizable(s -> s.configuration().get("after4").orElseThrow()));
+    }
+
+    @Test
+    void aSnapshotLeftWithoutItsDigestByAKilledProcessStillLoads() throws Exception {
+        var config = config("crash", freePort(), SECRET, 5);
+        ClusterStore store = start(config, ClusterStore.Start.NEW_GROUP);
+        awaitLeader(store);
+        store.submitAndWait(new CreateCluster("c", "a".repeat(64), "crash", "127.0.0.1:1", config.raftAddress(), 5));
+        for (int i = 0; i < 12; i++) {
+            store.submitAndWait(ChangeConfig.set("k" + i, "v"));
+        }
+        store.close();
+        open.remove(store);
+        // as a kill between writing the newest snapshot and its digest left it (before, the store failed to start)
+        try (var files = Files.walk(config.dataDir())) {
+            var newest = files.filter(f -> f.getFileName().toString().matches("snapshot\\.\\d+_\\d+"))
+                .max(java.util.Comparator.comparing(f -> Long.parseLong(f.getFileName().toString().replaceAll(".*_", ""))))
+                .orElseThrow();
+            Files.delete(newest.resolveSibling(newest.getFileName() + ".md5"));
+        }
+        ClusterStore again = start(config, ClusterStore.Start.RECOVER);
+        awaitLeader(again);
+        assertEquals(12L, (long) again.readLinearizable(s -> s.configuration().version()));
+    }
+
+    @Test
     void aClientWithTheWrongSecretChangesNothing() throws Exception {
         int port = freePort();
         ClusterStore store = start(config("a", port, SECRET, 1000), ClusterStore.Start.NEW_GROUP);

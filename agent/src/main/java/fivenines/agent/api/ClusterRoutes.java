@@ -5,7 +5,7 @@ import fivenines.agent.AgentConfig;
 import fivenines.agent.cluster.ClusterService;
 import fivenines.model.cluster.Membership;
 import fivenines.model.cluster.Node;
-import fivenines.model.cluster.NodeState;
+import fivenines.store.Quorum;
 import fivenines.store.StoreStatus;
 
 import java.util.ArrayList;
@@ -79,11 +79,19 @@ public final class ClusterRoutes {
         answer.put("role", status.role());
         answer.put("appliedIndex", status.appliedIndex());
         answer.put("configVersion", configVersion);
-        long voters = nodes.stream().filter(Node::voter).count();
-        long votersUp = nodes.stream().filter(n -> n.voter() && n.state() == NodeState.UP).count();
-        long needed = voters / 2 + 1;
-        answer.put("quorum", Map.of("voters", voters, "up", votersUp, "needed", needed,
-            "ok", status.leader() != null && votersUp >= needed));
+        // from which voters the leader hears and which have caught up, not from the states in the store
+        Quorum quorum = status.quorum();
+        var quorumAnswer = new LinkedHashMap<String, Object>();
+        quorumAnswer.put("seenFrom", quorum.seenFrom());
+        quorumAnswer.put("voters", quorum.voters());
+        if (quorum.up() >= 0) {
+            quorumAnswer.put("up", quorum.up());
+        }
+        quorumAnswer.put("needed", quorum.needed());
+        quorumAnswer.put("ok", quorum.ok());
+        quorumAnswer.put("reason", quorum.reason());
+        answer.put("quorum", quorumAnswer);
+        answer.put("commitIndex", status.commitIndex());
         var rows = new ArrayList<Map<String, Object>>();
         for (Node node : nodes) {
             var row = new LinkedHashMap<String, Object>();
@@ -97,6 +105,8 @@ public final class ClusterRoutes {
                 row.put("matchIndex", p.matchIndex());
                 row.put("lastContactMillis", p.lastContactMillis());
             });
+            quorum.detail().stream().filter(v -> v.name().equals(node.name())).findFirst()
+                .ifPresent(v -> row.put("countsForQuorum", v.up())); // heard lately and caught up
             rows.add(row);
         }
         answer.put("nodes", rows);

@@ -6,11 +6,20 @@ import fivenines.plugin.Plugin;
 import fivenines.plugin.PluginCommand;
 import fivenines.plugin.PluginContext;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /** The cluster store replica (Ratis), recovered from disk at start when this node is in a cluster. */
 public final class StorePlugin implements Plugin {
+    private static final Logger LOG = LoggerFactory.getLogger(StorePlugin.class);
+    private static final long PROBE_SECONDS = 2;
     private final ClusterService cluster;
+    private ScheduledExecutorService probe;
 
     public StorePlugin(ClusterService cluster) {
         this.cluster = cluster;
@@ -29,10 +38,36 @@ public final class StorePlugin implements Plugin {
     @Override
     public void start(PluginContext context) {
         cluster.start();
+        probe = Executors.newSingleThreadScheduledExecutor(context.threads("store-probe"));
+        probe.scheduleWithFixedDelay(this::probe, PROBE_SECONDS, PROBE_SECONDS, TimeUnit.SECONDS);
+    }
+
+    /**
+     * Samples the replica's health so that "no leader for N s" counts from when it began, and
+     * after a failed request reads linearizably: the store is healthy again only once a request
+     * succeeds, and nothing else may send one on a quiet node.
+     */
+    void probe() {
+        try {
+            if (!cluster.inCluster()) {
+                return;
+            }
+            var store = cluster.store();
+            store.health();
+            if (store.failing()) {
+                store.readLinearizable(state -> state.configuration().version());
+            }
+        } catch (RuntimeException e) {
+            LOG.debug("store probe failed: {}", e.getMessage());
+        }
     }
 
     @Override
-    public void stop() {
+    public void stop() throws InterruptedException {
+        if (probe != null) {
+            probe.shutdownNow();
+            probe.awaitTermination(5, TimeUnit.SECONDS);
+        }
         cluster.close();
     }
 
@@ -41,9 +76,8 @@ public final class StorePlugin implements Plugin {
         if (!cluster.inCluster()) {
             return Health.ok("not in a cluster yet");
         }
-        var status = cluster.store().status();
-        return status.leader() == null ? Health.degraded("no leader (term " + status.term() + ")")
-            : Health.ok("leader " + status.leader() + ", applied index " + status.appliedIndex());
+        var verdict = cluster.store().health();
+        return verdict.ok() ? Health.ok(verdict.summary()) : Health.degraded(verdict.summary());
     }
 
     @Override

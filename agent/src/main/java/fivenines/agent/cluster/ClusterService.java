@@ -47,10 +47,12 @@ public final class ClusterService implements AutoCloseable {
     /** Set by close(), which does not wait for this service's monitor; a replica started after it is closed at once. */
     private volatile boolean closed;
     private final Object storeSwap = new Object();
+    private final long snapshotEvery;
 
     public ClusterService(AgentConfig config, Credentials credentials) {
         this.config = config;
         this.credentials = credentials;
+        this.snapshotEvery = StoreConfig.snapshotEvery(System.getProperty(StoreConfig.SNAPSHOT_EVERY_PROPERTY));
     }
 
     /** Told of each store replica this service starts (after init, join or a restart). */
@@ -97,7 +99,7 @@ public final class ClusterService implements AutoCloseable {
 
     private void startStore(UUID groupId, ClusterStore.Start start) {
         var storeConfig = new StoreConfig(config.nodeName(), config.advertiseHost(), config.raftPort(), raftDir(),
-            credentials.secretBytes());
+            credentials.secretBytes(), snapshotEvery, StoreConfig.DEFAULT_REQUEST_TIMEOUT);
         ClusterStore started;
         try {
             started = ClusterStore.start(storeConfig, groupId, start);

@@ -1,0 +1,155 @@
+package fivenines.store;
+
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.conf.Parameters;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcFactory;
+import org.apache.ratis.protocol.ClientId;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.protocol.exceptions.StateMachineException;
+import org.apache.ratis.retry.RetryPolicies;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.util.TimeDuration;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * The Ratis client through which a replica submits commands and linearizable reads, kept
+ * pointed at the group's current peers and leader as this replica's own server sees them.
+ *
+ * <p>A client is replaced when the group's peers change, when this server knows of a leader
+ * other than the one the client aims at, and after a request on it failed other than by a
+ * refusal. The last matters most: gRPC backs off reconnecting to a peer it could not reach
+ * (up to two minutes), and a Ratis client keeps sending to that channel, so a client that
+ * saw a peer down kept failing with "Connection refused" long after the peer came back.
+ * A fresh client has fresh channels. A replaced client is closed only once the requests in
+ * flight on it had their time: closing it at once fails them ("proxy is null").
+ */
+final class StoreClient implements AutoCloseable {
+    private final RaftGroupId groupId;
+    private final RaftProperties properties;
+    private final Supplier<RaftServer.Division> division;
+    private final Duration retireAfter;
+    private final InstantSource clock;
+    private final List<Retired> retired = new ArrayList<>();
+    private RaftClient client;
+    private Set<RaftPeer> clientPeers = Set.of();
+    private boolean failed;
+    private boolean closed;
+    private long built;
+
+    StoreClient(RaftGroupId groupId, RaftProperties properties, Supplier<RaftServer.Division> division,
+                Duration requestTimeout, InstantSource clock) {
+        this.groupId = groupId;
+        this.properties = properties;
+        this.division = division;
+        this.retireAfter = requestTimeout.multipliedBy(2);
+        this.clock = clock;
+    }
+
+    /** The client to send the next request with. */
+    synchronized RaftClient current() {
+        if (closed) {
+            throw new StoreException("the store replica is closed", false, null);
+        }
+        closeRetired(false);
+        var info = division.get();
+        var peers = Set.copyOf(info.getGroup().getPeers());
+        RaftPeerId known = info.getInfo().getLeaderId();
+        RaftPeerId leader = known != null && peers.stream().anyMatch(p -> p.getId().equals(known)) ? known : null;
+        if (client != null && !failed && peers.equals(clientPeers)
+            && (leader == null || leader.equals(client.getLeaderId()))) {
+            return client;
+        }
+        if (peers.isEmpty()) {
+            throw new StoreException("this replica is not part of a configured group yet (waiting to be added)", false, null);
+        }
+        retire(client);
+        var builder = RaftClient.newBuilder()
+            .setProperties(properties)
+            .setRaftGroup(RaftGroup.valueOf(groupId, peers))
+            .setClientId(ClientId.randomId())
+            .setClientRpc(new GrpcFactory(new Parameters()).newRaftClientRpc(ClientId.randomId(), properties))
+            .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(150,
+                TimeDuration.valueOf(100, TimeUnit.MILLISECONDS)));
+        if (leader != null) {
+            builder.setLeaderId(leader);
+        }
+        client = builder.build();
+        clientPeers = peers;
+        failed = false;
+        built++;
+        return client;
+    }
+
+    /** Told of a request that failed on {@code used}: unless the leader refused it, the next request gets a new client. */
+    synchronized void failed(RaftClient used, Throwable error) {
+        if (used == client && !isRefusal(error)) {
+            failed = true;
+        }
+    }
+
+    /** How many clients were built so far (tests check that a client was replaced). */
+    synchronized long clientsBuilt() {
+        return built;
+    }
+
+    static boolean isRefusal(Throwable error) {
+        Throwable cause = error;
+        while ((cause instanceof CompletionException || cause instanceof ExecutionException) && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        return cause instanceof StateMachineException;
+    }
+
+    private void retire(RaftClient old) {
+        if (old != null) {
+            retired.add(new Retired(old, clock.instant().plus(retireAfter)));
+        }
+    }
+
+    private void closeRetired(boolean all) {
+        Instant now = clock.instant();
+        var due = retired.stream().filter(r -> all || !now.isBefore(r.closeAt())).toList();
+        retired.removeAll(due);
+        due.forEach(r -> closeQuietly(r.client()));
+    }
+
+    @Override
+    public synchronized void close() {
+        closed = true;
+        retire(client);
+        client = null;
+        closeRetired(true);
+    }
+
+    static void closeQuietly(AutoCloseable closeable) {
+        if (closeable == null) {
+            return;
+        }
+        try {
+            closeable.close();
+        } catch (Exception ignored) {
+            // closing a client that lost its connections cannot be acted on
+        }
+    }
+
+    private record Retired(RaftClient client, Instant closeAt) {
+        Retired {
+            Objects.requireNonNull(client);
+        }
+    }
+}
