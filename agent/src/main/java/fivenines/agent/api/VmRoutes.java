@@ -87,10 +87,7 @@ public final class VmRoutes {
             String name = r.path("name");
             String node = r.requireText("node");
             VmRecord vm = record(name);
-            if (vm.node() == null || vm.desired().equals("stopped")) {
-                throw ApiException.conflict("VM '" + name + "' is not running; start it on " + node + " instead ('nines vm start "
-                    + name + " --node " + node + "')");
-            }
+            vms.requireMigratable(vm, node);
             boolean wait = r.json().path("wait").asBoolean(false);
             Object started = onNode(vm.node(), "/v1/vms/" + AgentClient.encode(name) + "/migrate",
                 Map.of("node", node, "wait", wait), () -> vms.migrate(name, node, wait));

@@ -91,6 +91,8 @@ public final class VmService {
     private final Map<String, AgentClient> peers = new ConcurrentHashMap<>();
     /** Incoming migrations their source gave up on while they were being prepared. */
     private final Map<String, Boolean> abandonedIncoming = new ConcurrentHashMap<>();
+    /** The volumes an incoming migration attached here itself: all that its undo may detach. */
+    private final Map<String, List<String>> incomingAttached = new ConcurrentHashMap<>();
     private final ExecutorService reconciler = Executors.newSingleThreadExecutor(
         Thread.ofPlatform().daemon(true).name("vm-reconcile").factory());
     private volatile boolean running;
@@ -243,6 +245,7 @@ public final class VmService {
         if (guest != null && guest.incoming) {
             if (config.nodeName().equals(record.node())) {
                 guest.incoming = false; // the migration completed: this node runs it now
+                incomingAttached.remove(name);
             } else {
                 return; // still the destination of a migration: the source decides
             }
@@ -561,10 +564,16 @@ public final class VmService {
         if (config.nodeName().equals(record.node())) {
             throw ApiException.conflict("VM '" + name + "' runs on " + config.nodeName() + " already");
         }
-        Guest existing = guests.remove(name);
+        Guest existing = guests.get(name);
+        if (existing != null && !existing.incoming) {
+            throw ApiException.conflict("VM '" + name + "' has a QEMU running on " + config.nodeName()
+                + " that is not waiting for a migration; stop it first ('nines vm stop " + name + "')");
+        }
         if (existing != null) {
+            guests.remove(name);
             existing.process.kill(); // a QEMU left waiting by an earlier attempt
         }
+        detachIncoming(name); // whatever an earlier attempt attached goes with its QEMU
         int port;
         try (var socket = new ServerSocket(0, 1, java.net.InetAddress.getByName(config.listenHost()))) {
             port = socket.getLocalPort();
@@ -573,6 +582,9 @@ public final class VmService {
         VmFiles files = files(name);
         Files.deleteIfExists(files.pidFile());
         List<String> paths = record.definition().disks().stream().map(VmDefinition.VmDisk::volume).distinct().toList();
+        // an undo takes away only what this attempt attached: never a volume this node held before
+        List<String> held = attachedOn(record, config.nodeName());
+        incomingAttached.put(name, paths.stream().filter(path -> !held.contains(path)).toList());
         paths.forEach(path -> volumes.expect(path, ATTACH_PATIENCE));
         long[] marks = new long[2];
         var attach = CompletableFuture.runAsync(() -> {
@@ -600,7 +612,7 @@ public final class VmService {
                 process.kill();
             }
             Throwable attachFailure = attach.handle((ok, error) -> error).join();
-            detachDisks(record);
+            detachIncoming(name);
             if (attachFailure != null) {
                 // QEMU failed because its exports never came: the attach's own error says why
                 Throwable why = attachFailure.getCause() != null ? attachFailure.getCause() : attachFailure;
@@ -684,7 +696,27 @@ public final class VmService {
             guest.process.kill();
             event(name, "incoming migration abandoned");
         }
-        cluster.store().read(s -> s.vms().vm(name)).ifPresent(this::detachDisks);
+        detachIncoming(name);
+    }
+
+    /** Detaches here what the latest incoming migration of {@code name} attached (and nothing this node held before). */
+    private void detachIncoming(String name) {
+        List<String> attached = incomingAttached.remove(name);
+        if (attached == null) {
+            return;
+        }
+        for (String volume : attached) {
+            String[] parts = volume.split("/", 2);
+            try {
+                boolean here = cluster.store().read(s -> s.volumes().volume(volume)
+                    .map(v -> v.attachment(config.nodeName()).isPresent()).orElse(false));
+                if (here) {
+                    volumes.detach(parts[0], parts[1], config.nodeName());
+                }
+            } catch (RuntimeException e) {
+                LOG.warn("VM {}: could not detach {}: {}", name, volume, e.getMessage());
+            }
+        }
     }
 
     // ---- live migration: source side ----
@@ -769,9 +801,20 @@ public final class VmService {
         return Optional.ofNullable(m).map(Migration::describe);
     }
 
+    /** Refuses (before anything starts anywhere) a migration that cannot be tried, such as one to the node the VM runs on. */
+    public void requireMigratable(VmRecord record, String destination) {
+        Optional<Node> node = destination == null ? Optional.empty()
+            : cluster.store().read(s -> s.membership().node(destination));
+        Optional<ApiException> refusal = MigrationRefusal.of(record, destination, node);
+        if (refusal.isPresent()) {
+            throw refusal.get();
+        }
+    }
+
     /** Starts migrating a VM running here to {@code destination}; returns at once (progress via {@link #migrationStatus}). */
     public Map<String, Object> migrate(String name, String destination, boolean wait) throws InterruptedException {
         VmRecord record = cluster.store().readLinearizable(s -> s.vms().require(name));
+        requireMigratable(record, destination);
         if (!config.nodeName().equals(record.node()) || !guests.containsKey(name)) {
             throw ApiException.conflict("VM '" + name + "' does not run on " + config.nodeName());
         }
@@ -792,7 +835,10 @@ public final class VmService {
         String destination = migration.destination;
         long started = System.nanoTime();
         Guest guest = guests.get(name);
+        // what the destination held before this attempt is not this attempt's to undo
+        List<String> attachedBefore = attachedOn(record, destination);
         boolean begun = false;
+        boolean handedOver = false;
         boolean destinationAttached = false;
         boolean destinationStarted = false;
         try {
@@ -843,7 +889,8 @@ public final class VmService {
             migration.step("switchover");
             migration.detail("refresh", switched.path("refreshMillis").asLong());
             migration.detail("cont", switched.path("contMillis").asLong());
-            submit(new MigrateVm(name, destination, "complete"));
+            handedOver = true; // the guest runs at the destination now: from here on nothing is rolled back
+            completeInStore(name, destination);
             migration.step("complete");
             migration.total = Duration.ofNanos(System.nanoTime() - started);
             migration.state = "completed";
@@ -858,6 +905,15 @@ public final class VmService {
         } catch (Exception e) {
             String why = e instanceof MigrationFailedException m ? m.getMessage() : e.getMessage();
             migration.error = why;
+            if (handedOver) {
+                // the destination's QEMU runs the guest: undoing anything now would run it twice or take its disks
+                migration.state = "completed";
+                migration.error = "after the switch-over: " + why;
+                LOG.error("VM {}: runs on {} but the migration could not be finished: {}; the source's QEMU stays"
+                    + " stopped", name, destination, why);
+                event(name, "runs on " + destination + " after the switch-over, but finishing failed: " + why);
+                return;
+            }
             migration.state = "failed";
             LOG.warn("VM {}: migration to {} failed: {}", name, destination, why);
             event(name, "migration to " + destination + " failed, the VM stays here: " + why);
@@ -870,18 +926,17 @@ public final class VmService {
                     LOG.debug("VM {}: the destination could not be told to abort", name);
                 }
             }
-            if (destinationAttached && !aborted) {
+            if (destinationAttached && !aborted && !destination.equals(config.nodeName())) {
                 // the destination may have attached some before it failed; it cannot be asked: the store can
-                for (VmDefinition.VmDisk disk : record.definition().disks()) {
-                    String[] parts = disk.volume().split("/", 2);
+                for (String volume : attachedOn(record, destination)) {
+                    if (attachedBefore.contains(volume)) {
+                        continue;
+                    }
+                    String[] parts = volume.split("/", 2);
                     try {
-                        boolean there = cluster.store().read(st -> st.volumes().volume(disk.volume())
-                            .map(v -> v.attachment(destination).isPresent()).orElse(false));
-                        if (there) {
-                            volumes.detach(parts[0], parts[1], destination);
-                        }
+                        volumes.detach(parts[0], parts[1], destination);
                     } catch (RuntimeException ignored) {
-                        LOG.warn("VM {}: could not detach {} from {}: {}", name, disk.volume(), destination, ignored.getMessage());
+                        LOG.warn("VM {}: could not detach {} from {}: {}", name, volume, destination, ignored.getMessage());
                     }
                 }
             }
@@ -908,6 +963,33 @@ public final class VmService {
                 reconciler.execute(this::reconcileAll);
             }
         }
+    }
+
+    /** Commits 'complete', trying again for a while: the guest already runs at the destination. */
+    private void completeInStore(String name, String destination) throws InterruptedException {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                if (attempt > 1 && cluster.store().readLinearizable(s -> s.vms().vm(name))
+                        .map(vm -> destination.equals(vm.node())).orElse(false)) {
+                    return; // the earlier attempt was applied after all
+                }
+                submit(new MigrateVm(name, destination, "complete"));
+                return;
+            } catch (RuntimeException e) {
+                if (attempt >= 5 || e instanceof IllegalStateException) {
+                    throw e;
+                }
+                LOG.warn("VM {}: committing the migration's completion failed (attempt {}): {}", name, attempt, e.getMessage());
+                Thread.sleep(Duration.ofSeconds(attempt));
+            }
+        }
+    }
+
+    /** The VM's volumes that the store says are attached on {@code node}. */
+    private List<String> attachedOn(VmRecord record, String node) {
+        return cluster.store().read(st -> record.definition().disks().stream().map(VmDefinition.VmDisk::volume).distinct()
+            .filter(volume -> st.volumes().volume(volume).map(v -> v.attachment(node).isPresent()).orElse(false))
+            .toList());
     }
 
     private AgentClient peer(String node) {
