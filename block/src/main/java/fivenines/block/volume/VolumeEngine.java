@@ -48,6 +48,8 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
     /** Chunks reserved at a time: a few at first, doubling while the volume keeps taking new ones. */
     private static final int FIRST_RESERVATION = 2;
     private static final int MAX_RESERVATION = 32;
+    /** Tries of one request while the volume's epoch keeps moving under it. */
+    private static final int EPOCH_RETRIES = 4;
     private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect((int) CHUNK).asReadOnlyBuffer();
 
     private final String name;
@@ -181,7 +183,10 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
                 return any;
             });
             if (firstWrites && fua) {
-                commit();
+                retryOnNewEpoch(() -> {
+                    commit();
+                    return null;
+                });
             }
         } finally {
             quiesce.readLock().unlock();
@@ -483,18 +488,29 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
         T run() throws IOException;
     }
 
-    /** Runs an operation; when it is refused for an old epoch and this node is still attached, takes the new one and retries once. */
+    /**
+     * Runs an operation; when it is refused for an old epoch and this node is still attached, takes the
+     * new one and retries. The epoch can move more than once in a row (a migration's source detaching
+     * right after the destination joined), so it retries as long as each refusal brings a newer epoch.
+     */
     private <T> T retryOnNewEpoch(Io<T> io) throws IOException {
-        long started = epoch;
-        try {
-            return io.run();
-        } catch (NbdErrorException e) {
-            // refused for an old epoch: retry when the engine has moved on meanwhile (a refresh from the
-            // store raced with this request) or when the store says it is still attached at a newer one
-            if (e.errno() != NbdProtocol.ESHUTDOWN || cutOff != null || (epoch == started && !adoptNewEpoch())) {
-                throw e;
+        for (int attempt = 1; ; attempt++) {
+            long started = epoch;
+            try {
+                return io.run();
+            } catch (NbdErrorException e) {
+                // refused for an old epoch: retry when the engine has moved on meanwhile (a refresh from the
+                // store raced with this request) or when the store says it is still attached at a newer one
+                if (e.errno() != NbdProtocol.ESHUTDOWN || cutOff != null || attempt >= EPOCH_RETRIES
+                    || (epoch == started && !adoptNewEpoch())) {
+                    if (e.errno() == NbdProtocol.ESHUTDOWN) {
+                        LOG.warn("{}: refused at epoch {} (engine at {}, attempt {}): {}", name, started, epoch, attempt,
+                            e.getMessage());
+                    }
+                    throw e;
+                }
+                LOG.info("{}: refused at epoch {}, retrying at epoch {}: {}", name, started, epoch, e.getMessage());
             }
-            return io.run();
         }
     }
 
@@ -537,6 +553,7 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
         });
         recomputeLocality();
         if (view.epoch() != epoch) {
+            LOG.info("{}: engine takes epoch {} (was {})", name, view.epoch(), epoch);
             epoch = view.epoch();
             retireDevices();
         }
