@@ -340,6 +340,83 @@ class VmSystemTest extends ClusterSystemTest {
         assertNoErrorsLogged();
     }
 
+    /**
+     * Two busy loops keep both cores busy (as other work on the machine would): a replica that applies the source's
+     * detach later than the leader used to turn away the destination's engine at the new epoch, and the guest paused
+     * with an I/O error right after 'running here after a live migration'. Before the load: a migration to the node
+     * the guest runs on is refused and changes nothing, and so is an import into its disk.
+     */
+    @Test
+    void aGuestMigratedBackAndForthUnderCpuLoadNeverPausesAndKeepsEveryAcknowledgedWrite() throws Exception {
+        long t0 = System.nanoTime();
+        String pv0 = pv("node0", "busy0.img", 128 * MiB);
+        String pv1 = pv("node1", "busy1.img", 128 * MiB);
+        api("node0").post("/v1/vgs", Map.of("name", "busy", "pvs", List.of(pv0, pv1)));
+        api("node0").post("/v1/lvs", Map.of("vg", "busy", "name", "disk", "size", 64 * MiB, "thin", true));
+        define("node0", "busy", "busy/disk", List.of(Map.of("mac", "52:54:00:00:00:31", "network", "user")));
+        assertRunsOn("busy", start("busy", "node0"), "node0");
+        long sourcePid = Long.parseLong(Files.readString(nodes.get("node0").dataDir.resolve("vms/busy/qemu.pid")).strip());
+        long seen = awaitAcknowledged("busy", 10, Duration.ofSeconds(120));
+        lap(t0, "guest writing on node0");
+
+        // to where it runs already: refused before anything is done, the guest and its disk untouched
+        var same = cli("node1", "vm", "migrate", "busy", "node0");
+        assertEquals(1, same.exit(), same.out() + same.err());
+        assertTrue(same.err().contains("runs on node0 already"), same.err());
+        assertFalse(same.out().contains("starting QEMU"), same.out());
+        // an import into the running guest's disk: refused, naming the VM, its node and what to do
+        var imported = cli("node1", "lv", "import", records(5).toString(), "busy/disk");
+        assertEquals(1, imported.exit(), imported.out() + imported.err());
+        assertTrue(imported.err().contains("VM busy") && imported.err().contains("node0") && imported.err().contains("--force"),
+            imported.err());
+        seen = awaitAcknowledged("busy", seen + 10, Duration.ofSeconds(60));
+        assertRunsOn("busy", api("node0").get("/v1/vms/busy"), "node0");
+        assertTrue(qemuAlive(sourcePid), "the guest's QEMU was left alone");
+        assertEquals(List.of("node0"), attachedNodes(api("node0").get("/v1/lvs/busy/disk")));
+        lap(t0, "refused: " + same.err().strip() + " | " + imported.err().strip());
+
+        var loops = new ArrayList<Process>();
+        try {
+            for (int i = 0; i < 2; i++) {
+                loops.add(new ProcessBuilder("bash", "-c", "while :; do :; done").start());
+            }
+            String at = "node0";
+            for (int round = 1; round <= 4; round++) {
+                String to = at.equals("node0") ? "node1" : "node0";
+                var moved = cli(at, "vm", "migrate", "busy", to);
+                assertEquals(0, moved.exit(), "round " + round + ": " + moved.out() + moved.err());
+                awaitVm("node0", "busy", v -> to.equals(v.path("node").asText(null)) && v.path("migratingTo").isNull(),
+                    Duration.ofSeconds(30));
+                // the guest keeps running there: never paused, and the workload goes on
+                long deadline = System.nanoTime() + Duration.ofSeconds(6).toNanos();
+                while (System.nanoTime() < deadline) {
+                    JsonNode vm = api(to).get("/v1/vms/busy");
+                    assertNotEquals("paused", vm.path("phase").asText(), "round " + round + " (" + at + " -> " + to
+                        + "): the guest paused after the migration: " + vm + "; events there: " + events(to, "busy"));
+                    AgentProcess.sleep(200);
+                }
+                seen = awaitAcknowledged("busy", seen + 5, Duration.ofSeconds(60));
+                assertFalse(events(to, "busy").contains("io-error"), events(to, "busy"));
+                lap(t0, "round " + round + ": " + at + " -> " + to + ", " + seen + " acknowledged");
+                at = to;
+            }
+        } finally {
+            loops.forEach(Process::destroyForcibly);
+        }
+        stop("busy");
+        long last = acknowledged(console("busy"));
+        assertTrue(last >= seen);
+        export("node0", "busy/disk").requireHolds(last);
+        lap(t0, "verified " + last);
+        assertNoErrorsLogged();
+    }
+
+    /** The VM's events as {@code node} logged them. */
+    private String events(String node, String vm) throws IOException {
+        Path log = nodes.get(node).dataDir.resolve("vms").resolve(vm).resolve("events.log");
+        return Files.exists(log) ? Files.readString(log) : "";
+    }
+
     @Test
     void aGuestThatFillsItsVolumeGroupIsPausedWithEnospcAndContinuesIntactOnceTheGroupIsExtended() throws Exception {
         long t0 = System.nanoTime();
