@@ -502,7 +502,7 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
                 // refused for an old epoch: retry when the engine has moved on meanwhile (a refresh from the
                 // store raced with this request) or when the store says it is still attached at a newer one
                 if (e.errno() != NbdProtocol.ESHUTDOWN || cutOff != null || attempt >= EPOCH_RETRIES
-                    || (epoch == started && !adoptNewEpoch())) {
+                    || (epoch == started && !adoptNewEpoch(started))) {
                     if (e.errno() == NbdProtocol.ESHUTDOWN) {
                         LOG.warn("{}: refused at epoch {} (engine at {}, attempt {}): {}", name, started, epoch, attempt,
                             e.getMessage());
@@ -514,14 +514,24 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
         }
     }
 
-    /** Re-reads the store: true when this node is still attached (at a newer epoch), else the engine is cut off. */
-    private boolean adoptNewEpoch() throws IOException {
+    /**
+     * Re-reads the store after a request begun at epoch {@code started} was refused: true when this node
+     * is still attached and the engine is now at a newer epoch than that (taken from this read, or from
+     * a refresh on another thread meanwhile: the source's detach at a migration's end is followed by both).
+     * The engine is cut off only when the store says it is no longer attached or the volume is gone; a
+     * store that cannot be read now fails this request (EIO) and leaves the engine as it is.
+     */
+    private boolean adoptNewEpoch(long started) throws IOException {
         VolumeView view;
         try {
             view = metadata.view();
         } catch (NbdErrorException e) {
-            cutOff = e.getMessage();
-            return false;
+            if (e.errno() == NbdProtocol.ESHUTDOWN) {
+                cutOff = e.getMessage();
+                LOG.warn("{}: cut off: {}", name, cutOff);
+                return false;
+            }
+            throw e;
         }
         boolean attached = view.attachments().stream().map(Attachment::node).anyMatch(metadata.node()::equals);
         if (!attached) {
@@ -529,19 +539,20 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
             LOG.warn("{}: {}", name, cutOff);
             return false;
         }
-        if (view.epoch() == epoch) {
-            return false;
-        }
         refresh(view);
-        return true;
+        return epoch != started;
     }
 
     /**
      * Takes a newer view of the volume from the store (another attachment committed chunks, or
      * the epoch changed): committed mappings replace what the engine had, except chunks it has
-     * written and not yet committed.
+     * written and not yet committed. A view older than the engine's epoch (read before a refresh
+     * that overtook it) changes nothing: the epoch never moves back.
      */
-    public void refresh(VolumeView view) {
+    public synchronized void refresh(VolumeView view) {
+        if (view.epoch() < epoch) {
+            return;
+        }
         Set<Long> mine = new HashSet<>();
         synchronized (pending) {
             pending.forEach(m -> mine.add(m.virtualChunk()));
@@ -552,7 +563,7 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
             }
         });
         recomputeLocality();
-        if (view.epoch() != epoch) {
+        if (view.epoch() > epoch) {
             LOG.info("{}: engine takes epoch {} (was {})", name, view.epoch(), epoch);
             epoch = view.epoch();
             retireDevices();
