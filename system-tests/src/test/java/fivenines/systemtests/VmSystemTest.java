@@ -411,6 +411,77 @@ class VmSystemTest extends ClusterSystemTest {
         assertNoErrorsLogged();
     }
 
+    /**
+     * A VM that cannot start: a kernel missing on its node is found before QEMU is tried, a kernel QEMU refuses
+     * is tried three times with a growing delay; either way 'vm start' answers at once with the reason (exit 1),
+     * the VM shows as failed, nothing stays attached and nothing is retried; fixed, it starts.
+     */
+    @Test
+    void aVmThatCannotStartFailsWithItsReasonHoldsNothingAndStartsOnceFixed() throws Exception {
+        long t0 = System.nanoTime();
+        String pv0 = pv("node0", "fail0.img", 128 * MiB);
+        api("node0").post("/v1/vgs", Map.of("name", "fail", "pvs", List.of(pv0)));
+        api("node0").post("/v1/lvs", Map.of("vg", "fail", "name", "disk", "size", 64 * MiB, "thin", true));
+        var created = cli("node1", "vm", "create", "broken", "-m", Integer.toString(MEMORY_MIB), "--kernel", "/nonexistent/vmlinuz",
+            "--disk", "fail/disk");
+        assertEquals(0, created.exit(), created.out() + created.err()); // no node is known yet: it is checked where it starts
+
+        long started = System.nanoTime();
+        var missing = cli("node1", "vm", "start", "broken", "--node", "node0");
+        assertEquals(1, missing.exit(), missing.out() + missing.err());
+        assertTrue(missing.err().contains("kernel /nonexistent/vmlinuz does not exist on node0"), missing.err());
+        assertTrue(Duration.ofNanos(System.nanoTime() - started).toSeconds() < 40, "answered at once");
+        JsonNode vm = api("node1").get("/v1/vms/broken");
+        assertEquals("failed", vm.path("phase").asText(), vm.toString());
+        assertEquals("stopped", vm.path("desired").asText(), vm.toString());
+        var listed = cli("node1", "vm", "list");
+        assertTrue(listed.out().lines().anyMatch(l -> l.startsWith("broken") && l.contains("failed")), listed.out());
+        assertEquals(List.of(), attachedNodes(api("node0").get("/v1/lvs/fail/disk")));
+        lap(t0, "missing kernel: " + missing.err().strip());
+
+        // a kernel QEMU itself refuses: its own words reach the CLI after three tries
+        Path garbage = Files.writeString(dir.resolve("not-a-kernel"), "not a kernel\n");
+        redefine("broken", garbage.toString(), null, "fail/disk");
+        started = System.nanoTime();
+        var refused = cli("node1", "vm", "start", "broken", "--node", "node0");
+        assertEquals(1, refused.exit(), refused.out() + refused.err());
+        assertTrue(refused.err().contains("invalid kernel header") && refused.err().contains("3 times"), refused.err());
+        lap(t0, "QEMU refused in " + Duration.ofNanos(System.nanoTime() - started).toMillis() + " ms: " + refused.err().strip());
+        String events = events("node0", "broken");
+        assertEquals(2, count(events, "trying again in"), events);
+        assertEquals(List.of(), attachedNodes(api("node0").get("/v1/lvs/fail/disk")));
+        AgentProcess.sleep(6000);
+        assertEquals(events, events("node0", "broken"), "nothing is tried after giving up");
+        assertTrue(api("node1").get("/v1/vms/broken").path("state").asText().startsWith("failed (failed to start 3 times"),
+            api("node1").get("/v1/vms/broken").toString());
+
+        // fixed: started again, it runs; stopped, it holds nothing
+        redefine("broken", guest.kernel().toString(), guest.initrd().toString(), "fail/disk");
+        var fixed = cli("node1", "vm", "start", "broken", "--node", "node0");
+        assertEquals(0, fixed.exit(), fixed.out() + fixed.err());
+        assertRunsOn("broken", api("node1").get("/v1/vms/broken"), "node0");
+        awaitAcknowledged("broken", 3, Duration.ofSeconds(120));
+        stop("broken");
+        assertEquals(List.of(), attachedNodes(api("node0").get("/v1/lvs/fail/disk")));
+        lap(t0, "fixed, ran and stopped");
+        assertNoErrorsLogged();
+    }
+
+    private void redefine(String name, String kernel, String initrd, String volume) throws IOException {
+        var boot = new LinkedHashMap<String, Object>();
+        boot.put("kernel", kernel);
+        boot.put("initrd", initrd);
+        boot.put("commandLine", TestGuest.writeWorkloadCommandLine());
+        var definition = new LinkedHashMap<String, Object>();
+        definition.put("name", name);
+        definition.put("memoryMib", MEMORY_MIB);
+        definition.put("vcpus", 1);
+        definition.put("boot", boot);
+        definition.put("disks", List.of(Map.of("volume", volume, "bus", "virtio", "cache", "writeback", "readOnly", false)));
+        definition.put("nics", List.of());
+        api("node0").post("/v1/vms", Map.of("definition", definition, "replace", true));
+    }
+
     /** The VM's events as {@code node} logged them. */
     private String events(String node, String vm) throws IOException {
         Path log = nodes.get(node).dataDir.resolve("vms").resolve(vm).resolve("events.log");

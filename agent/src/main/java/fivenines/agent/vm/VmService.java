@@ -89,6 +89,15 @@ public final class VmService {
     private final Map<String, Migration> migrations = new ConcurrentHashMap<>();
     private final Map<String, String> reported = new ConcurrentHashMap<>();
     private final Map<String, AgentClient> peers = new ConcurrentHashMap<>();
+    private static final Path SYS_CLASS_NET = Path.of("/sys/class/net");
+    private final java.time.InstantSource clock = java.time.InstantSource.system();
+    /** The start tries of VMs that failed to start here, by VM. */
+    private final Map<String, StartTries> starts = new ConcurrentHashMap<>();
+
+    /** The restart policy of a VM's start, for one generation of its record. */
+    private record StartTries(long generation, RestartPolicy policy) {
+    }
+
     /** Incoming migrations their source gave up on while they were being prepared. */
     private final Map<String, Boolean> abandonedIncoming = new ConcurrentHashMap<>();
     /** The volumes an incoming migration attached here itself: all that its undo may detach. */
@@ -255,7 +264,8 @@ public final class VmService {
         if (!wanted) {
             if (guest != null) {
                 stopGuest(record, guest, false);
-            } else if (mine && !"stopped".equals(record.phase()) && !"crashed".equals(record.phase())) {
+            } else if (mine && !"stopped".equals(record.phase()) && !"crashed".equals(record.phase())
+                && !"failed".equals(record.phase())) {
                 report(record, "stopped", null);
             }
             return;
@@ -315,10 +325,28 @@ public final class VmService {
                 Files.deleteIfExists(files.pidFile());
             }
         }
-        report(record, "starting", null);
-        attachDisks(record, false);
-        VmSpec spec = spec(record.definition());
-        Guest guest = track(QemuProcess.start(spec, files));
+        RestartPolicy policy = startPolicy(record);
+        if (!policy.mayTryNow()) {
+            return null; // the last try failed; the next one is not due yet
+        }
+        List<String> problems = StartCheck.problems(record.definition(), config.nodeName(), SYS_CLASS_NET);
+        if (!problems.isEmpty()) {
+            startFailed(record, String.join("; ", problems), null);
+            return null;
+        }
+        if (policy.failures() == 0) {
+            report(record, "starting", null); // a retry keeps showing why the last try failed
+        }
+        Guest guest;
+        try {
+            attachDisks(record, false);
+            guest = track(QemuProcess.start(spec(record.definition()), files));
+        } catch (IOException | RuntimeException e) {
+            detachDisks(record); // a VM that did not start holds nothing
+            startFailed(record, e.getMessage(), policy);
+            return null;
+        }
+        starts.remove(name);
         event(name, "started QEMU " + guest.process.pid() + " (" + record.definition().memoryMib() + " MiB, "
             + record.definition().vcpus() + " vCPUs)");
         if (record.desired().equals("paused")) {
@@ -326,6 +354,44 @@ public final class VmService {
         }
         report(record, record.desired().equals("paused") ? "paused" : "running", null);
         return guest;
+    }
+
+    /** The start tries of this VM since it was last asked to run (a new generation starts afresh). */
+    private RestartPolicy startPolicy(VmRecord record) {
+        StartTries tries = starts.get(record.name());
+        if (tries == null || tries.generation() != record.generation()) {
+            tries = new StartTries(record.generation(), RestartPolicy.standard(clock));
+            starts.put(record.name(), tries);
+        }
+        return tries.policy();
+    }
+
+    /**
+     * A start failed: tried again later, or (when the policy gives up, or {@code policy} is null for a
+     * failure no retry can mend) the VM is failed with the reason, stopped and holds nothing.
+     */
+    private void startFailed(VmRecord record, String reason, RestartPolicy policy) {
+        String name = record.name();
+        RestartPolicy.Decision decision = policy == null ? new RestartPolicy.Decision.GiveUp(1, reason) : policy.failed(reason);
+        switch (decision) {
+            case RestartPolicy.Decision.RetryAt retry -> {
+                long seconds = Math.max(1, Duration.between(clock.instant(), retry.at()).toSeconds());
+                LOG.warn("VM {}: start {} failed, trying again in {} s: {}", name, retry.failures(), seconds, reason);
+                event(name, "start " + retry.failures() + " failed, trying again in " + seconds + " s: " + reason);
+                report(record, "starting", "start " + retry.failures() + " failed (trying again in " + seconds + " s): " + reason);
+            }
+            case RestartPolicy.Decision.GiveUp given -> {
+                String why = given.failures() > 1 ? "failed to start " + given.failures() + " times: " + reason : reason;
+                LOG.warn("VM {}: cannot start on {}: {}", name, config.nodeName(), why);
+                event(name, "cannot start: " + why);
+                try {
+                    submit(new SetVmDesired(name, "stopped", null));
+                } catch (RuntimeException e) {
+                    LOG.warn("VM {}: could not mark it stopped: {}", name, e.getMessage());
+                }
+                report(record, "failed", why);
+            }
+        }
     }
 
     private Guest track(QemuProcess process) {
@@ -799,6 +865,21 @@ public final class VmService {
             m = finished.get(name);
         }
         return Optional.ofNullable(m).map(Migration::describe);
+    }
+
+    /**
+     * Refuses a definition that cannot start where it will run, when that is known to be this node: the only
+     * node of the cluster that runs VMs (as with 'nines up'). Elsewhere the node chosen at start checks it.
+     */
+    public void requireStartable(VmDefinition definition) {
+        List<Node> hosts = cluster.store().read(s -> s.membership().snapshot().nodes().stream().filter(n -> !n.witness()).toList());
+        if (hosts.size() != 1 || !hosts.getFirst().name().equals(config.nodeName())) {
+            return;
+        }
+        List<String> problems = StartCheck.problems(definition, config.nodeName(), SYS_CLASS_NET);
+        if (!problems.isEmpty()) {
+            throw ApiException.badRequest("VM '" + definition.name() + "' could not start: " + String.join("; ", problems));
+        }
     }
 
     /** Refuses (before anything starts anywhere) a migration that cannot be tried, such as one to the node the VM runs on. */
