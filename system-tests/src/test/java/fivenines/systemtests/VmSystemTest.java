@@ -479,6 +479,8 @@ class VmSystemTest extends ClusterSystemTest {
         definition.put("boot", boot);
         definition.put("disks", List.of(Map.of("volume", volume, "bus", "virtio", "cache", "writeback", "readOnly", false)));
         definition.put("nics", List.of());
+        definition.put("onCrash", "restart");
+        definition.put("priority", 0);
         api("node0").post("/v1/vms", Map.of("definition", definition, "replace", true));
     }
 
