@@ -385,7 +385,7 @@ class VmSystemTest extends ClusterSystemTest {
                 String to = at.equals("node0") ? "node1" : "node0";
                 var moved = cli(at, "vm", "migrate", "busy", to);
                 assertEquals(0, moved.exit(), "round " + round + ": " + moved.out() + moved.err());
-                awaitVm("node0", "busy", v -> to.equals(v.path("node").asText(null)) && v.path("migratingTo").isNull(),
+                awaitVm("node0", "busy", v -> to.equals(v.path("node").asText(null)) && v.path("migratingTo").asText(null) == null,
                     Duration.ofSeconds(30));
                 // the guest keeps running there: never paused, and the workload goes on
                 long deadline = System.nanoTime() + Duration.ofSeconds(6).toNanos();

@@ -54,7 +54,7 @@ import java.util.concurrent.Executors;
 /**
  * This node's side of logical volumes: runs a volume engine for each volume the store says is
  * attached here, serves it through the block service's NBD server as export {@code VG/LV},
- * and keeps the epoch of every volume for the guard in front of this node's physical volumes.
+ * and answers the guard in front of this node's physical volumes with each volume's epoch as applied here.
  *
  * <p>Attach, detach and snapshot of an attached volume are carried out by the node concerned
  * (other agents forward the request to it), so that an engine commits what it wrote before it
