@@ -377,11 +377,12 @@ class VmSystemTest extends ClusterSystemTest {
 
         var loops = new ArrayList<Process>();
         try {
-            for (int i = 0; i < 2; i++) {
+            // two per core: the agents' threads wait for a core as they do on a loaded machine
+            for (int i = 0; i < 2 * Runtime.getRuntime().availableProcessors(); i++) {
                 loops.add(new ProcessBuilder("bash", "-c", "while :; do :; done").start());
             }
             String at = "node0";
-            for (int round = 1; round <= 4; round++) {
+            for (int round = 1; round <= 6; round++) {
                 String to = at.equals("node0") ? "node1" : "node0";
                 var moved = cli(at, "vm", "migrate", "busy", to);
                 assertEquals(0, moved.exit(), "round " + round + ": " + moved.out() + moved.err());
