@@ -456,6 +456,8 @@ def report(args):
         pm = statistics.median(pauses)
         print("                    %s by the time the guest stood still (ours: median %.0f ms, max %d ms; peer median %.0f ms)" % (
             "met" if pm <= downtime_goal else "not met", pm, max(pauses), statistics.median(ppauses)))
+    if stopped:
+        sys.exit("FAILED: a migrated guest paused (or its workload stopped) in %d of %d rounds" % (len(stopped), len(ours)))
 
 
 if __name__ == "__main__":

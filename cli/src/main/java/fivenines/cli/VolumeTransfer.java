@@ -94,6 +94,9 @@ final class VolumeTransfer {
         AgentOptions agent;
         @Option(names = "--on", description = "when creating the volume, take space on this node first")
         String node;
+        @Option(names = "--force", description = "write into the volume even while it is attached or a VM uses it"
+            + " (what the guest sees changes under it)")
+        boolean force;
         @Parameters(index = "0", paramLabel = "FILE")
         Path file;
         @Parameters(index = "1", paramLabel = "VG/LV")
@@ -109,6 +112,9 @@ final class VolumeTransfer {
             boolean created = false;
             try {
                 JsonNode lv = client.get("/v1/lvs/" + path);
+                if (!force) {
+                    refuseIfInUse(client, volume, lv);
+                }
                 if (lv.path("size").asLong() < virtualSize) {
                     throw new Nines.UsageException(volume + " holds " + Sizes.format(lv.path("size").asLong()) + " but " + file
                         + " is " + Sizes.format(virtualSize) + "; extend it first with 'nines lv extend -L SIZE " + volume + "'");
@@ -144,6 +150,37 @@ final class VolumeTransfer {
             }
             System.out.println(volume + " imported from " + file);
         }
+    }
+
+    /**
+     * Refuses (exit 1, nothing written) an import into a volume that is attached or belongs to a VM
+     * that is not stopped: the copy would overwrite a disk under a running guest.
+     */
+    static void refuseIfInUse(AgentClient client, String volume, JsonNode lv) {
+        var users = new ArrayList<String>();
+        for (JsonNode vm : client.get("/v1/vms")) {
+            boolean uses = false;
+            for (JsonNode disk : vm.path("definition").path("disks")) {
+                uses |= disk.path("volume").asText().equals(volume);
+            }
+            if (uses && !(vm.path("desired").asText().equals("stopped") && vm.path("phase").asText().equals("stopped"))) {
+                users.add("VM " + vm.path("name").asText() + " (" + vm.path("state").asText()
+                    + (vm.path("node").isTextual() ? " on " + vm.path("node").asText() : "") + ")");
+            }
+        }
+        var nodes = new ArrayList<String>();
+        lv.path("attachments").forEach(a -> nodes.add(a.path("node").asText()));
+        if (users.isEmpty() && nodes.isEmpty()) {
+            return;
+        }
+        String what = !users.isEmpty() ? "is the disk of " + String.join(", ", users)
+            + (nodes.isEmpty() ? "" : " and is attached on " + String.join(", ", nodes))
+            : "is attached on " + String.join(", ", nodes);
+        String next = !users.isEmpty()
+            ? "stop the VM first ('nines vm stop " + users.getFirst().split(" ")[1] + "'), or pass --force to overwrite it anyway"
+            : "detach it first ('nines lv detach " + volume + "'), or pass --force to overwrite it anyway";
+        throw new AgentClientException(409, volume + " " + what + "; importing would overwrite the disk under it, so nothing"
+            + " was written. " + Character.toUpperCase(next.charAt(0)) + next.substring(1), false);
     }
 
     @Command(name = "export", mixinStandardHelpOptions = true,

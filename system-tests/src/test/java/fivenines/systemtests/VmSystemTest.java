@@ -340,6 +340,157 @@ class VmSystemTest extends ClusterSystemTest {
         assertNoErrorsLogged();
     }
 
+    /**
+     * Two busy loops keep both cores busy (as other work on the machine would): a replica that applies the source's
+     * detach later than the leader used to turn away the destination's engine at the new epoch, and the guest paused
+     * with an I/O error right after 'running here after a live migration'. Before the load: a migration to the node
+     * the guest runs on is refused and changes nothing, and so is an import into its disk.
+     */
+    @Test
+    void aGuestMigratedBackAndForthUnderCpuLoadNeverPausesAndKeepsEveryAcknowledgedWrite() throws Exception {
+        long t0 = System.nanoTime();
+        String pv0 = pv("node0", "busy0.img", 128 * MiB);
+        String pv1 = pv("node1", "busy1.img", 128 * MiB);
+        api("node0").post("/v1/vgs", Map.of("name", "busy", "pvs", List.of(pv0, pv1)));
+        api("node0").post("/v1/lvs", Map.of("vg", "busy", "name", "disk", "size", 64 * MiB, "thin", true));
+        define("node0", "busy", "busy/disk", List.of(Map.of("mac", "52:54:00:00:00:31", "network", "user")));
+        assertRunsOn("busy", start("busy", "node0"), "node0");
+        long sourcePid = Long.parseLong(Files.readString(nodes.get("node0").dataDir.resolve("vms/busy/qemu.pid")).strip());
+        long seen = awaitAcknowledged("busy", 10, Duration.ofSeconds(120));
+        lap(t0, "guest writing on node0");
+
+        // to where it runs already: refused before anything is done, the guest and its disk untouched
+        var same = cli("node1", "vm", "migrate", "busy", "node0");
+        assertEquals(1, same.exit(), same.out() + same.err());
+        assertTrue(same.err().contains("runs on node0 already"), same.err());
+        assertFalse(same.out().contains("starting QEMU"), same.out());
+        // an import into the running guest's disk: refused, naming the VM, its node and what to do
+        var imported = cli("node1", "lv", "import", records(5).toString(), "busy/disk");
+        assertEquals(1, imported.exit(), imported.out() + imported.err());
+        assertTrue(imported.err().contains("VM busy") && imported.err().contains("node0") && imported.err().contains("--force"),
+            imported.err());
+        seen = awaitAcknowledged("busy", seen + 10, Duration.ofSeconds(60));
+        assertRunsOn("busy", api("node0").get("/v1/vms/busy"), "node0");
+        assertTrue(qemuAlive(sourcePid), "the guest's QEMU was left alone");
+        assertEquals(List.of("node0"), attachedNodes(api("node0").get("/v1/lvs/busy/disk")));
+        lap(t0, "refused: " + same.err().strip() + " | " + imported.err().strip());
+
+        var loops = new ArrayList<Process>();
+        try {
+            // two per core: the agents' threads wait for a core as they do on a loaded machine
+            for (int i = 0; i < 2 * Runtime.getRuntime().availableProcessors(); i++) {
+                loops.add(new ProcessBuilder("bash", "-c", "while :; do :; done").start());
+            }
+            String at = "node0";
+            for (int round = 1; round <= 6; round++) {
+                String to = at.equals("node0") ? "node1" : "node0";
+                var moved = cli(at, "vm", "migrate", "busy", to);
+                assertEquals(0, moved.exit(), "round " + round + ": " + moved.out() + moved.err());
+                awaitVm("node0", "busy", v -> to.equals(v.path("node").asText(null)) && v.path("migratingTo").asText(null) == null,
+                    Duration.ofSeconds(30));
+                // the guest keeps running there: never paused, and the workload goes on
+                long deadline = System.nanoTime() + Duration.ofSeconds(6).toNanos();
+                while (System.nanoTime() < deadline) {
+                    JsonNode vm = api(to).get("/v1/vms/busy");
+                    assertNotEquals("paused", vm.path("phase").asText(), "round " + round + " (" + at + " -> " + to
+                        + "): the guest paused after the migration: " + vm + "; events there: " + events(to, "busy"));
+                    AgentProcess.sleep(200);
+                }
+                seen = awaitAcknowledged("busy", seen + 5, Duration.ofSeconds(60));
+                assertFalse(events(to, "busy").contains("io-error"), events(to, "busy"));
+                lap(t0, "round " + round + ": " + at + " -> " + to + ", " + seen + " acknowledged");
+                at = to;
+            }
+        } finally {
+            loops.forEach(Process::destroyForcibly);
+        }
+        stop("busy");
+        long last = acknowledged(console("busy"));
+        assertTrue(last >= seen);
+        export("node0", "busy/disk").requireHolds(last);
+        lap(t0, "verified " + last);
+        assertNoErrorsLogged();
+    }
+
+    /**
+     * A VM that cannot start: a kernel missing on its node is found before QEMU is tried, a kernel QEMU refuses
+     * is tried three times with a growing delay; either way 'vm start' answers at once with the reason (exit 1),
+     * the VM shows as failed, nothing stays attached and nothing is retried; fixed, it starts.
+     */
+    @Test
+    void aVmThatCannotStartFailsWithItsReasonHoldsNothingAndStartsOnceFixed() throws Exception {
+        long t0 = System.nanoTime();
+        String pv0 = pv("node0", "fail0.img", 128 * MiB);
+        api("node0").post("/v1/vgs", Map.of("name", "fail", "pvs", List.of(pv0)));
+        api("node0").post("/v1/lvs", Map.of("vg", "fail", "name", "disk", "size", 64 * MiB, "thin", true));
+        var created = cli("node1", "vm", "create", "broken", "-m", Integer.toString(MEMORY_MIB), "--kernel", "/nonexistent/vmlinuz",
+            "--disk", "fail/disk");
+        assertEquals(0, created.exit(), created.out() + created.err()); // no node is known yet: it is checked where it starts
+
+        long started = System.nanoTime();
+        var missing = cli("node1", "vm", "start", "broken", "--node", "node0");
+        assertEquals(1, missing.exit(), missing.out() + missing.err());
+        assertTrue(missing.err().contains("kernel /nonexistent/vmlinuz does not exist on node0"), missing.err());
+        assertTrue(Duration.ofNanos(System.nanoTime() - started).toSeconds() < 40, "answered at once");
+        JsonNode vm = api("node1").get("/v1/vms/broken");
+        assertEquals("failed", vm.path("phase").asText(), vm.toString());
+        assertEquals("stopped", vm.path("desired").asText(), vm.toString());
+        var listed = cli("node1", "vm", "list");
+        assertTrue(listed.out().lines().anyMatch(l -> l.startsWith("broken") && l.contains("failed")), listed.out());
+        assertEquals(List.of(), attachedNodes(api("node0").get("/v1/lvs/fail/disk")));
+        lap(t0, "missing kernel: " + missing.err().strip());
+
+        // a kernel QEMU itself refuses: its own words reach the CLI after three tries
+        Path garbage = Files.writeString(dir.resolve("not-a-kernel"), "not a kernel\n");
+        redefine("broken", garbage.toString(), null, "fail/disk");
+        started = System.nanoTime();
+        var refused = cli("node1", "vm", "start", "broken", "--node", "node0");
+        assertEquals(1, refused.exit(), refused.out() + refused.err());
+        assertTrue(refused.err().contains("invalid kernel header") && refused.err().contains("3 times"), refused.err());
+        lap(t0, "QEMU refused in " + Duration.ofNanos(System.nanoTime() - started).toMillis() + " ms: " + refused.err().strip());
+        String events = events("node0", "broken");
+        assertEquals(2, count(events, "trying again in"), events);
+        assertEquals(List.of(), attachedNodes(api("node0").get("/v1/lvs/fail/disk")));
+        AgentProcess.sleep(6000);
+        assertEquals(events, events("node0", "broken"), "nothing is tried after giving up");
+        assertTrue(api("node1").get("/v1/vms/broken").path("state").asText().startsWith("failed (failed to start 3 times"),
+            api("node1").get("/v1/vms/broken").toString());
+
+        // fixed: started again, it runs; stopped, it holds nothing
+        redefine("broken", guest.kernel().toString(), guest.initrd().toString(), "fail/disk");
+        var fixed = cli("node1", "vm", "start", "broken", "--node", "node0");
+        assertEquals(0, fixed.exit(), fixed.out() + fixed.err());
+        assertRunsOn("broken", api("node1").get("/v1/vms/broken"), "node0");
+        awaitAcknowledged("broken", 3, Duration.ofSeconds(120));
+        stop("broken");
+        assertEquals(List.of(), attachedNodes(api("node0").get("/v1/lvs/fail/disk")));
+        lap(t0, "fixed, ran and stopped");
+        assertNoErrorsLogged();
+    }
+
+    private void redefine(String name, String kernel, String initrd, String volume) throws IOException {
+        var boot = new LinkedHashMap<String, Object>();
+        boot.put("kernel", kernel);
+        boot.put("initrd", initrd);
+        boot.put("commandLine", TestGuest.writeWorkloadCommandLine());
+        var definition = new LinkedHashMap<String, Object>();
+        definition.put("name", name);
+        definition.put("memoryMib", MEMORY_MIB);
+        definition.put("vcpus", 1);
+        definition.put("boot", boot);
+        definition.put("disks", List.of(Map.of("volume", volume, "bus", "virtio", "cache", "writeback", "readOnly", false)));
+        definition.put("nics", List.of());
+        definition.put("onCrash", "restart");
+        definition.put("priority", 0);
+        api("node0").post("/v1/vms", Map.of("definition", definition, "replace", true));
+    }
+
+    /** The VM's events as {@code node} logged them. */
+    private String events(String node, String vm) throws IOException {
+        Path log = nodes.get(node).dataDir.resolve("vms").resolve(vm).resolve("events.log");
+        return Files.exists(log) ? Files.readString(log) : "";
+    }
+
     @Test
     void aGuestThatFillsItsVolumeGroupIsPausedWithEnospcAndContinuesIntactOnceTheGroupIsExtended() throws Exception {
         long t0 = System.nanoTime();

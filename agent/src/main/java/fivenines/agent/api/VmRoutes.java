@@ -49,8 +49,17 @@ public final class VmRoutes {
             VmRecord removed = (VmRecord) ApiException.valueOf(cluster.store().submitAndWait(new RemoveVm(r.path("name"))));
             return Map.of("removed", removed.name());
         });
-        router.add("POST", "/v1/vms/{name}/start", r -> desire(r.path("name"), "running", text(r.json(), "node"),
-            v -> v.phase().equals("running") || v.phase().equals("crashed") || v.phase().equals("paused")));
+        router.add("POST", "/v1/vms/{name}/start", r -> {
+            String name = r.path("name");
+            Object shown = desire(name, "running", text(r.json(), "node"), v -> v.phase().equals("running")
+                || v.phase().equals("crashed") || v.phase().equals("paused") || v.phase().equals("failed"));
+            VmRecord vm = record(name);
+            if (vm.phase().equals("failed")) {
+                throw ApiException.conflict("VM '" + name + "' did not start on " + vm.node() + ": " + vm.detail()
+                    + "; fix that, then run 'nines vm start " + name + "' again");
+            }
+            return shown;
+        });
         router.add("POST", "/v1/vms/{name}/stop", r -> {
             String name = r.path("name");
             if (r.json().path("force").asBoolean(false)) {
@@ -87,10 +96,7 @@ public final class VmRoutes {
             String name = r.path("name");
             String node = r.requireText("node");
             VmRecord vm = record(name);
-            if (vm.node() == null || vm.desired().equals("stopped")) {
-                throw ApiException.conflict("VM '" + name + "' is not running; start it on " + node + " instead ('nines vm start "
-                    + name + " --node " + node + "')");
-            }
+            vms.requireMigratable(vm, node);
             boolean wait = r.json().path("wait").asBoolean(false);
             Object started = onNode(vm.node(), "/v1/vms/" + AgentClient.encode(name) + "/migrate",
                 Map.of("node", node, "wait", wait), () -> vms.migrate(name, node, wait));
@@ -149,6 +155,7 @@ public final class VmRoutes {
         } catch (Exception e) {
             throw ApiException.badRequest("not a VM definition: " + e.getMessage());
         }
+        vms.requireStartable(definition);
         ApiException.valueOf(cluster.store().submitAndWait(new DefineVm(definition, replace)));
         return show(definition.name());
     }

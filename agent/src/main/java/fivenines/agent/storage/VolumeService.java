@@ -28,7 +28,6 @@ import fivenines.model.command.DetachLogicalVolume;
 import fivenines.model.command.RemoveNode;
 import fivenines.model.command.ReserveChunks;
 import fivenines.model.command.SnapshotLogicalVolume;
-import fivenines.model.state.ClusterState;
 import fivenines.model.state.Rejection;
 import fivenines.model.state.Result;
 import fivenines.model.storage.Attachment;
@@ -55,7 +54,7 @@ import java.util.concurrent.Executors;
 /**
  * This node's side of logical volumes: runs a volume engine for each volume the store says is
  * attached here, serves it through the block service's NBD server as export {@code VG/LV},
- * and keeps the epoch of every volume for the guard in front of this node's physical volumes.
+ * and answers the guard in front of this node's physical volumes with each volume's epoch as applied here.
  *
  * <p>Attach, detach and snapshot of an attached volume are carried out by the node concerned
  * (other agents forward the request to it), so that an engine commits what it wrote before it
@@ -74,7 +73,6 @@ public final class VolumeService {
     /** Volumes whose attach here has just been applied on this replica (their engine may start from a local read). */
     private final java.util.Set<String> justAttached = ConcurrentHashMap.newKeySet();
     private final Map<String, VolumeEngine> engines = new ConcurrentHashMap<>();
-    private final Map<String, Long> epochs = new ConcurrentHashMap<>();
     private final ExecutorService reconciler = Executors.newSingleThreadExecutor(
         Thread.ofPlatform().daemon(true).name("volume-reconcile").factory());
     private volatile boolean running;
@@ -87,9 +85,17 @@ public final class VolumeService {
         cluster.onStoreStarted(this::watch);
     }
 
-    /** The volume's epoch as this replica has applied it, or -1 when there is no such volume. */
+    /**
+     * The volume's epoch as this replica has applied it, or -1 when there is no such volume. It is
+     * read from the applied state itself, not from a copy kept by a store listener: the listeners run
+     * after the applied index has moved, so an engine's (linearizable) read could see a new epoch that
+     * such a copy did not have yet, and the guard would refuse the engine's first request at it.
+     */
     public long epoch(String volume) {
-        return epochs.getOrDefault(volume, -1L);
+        if (!cluster.inCluster()) {
+            return -1;
+        }
+        return cluster.store().read(state -> state.volumes().volume(volume).map(LogicalVolume::epoch).orElse(-1L));
     }
 
     /** Engines running here, by volume. */
@@ -103,9 +109,6 @@ public final class VolumeService {
         store.addListener((index, command, result, state) -> {
             if (!(result instanceof Result.Applied) || !concernsVolumes(command)) {
                 return;
-            }
-            if (!(command instanceof ReserveChunks)) {
-                updateEpochs(state);
             }
             if (command instanceof ReserveChunks) {
                 return;
@@ -121,10 +124,6 @@ public final class VolumeService {
             if (running) {
                 reconciler.execute(this::reconcileAll);
             }
-        });
-        store.read(state -> {
-            updateEpochs(state);
-            return null;
         });
         if (running) {
             reconciler.execute(this::reconcileAll);
@@ -145,13 +144,6 @@ public final class VolumeService {
             case RemoveNode c -> true;
             default -> false;
         };
-    }
-
-    private void updateEpochs(ClusterState state) {
-        var now = new HashMap<String, Long>();
-        state.volumes().volumes().forEach(v -> now.put(v.path(), v.epoch()));
-        epochs.putAll(now);
-        epochs.keySet().retainAll(now.keySet());
     }
 
     /** Starts engines for volumes attached here (also after a restart), stops those attached here no more. */
@@ -325,10 +317,27 @@ public final class VolumeService {
         }
     }
 
-    /** The guarded export for a name {@code pv-ID@VG/LV#EPOCH}, when it names a PV served here and the current epoch. */
+    /**
+     * The guarded export for a name {@code pv-ID@VG/LV#EPOCH}, when it names a PV served here and the current epoch.
+     * An epoch newer than this replica's was committed already (the engine asking read it from the store): this
+     * replica catches up before it answers, instead of turning away the volume's current writer.
+     */
     public BlockExport resolveGuarded(String name) {
         var parsed = GuardedExport.parse(name);
-        if (parsed == null || epoch(parsed.volume()) != parsed.epoch()) {
+        if (parsed == null) {
+            return null;
+        }
+        if (epoch(parsed.volume()) < parsed.epoch()) {
+            try {
+                long caughtUp = cluster.store().readLinearizable(state -> state.volumes().volume(parsed.volume())
+                    .map(LogicalVolume::epoch).orElse(-1L));
+                LOG.info("{}: asked for epoch {}; this replica caught up to epoch {}", parsed.volume(), parsed.epoch(), caughtUp);
+            } catch (RuntimeException e) {
+                LOG.warn("{}: asked for epoch {} but this replica cannot catch up: {}", parsed.volume(), parsed.epoch(),
+                    e.getMessage());
+            }
+        }
+        if (epoch(parsed.volume()) != parsed.epoch()) {
             return null;
         }
         return exports.find(parsed.physicalVolumeExport())

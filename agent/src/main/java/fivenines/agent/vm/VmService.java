@@ -89,8 +89,19 @@ public final class VmService {
     private final Map<String, Migration> migrations = new ConcurrentHashMap<>();
     private final Map<String, String> reported = new ConcurrentHashMap<>();
     private final Map<String, AgentClient> peers = new ConcurrentHashMap<>();
+    private static final Path SYS_CLASS_NET = Path.of("/sys/class/net");
+    private final java.time.InstantSource clock = java.time.InstantSource.system();
+    /** The start tries of VMs that failed to start here, by VM. */
+    private final Map<String, StartTries> starts = new ConcurrentHashMap<>();
+
+    /** The restart policy of a VM's start, for one generation of its record. */
+    private record StartTries(long generation, RestartPolicy policy) {
+    }
+
     /** Incoming migrations their source gave up on while they were being prepared. */
     private final Map<String, Boolean> abandonedIncoming = new ConcurrentHashMap<>();
+    /** The volumes an incoming migration attached here itself: all that its undo may detach. */
+    private final Map<String, List<String>> incomingAttached = new ConcurrentHashMap<>();
     private final ExecutorService reconciler = Executors.newSingleThreadExecutor(
         Thread.ofPlatform().daemon(true).name("vm-reconcile").factory());
     private volatile boolean running;
@@ -243,6 +254,7 @@ public final class VmService {
         if (guest != null && guest.incoming) {
             if (config.nodeName().equals(record.node())) {
                 guest.incoming = false; // the migration completed: this node runs it now
+                incomingAttached.remove(name);
             } else {
                 return; // still the destination of a migration: the source decides
             }
@@ -252,7 +264,8 @@ public final class VmService {
         if (!wanted) {
             if (guest != null) {
                 stopGuest(record, guest, false);
-            } else if (mine && !"stopped".equals(record.phase()) && !"crashed".equals(record.phase())) {
+            } else if (mine && !"stopped".equals(record.phase()) && !"crashed".equals(record.phase())
+                && !"failed".equals(record.phase())) {
                 report(record, "stopped", null);
             }
             return;
@@ -312,10 +325,28 @@ public final class VmService {
                 Files.deleteIfExists(files.pidFile());
             }
         }
-        report(record, "starting", null);
-        attachDisks(record, false);
-        VmSpec spec = spec(record.definition());
-        Guest guest = track(QemuProcess.start(spec, files));
+        RestartPolicy policy = startPolicy(record);
+        if (!policy.mayTryNow()) {
+            return null; // the last try failed; the next one is not due yet
+        }
+        List<String> problems = StartCheck.problems(record.definition(), config.nodeName(), SYS_CLASS_NET);
+        if (!problems.isEmpty()) {
+            startFailed(record, String.join("; ", problems), null);
+            return null;
+        }
+        if (policy.failures() == 0) {
+            report(record, "starting", null); // a retry keeps showing why the last try failed
+        }
+        Guest guest;
+        try {
+            attachDisks(record, false);
+            guest = track(QemuProcess.start(spec(record.definition()), files));
+        } catch (IOException | RuntimeException e) {
+            detachDisks(record); // a VM that did not start holds nothing
+            startFailed(record, e.getMessage(), policy);
+            return null;
+        }
+        starts.remove(name);
         event(name, "started QEMU " + guest.process.pid() + " (" + record.definition().memoryMib() + " MiB, "
             + record.definition().vcpus() + " vCPUs)");
         if (record.desired().equals("paused")) {
@@ -323,6 +354,44 @@ public final class VmService {
         }
         report(record, record.desired().equals("paused") ? "paused" : "running", null);
         return guest;
+    }
+
+    /** The start tries of this VM since it was last asked to run (a new generation starts afresh). */
+    private RestartPolicy startPolicy(VmRecord record) {
+        StartTries tries = starts.get(record.name());
+        if (tries == null || tries.generation() != record.generation()) {
+            tries = new StartTries(record.generation(), RestartPolicy.standard(clock));
+            starts.put(record.name(), tries);
+        }
+        return tries.policy();
+    }
+
+    /**
+     * A start failed: tried again later, or (when the policy gives up, or {@code policy} is null for a
+     * failure no retry can mend) the VM is failed with the reason, stopped and holds nothing.
+     */
+    private void startFailed(VmRecord record, String reason, RestartPolicy policy) {
+        String name = record.name();
+        RestartPolicy.Decision decision = policy == null ? new RestartPolicy.Decision.GiveUp(1, reason) : policy.failed(reason);
+        switch (decision) {
+            case RestartPolicy.Decision.RetryAt retry -> {
+                long seconds = Math.max(1, Duration.between(clock.instant(), retry.at()).toSeconds());
+                LOG.warn("VM {}: start {} failed, trying again in {} s: {}", name, retry.failures(), seconds, reason);
+                event(name, "start " + retry.failures() + " failed, trying again in " + seconds + " s: " + reason);
+                report(record, "starting", "start " + retry.failures() + " failed (trying again in " + seconds + " s): " + reason);
+            }
+            case RestartPolicy.Decision.GiveUp given -> {
+                String why = given.failures() > 1 ? "failed to start " + given.failures() + " times: " + reason : reason;
+                LOG.warn("VM {}: cannot start on {}: {}", name, config.nodeName(), why);
+                event(name, "cannot start: " + why);
+                try {
+                    submit(new SetVmDesired(name, "stopped", null));
+                } catch (RuntimeException e) {
+                    LOG.warn("VM {}: could not mark it stopped: {}", name, e.getMessage());
+                }
+                report(record, "failed", why);
+            }
+        }
     }
 
     private Guest track(QemuProcess process) {
@@ -561,10 +630,16 @@ public final class VmService {
         if (config.nodeName().equals(record.node())) {
             throw ApiException.conflict("VM '" + name + "' runs on " + config.nodeName() + " already");
         }
-        Guest existing = guests.remove(name);
+        Guest existing = guests.get(name);
+        if (existing != null && !existing.incoming) {
+            throw ApiException.conflict("VM '" + name + "' has a QEMU running on " + config.nodeName()
+                + " that is not waiting for a migration; stop it first ('nines vm stop " + name + "')");
+        }
         if (existing != null) {
+            guests.remove(name);
             existing.process.kill(); // a QEMU left waiting by an earlier attempt
         }
+        detachIncoming(name); // whatever an earlier attempt attached goes with its QEMU
         int port;
         try (var socket = new ServerSocket(0, 1, java.net.InetAddress.getByName(config.listenHost()))) {
             port = socket.getLocalPort();
@@ -573,6 +648,9 @@ public final class VmService {
         VmFiles files = files(name);
         Files.deleteIfExists(files.pidFile());
         List<String> paths = record.definition().disks().stream().map(VmDefinition.VmDisk::volume).distinct().toList();
+        // an undo takes away only what this attempt attached: never a volume this node held before
+        List<String> held = attachedOn(record, config.nodeName());
+        incomingAttached.put(name, paths.stream().filter(path -> !held.contains(path)).toList());
         paths.forEach(path -> volumes.expect(path, ATTACH_PATIENCE));
         long[] marks = new long[2];
         var attach = CompletableFuture.runAsync(() -> {
@@ -600,7 +678,7 @@ public final class VmService {
                 process.kill();
             }
             Throwable attachFailure = attach.handle((ok, error) -> error).join();
-            detachDisks(record);
+            detachIncoming(name);
             if (attachFailure != null) {
                 // QEMU failed because its exports never came: the attach's own error says why
                 Throwable why = attachFailure.getCause() != null ? attachFailure.getCause() : attachFailure;
@@ -684,7 +762,27 @@ public final class VmService {
             guest.process.kill();
             event(name, "incoming migration abandoned");
         }
-        cluster.store().read(s -> s.vms().vm(name)).ifPresent(this::detachDisks);
+        detachIncoming(name);
+    }
+
+    /** Detaches here what the latest incoming migration of {@code name} attached (and nothing this node held before). */
+    private void detachIncoming(String name) {
+        List<String> attached = incomingAttached.remove(name);
+        if (attached == null) {
+            return;
+        }
+        for (String volume : attached) {
+            String[] parts = volume.split("/", 2);
+            try {
+                boolean here = cluster.store().read(s -> s.volumes().volume(volume)
+                    .map(v -> v.attachment(config.nodeName()).isPresent()).orElse(false));
+                if (here) {
+                    volumes.detach(parts[0], parts[1], config.nodeName());
+                }
+            } catch (RuntimeException e) {
+                LOG.warn("VM {}: could not detach {}: {}", name, volume, e.getMessage());
+            }
+        }
     }
 
     // ---- live migration: source side ----
@@ -769,9 +867,35 @@ public final class VmService {
         return Optional.ofNullable(m).map(Migration::describe);
     }
 
+    /**
+     * Refuses a definition that cannot start where it will run, when that is known to be this node: the only
+     * node of the cluster that runs VMs (as with 'nines up'). Elsewhere the node chosen at start checks it.
+     */
+    public void requireStartable(VmDefinition definition) {
+        List<Node> hosts = cluster.store().read(s -> s.membership().snapshot().nodes().stream().filter(n -> !n.witness()).toList());
+        if (hosts.size() != 1 || !hosts.getFirst().name().equals(config.nodeName())) {
+            return;
+        }
+        List<String> problems = StartCheck.problems(definition, config.nodeName(), SYS_CLASS_NET);
+        if (!problems.isEmpty()) {
+            throw ApiException.badRequest("VM '" + definition.name() + "' could not start: " + String.join("; ", problems));
+        }
+    }
+
+    /** Refuses (before anything starts anywhere) a migration that cannot be tried, such as one to the node the VM runs on. */
+    public void requireMigratable(VmRecord record, String destination) {
+        Optional<Node> node = destination == null ? Optional.empty()
+            : cluster.store().read(s -> s.membership().node(destination));
+        Optional<ApiException> refusal = MigrationRefusal.of(record, destination, node);
+        if (refusal.isPresent()) {
+            throw refusal.get();
+        }
+    }
+
     /** Starts migrating a VM running here to {@code destination}; returns at once (progress via {@link #migrationStatus}). */
     public Map<String, Object> migrate(String name, String destination, boolean wait) throws InterruptedException {
         VmRecord record = cluster.store().readLinearizable(s -> s.vms().require(name));
+        requireMigratable(record, destination);
         if (!config.nodeName().equals(record.node()) || !guests.containsKey(name)) {
             throw ApiException.conflict("VM '" + name + "' does not run on " + config.nodeName());
         }
@@ -792,7 +916,10 @@ public final class VmService {
         String destination = migration.destination;
         long started = System.nanoTime();
         Guest guest = guests.get(name);
+        // what the destination held before this attempt is not this attempt's to undo
+        List<String> attachedBefore = attachedOn(record, destination);
         boolean begun = false;
+        boolean handedOver = false;
         boolean destinationAttached = false;
         boolean destinationStarted = false;
         try {
@@ -843,7 +970,8 @@ public final class VmService {
             migration.step("switchover");
             migration.detail("refresh", switched.path("refreshMillis").asLong());
             migration.detail("cont", switched.path("contMillis").asLong());
-            submit(new MigrateVm(name, destination, "complete"));
+            handedOver = true; // the guest runs at the destination now: from here on nothing is rolled back
+            completeInStore(name, destination);
             migration.step("complete");
             migration.total = Duration.ofNanos(System.nanoTime() - started);
             migration.state = "completed";
@@ -858,6 +986,15 @@ public final class VmService {
         } catch (Exception e) {
             String why = e instanceof MigrationFailedException m ? m.getMessage() : e.getMessage();
             migration.error = why;
+            if (handedOver) {
+                // the destination's QEMU runs the guest: undoing anything now would run it twice or take its disks
+                migration.state = "completed";
+                migration.error = "after the switch-over: " + why;
+                LOG.error("VM {}: runs on {} but the migration could not be finished: {}; the source's QEMU stays"
+                    + " stopped", name, destination, why);
+                event(name, "runs on " + destination + " after the switch-over, but finishing failed: " + why);
+                return;
+            }
             migration.state = "failed";
             LOG.warn("VM {}: migration to {} failed: {}", name, destination, why);
             event(name, "migration to " + destination + " failed, the VM stays here: " + why);
@@ -870,18 +1007,17 @@ public final class VmService {
                     LOG.debug("VM {}: the destination could not be told to abort", name);
                 }
             }
-            if (destinationAttached && !aborted) {
+            if (destinationAttached && !aborted && !destination.equals(config.nodeName())) {
                 // the destination may have attached some before it failed; it cannot be asked: the store can
-                for (VmDefinition.VmDisk disk : record.definition().disks()) {
-                    String[] parts = disk.volume().split("/", 2);
+                for (String volume : attachedOn(record, destination)) {
+                    if (attachedBefore.contains(volume)) {
+                        continue;
+                    }
+                    String[] parts = volume.split("/", 2);
                     try {
-                        boolean there = cluster.store().read(st -> st.volumes().volume(disk.volume())
-                            .map(v -> v.attachment(destination).isPresent()).orElse(false));
-                        if (there) {
-                            volumes.detach(parts[0], parts[1], destination);
-                        }
+                        volumes.detach(parts[0], parts[1], destination);
                     } catch (RuntimeException ignored) {
-                        LOG.warn("VM {}: could not detach {} from {}: {}", name, disk.volume(), destination, ignored.getMessage());
+                        LOG.warn("VM {}: could not detach {} from {}: {}", name, volume, destination, ignored.getMessage());
                     }
                 }
             }
@@ -908,6 +1044,33 @@ public final class VmService {
                 reconciler.execute(this::reconcileAll);
             }
         }
+    }
+
+    /** Commits 'complete', trying again for a while: the guest already runs at the destination. */
+    private void completeInStore(String name, String destination) throws InterruptedException {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                if (attempt > 1 && cluster.store().readLinearizable(s -> s.vms().vm(name))
+                        .map(vm -> destination.equals(vm.node())).orElse(false)) {
+                    return; // the earlier attempt was applied after all
+                }
+                submit(new MigrateVm(name, destination, "complete"));
+                return;
+            } catch (RuntimeException e) {
+                if (attempt >= 5 || e instanceof IllegalStateException) {
+                    throw e;
+                }
+                LOG.warn("VM {}: committing the migration's completion failed (attempt {}): {}", name, attempt, e.getMessage());
+                Thread.sleep(Duration.ofSeconds(attempt));
+            }
+        }
+    }
+
+    /** The VM's volumes that the store says are attached on {@code node}. */
+    private List<String> attachedOn(VmRecord record, String node) {
+        return cluster.store().read(st -> record.definition().disks().stream().map(VmDefinition.VmDisk::volume).distinct()
+            .filter(volume -> st.volumes().volume(volume).map(v -> v.attachment(node).isPresent()).orElse(false))
+            .toList());
     }
 
     private AgentClient peer(String node) {

@@ -48,6 +48,8 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
     /** Chunks reserved at a time: a few at first, doubling while the volume keeps taking new ones. */
     private static final int FIRST_RESERVATION = 2;
     private static final int MAX_RESERVATION = 32;
+    /** Tries of one request while the volume's epoch keeps moving under it. */
+    private static final int EPOCH_RETRIES = 4;
     private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect((int) CHUNK).asReadOnlyBuffer();
 
     private final String name;
@@ -181,7 +183,10 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
                 return any;
             });
             if (firstWrites && fua) {
-                commit();
+                retryOnNewEpoch(() -> {
+                    commit();
+                    return null;
+                });
             }
         } finally {
             quiesce.readLock().unlock();
@@ -483,29 +488,50 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
         T run() throws IOException;
     }
 
-    /** Runs an operation; when it is refused for an old epoch and this node is still attached, takes the new one and retries once. */
+    /**
+     * Runs an operation; when it is refused for an old epoch and this node is still attached, takes the
+     * new one and retries. The epoch can move more than once in a row (a migration's source detaching
+     * right after the destination joined), so it retries as long as each refusal brings a newer epoch.
+     */
     private <T> T retryOnNewEpoch(Io<T> io) throws IOException {
-        long started = epoch;
-        try {
-            return io.run();
-        } catch (NbdErrorException e) {
-            // refused for an old epoch: retry when the engine has moved on meanwhile (a refresh from the
-            // store raced with this request) or when the store says it is still attached at a newer one
-            if (e.errno() != NbdProtocol.ESHUTDOWN || cutOff != null || (epoch == started && !adoptNewEpoch())) {
-                throw e;
+        for (int attempt = 1; ; attempt++) {
+            long started = epoch;
+            try {
+                return io.run();
+            } catch (NbdErrorException e) {
+                // refused for an old epoch: retry when the engine has moved on meanwhile (a refresh from the
+                // store raced with this request) or when the store says it is still attached at a newer one
+                if (e.errno() != NbdProtocol.ESHUTDOWN || cutOff != null || attempt >= EPOCH_RETRIES
+                    || (epoch == started && !adoptNewEpoch(started))) {
+                    if (e.errno() == NbdProtocol.ESHUTDOWN) {
+                        LOG.warn("{}: refused at epoch {} (engine at {}, attempt {}): {}", name, started, epoch, attempt,
+                            e.getMessage());
+                    }
+                    throw e;
+                }
+                LOG.info("{}: refused at epoch {}, retrying at epoch {}: {}", name, started, epoch, e.getMessage());
             }
-            return io.run();
         }
     }
 
-    /** Re-reads the store: true when this node is still attached (at a newer epoch), else the engine is cut off. */
-    private boolean adoptNewEpoch() throws IOException {
+    /**
+     * Re-reads the store after a request begun at epoch {@code started} was refused: true when this node
+     * is still attached and the engine is now at a newer epoch than that (taken from this read, or from
+     * a refresh on another thread meanwhile: the source's detach at a migration's end is followed by both).
+     * The engine is cut off only when the store says it is no longer attached or the volume is gone; a
+     * store that cannot be read now fails this request (EIO) and leaves the engine as it is.
+     */
+    private boolean adoptNewEpoch(long started) throws IOException {
         VolumeView view;
         try {
             view = metadata.view();
         } catch (NbdErrorException e) {
-            cutOff = e.getMessage();
-            return false;
+            if (e.errno() == NbdProtocol.ESHUTDOWN) {
+                cutOff = e.getMessage();
+                LOG.warn("{}: cut off: {}", name, cutOff);
+                return false;
+            }
+            throw e;
         }
         boolean attached = view.attachments().stream().map(Attachment::node).anyMatch(metadata.node()::equals);
         if (!attached) {
@@ -513,19 +539,20 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
             LOG.warn("{}: {}", name, cutOff);
             return false;
         }
-        if (view.epoch() == epoch) {
-            return false;
-        }
         refresh(view);
-        return true;
+        return epoch != started;
     }
 
     /**
      * Takes a newer view of the volume from the store (another attachment committed chunks, or
      * the epoch changed): committed mappings replace what the engine had, except chunks it has
-     * written and not yet committed.
+     * written and not yet committed. A view older than the engine's epoch (read before a refresh
+     * that overtook it) changes nothing: the epoch never moves back.
      */
-    public void refresh(VolumeView view) {
+    public synchronized void refresh(VolumeView view) {
+        if (view.epoch() < epoch) {
+            return;
+        }
         Set<Long> mine = new HashSet<>();
         synchronized (pending) {
             pending.forEach(m -> mine.add(m.virtualChunk()));
@@ -536,7 +563,8 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
             }
         });
         recomputeLocality();
-        if (view.epoch() != epoch) {
+        if (view.epoch() > epoch) {
+            LOG.info("{}: engine takes epoch {} (was {})", name, view.epoch(), epoch);
             epoch = view.epoch();
             retireDevices();
         }

@@ -7,7 +7,8 @@ package fivenines.model.vm;
  * @param desired    running, stopped or paused
  * @param node       where it runs or is to run; null while stopped and never started
  * @param migratingTo the destination of a live migration in progress, or null
- * @param phase      as reported: running, paused, stopped, crashed, starting, migrating
+ * @param phase      as reported: running, paused, stopped, crashed, starting, migrating, or failed (it could
+ *                   not start: the detail says why; it is stopped and holds nothing)
  * @param detail     why it is in that phase (e.g. "io-error: ENOSPC on vg/lv"), or null
  * @param generation bumped at every change of desired state or placement
  */

@@ -30,7 +30,8 @@ public final class Vms {
     private static final Set<String> CACHES = Set.of("writeback", "none", "writethrough", "directsync", "unsafe");
     private static final Set<String> ON_CRASH = Set.of("restart", "destroy", "preserve");
     public static final Set<String> DESIRED = Set.of("running", "stopped", "paused");
-    private static final Set<String> PHASES = Set.of("starting", "running", "paused", "stopped", "crashed", "migrating");
+    private static final Set<String> PHASES = Set.of("starting", "running", "paused", "stopped", "crashed", "migrating",
+        "failed");
 
     private final TreeMap<String, VmRecord> vms = new TreeMap<>();
     private final TreeMap<String, NodeResources> resources = new TreeMap<>();
@@ -179,7 +180,7 @@ public final class Vms {
         if (!vm.desired().equals("stopped") || vm.migratingTo() != null) {
             throw Rejection.conflict("VM '" + name + "' is " + vm.desired() + "; stop it first ('nines vm stop " + name + "')");
         }
-        if (!vm.phase().equals("stopped") && !vm.phase().equals("crashed")) {
+        if (!vm.phase().equals("stopped") && !vm.phase().equals("crashed") && !vm.phase().equals("failed")) {
             throw Rejection.conflict("VM '" + name + "' is still " + vm.phase() + " on " + vm.node() + "; wait until it has stopped");
         }
         vms.remove(name);
@@ -214,6 +215,9 @@ public final class Vms {
             default -> { }
         }
         VmRecord changed = vm.withDesired(command.desired(), node);
+        if (command.desired().equals("running") && vm.phase().equals("failed")) {
+            changed = changed.withStatus("starting", null); // started again (after a fix): the failure is history
+        }
         vms.put(vm.name(), changed);
         return changed;
     }
