@@ -54,7 +54,7 @@ class PhysicalVolumeSystemTest extends ClusterSystemTest {
         // bad input changes nothing
         long before = Agents.status(cluster.get("node0")).path("appliedIndex").asLong();
         var again = assertThrows(AgentClientException.class, () -> node1.post("/v1/pvs", Map.of("path", file.toString())));
-        assertTrue(again.getMessage().contains("already labelled"), again.getMessage());
+        assertTrue(again.getMessage().contains("is already physical volume node1:" + file), again.getMessage());
         var missing = assertThrows(AgentClientException.class, () -> node1.post("/v1/pvs", Map.of("path", dir.resolve("none").toString())));
         assertTrue(missing.getMessage().contains("does not exist"), missing.getMessage());
         var small = assertThrows(AgentClientException.class, () -> node1.post("/v1/pvs",
