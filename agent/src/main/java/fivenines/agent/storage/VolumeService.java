@@ -311,6 +311,8 @@ public final class VolumeService {
         }
         try {
             return new RemoteExport(pv.nbdAddress(), GuardedExport.exportName(pv.exportName(), volume, epoch), REMOTE_TIMEOUT);
+        } catch (NbdErrorException refused) {
+            throw refused; // refused for an outdated epoch: the engine takes the new one and retries
         } catch (IOException e) {
             throw new NbdErrorException(NbdProtocol.EIO, "physical volume " + pv.displayName() + " cannot be reached: "
                 + e.getMessage());

@@ -96,7 +96,11 @@ public final class NbdClient implements AutoCloseable {
         } catch (IOException e) {
             client.closeChannel();
             String reason = timer.isAlive() ? e.getMessage() : "no answer within " + timeout.toMillis() + " ms";
-            throw new IOException("cannot open NBD export '" + export + "' at " + server + ": " + reason, e);
+            String message = "cannot open NBD export '" + export + "' at " + server + ": " + reason;
+            if (e instanceof NbdRefusedException refused) {
+                throw new NbdRefusedException(message, refused.reply(), e);
+            }
+            throw new IOException(message, e);
         } finally {
             timer.interrupt();
         }
@@ -138,8 +142,8 @@ public final class NbdClient implements AutoCloseable {
                 break;
             }
             if (type < 0) {
-                throw new IOException("the server refused: " + optionErrorName(type) + " "
-                    + StandardCharsets.UTF_8.decode(data));
+                throw new NbdRefusedException("the server refused: " + optionErrorName(type) + " "
+                    + StandardCharsets.UTF_8.decode(data), type, null);
             }
             if (type == REP_INFO && length >= 2) {
                 int info = Short.toUnsignedInt(data.getShort());

@@ -5,6 +5,7 @@ import fivenines.block.export.Extent;
 import fivenines.block.nbd.NbdClient;
 import fivenines.block.nbd.NbdErrorException;
 import fivenines.block.nbd.NbdProtocol;
+import fivenines.block.nbd.NbdRefusedException;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -32,8 +33,25 @@ public final class RemoteExport implements BlockExport, AutoCloseable {
         this.port = Integer.parseInt(address.substring(colon + 1));
         this.export = export;
         this.timeout = timeout;
-        this.client = NbdClient.connectTcp(host, port, export, timeout);
+        this.client = connect();
         this.size = client.size();
+    }
+
+    /**
+     * A guarded export's name carries the writer's epoch, and a block service serves only the volume's
+     * current one: a server that does not know the name is refusing an outdated epoch (ESHUTDOWN, so that
+     * the engine reads the new epoch and retries), not failing the I/O.
+     */
+    private NbdClient connect() throws IOException {
+        try {
+            return NbdClient.connectTcp(host, port, export, timeout);
+        } catch (NbdRefusedException e) {
+            if (e.unknownExport() && GuardedExport.parse(export) != null) {
+                throw new NbdErrorException(NbdProtocol.ESHUTDOWN, e.getMessage()
+                    + " (its block service serves another epoch of the volume, or no longer serves the physical volume)");
+            }
+            throw e;
+        }
     }
 
     private NbdClient client() throws IOException {
@@ -48,7 +66,9 @@ public final class RemoteExport implements BlockExport, AutoCloseable {
             if (client.failure() != null) {
                 client.close();
                 try {
-                    client = NbdClient.connectTcp(host, port, export, timeout);
+                    client = connect();
+                } catch (NbdErrorException e) {
+                    throw e;
                 } catch (IOException e) {
                     throw new NbdErrorException(NbdProtocol.EIO, e.getMessage());
                 }

@@ -245,4 +245,33 @@ class VolumeEngineTest {
         }
         current.close();
     }
+
+    /**
+     * A migration's destination shares the attachment and takes its epoch at the switch-over, then the
+     * source detaches: the destination's first request to a remote PV after that asks the PV's block
+     * service for an epoch it no longer serves. That is a refusal for an old epoch (take the new one and
+     * retry), not an I/O error for the guest.
+     */
+    @Test
+    void aFirstConnectionToARemotePvAtAnOutdatedEpochTakesTheNewEpochInsteadOfFailing() throws Exception {
+        cluster = new VolumeTestCluster(dir, 32 * MIB);
+        value(cluster.apply(new CreateVolumeGroup("vg", List.of(PV1))));
+        value(cluster.apply(new CreateLogicalVolume("vg", "web", 8 * MIB, null, false)));
+        VolumeEngine first = cluster.attach("vg", "web");
+        ok(qemuIo(cluster.uri("vg/web"), "write -P 0x5a 0 65536", "flush"));
+        first.close();
+        cluster.engines.remove(first.name());
+        value(cluster.apply(new fivenines.model.command.DetachLogicalVolume("vg", "web", "n0")));
+        // a fresh engine (a migration's destination) with the chunk mapped and no connection to its PV yet
+        VolumeEngine engine = cluster.attach("vg", "web");
+        value(cluster.apply(new AttachLogicalVolume("vg", "web", "n1", true, false)));
+        long switched = engine.epoch();
+        value(cluster.apply(new fivenines.model.command.DetachLogicalVolume("vg", "web", "n1")));
+        assertTrue(cluster.view("vg/web").epoch() > switched, "the detach moved the epoch");
+        assertEquals(switched, engine.epoch(), "the engine has not been told yet");
+
+        ok(qemuIo(cluster.uri("vg/web"), "read -P 0x5a 0 65536", "write -P 0x6b 4096 4096", "flush",
+            "read -P 0x6b 4096 4096"));
+        assertEquals(cluster.view("vg/web").epoch(), engine.epoch());
+    }
 }

@@ -131,10 +131,24 @@ public final class AgentProcess implements AutoCloseable {
         var errors = new ArrayList<String>();
         try (var logs = Files.list(dataDir)) {
             for (Path log : logs.filter(p -> p.getFileName().toString().startsWith("agent-")).toList()) {
-                Files.readAllLines(log).stream().filter(l -> l.contains(" ERROR ")).forEach(errors::add);
+                var lines = Files.readAllLines(log);
+                for (int i = 0; i < lines.size(); i++) {
+                    if (lines.get(i).contains(" ERROR ")) {
+                        // the line and the cause under it, so that a failure in CI says why
+                        var error = new StringBuilder(lines.get(i));
+                        for (int j = i + 1; j < lines.size() && j <= i + 40 && isTraceLine(lines.get(j)); j++) {
+                            error.append("\n  ").append(lines.get(j));
+                        }
+                        errors.add(error.toString());
+                    }
+                }
             }
         }
         return errors;
+    }
+
+    private static boolean isTraceLine(String line) {
+        return line.startsWith("\t") || line.startsWith("Caused by") || line.matches("^[a-z][\\w.$]*(Exception|Error)\\b.*");
     }
 
     public Map<String, String> cliEnvironment() {
