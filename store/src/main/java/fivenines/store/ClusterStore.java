@@ -433,4 +433,9 @@ public final class ClusterStore implements AutoCloseable {
     /** A peer of the Raft group. */
     public record RaftMember(String name, String raftAddress) {
     }
+
+    /** For tests in this package. */
+    StoreStateMachine stateMachine() {
+        return stateMachine;
+    }
 }

@@ -13,6 +13,7 @@ import org.apache.ratis.protocol.RaftGroupMemberId;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.protocol.TermIndex;
+import org.apache.ratis.server.raftlog.RaftLog;
 import org.apache.ratis.server.storage.FileInfo;
 import org.apache.ratis.server.storage.RaftStorage;
 import org.apache.ratis.statemachine.StateMachineStorage;
@@ -53,6 +54,8 @@ final class StoreStateMachine extends BaseStateMachine {
     private final ClusterState state = new ClusterState();
     private final StateMachine machine = new StateMachine(state);
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    /** Held while a snapshot is written, and by {@link #pause()}: never both at once. */
+    private final Object snapshotting = new Object();
     private final MessageAuthenticator authenticator;
     private final List<StoreListener> listeners = new CopyOnWriteArrayList<>();
     private final List<Consumer<String>> leaderListeners = new CopyOnWriteArrayList<>();
@@ -86,8 +89,11 @@ final class StoreStateMachine extends BaseStateMachine {
      */
     @Override
     public void pause() {
-        if (getLifeCycle().compareAndTransition(LifeCycle.State.RUNNING, LifeCycle.State.PAUSING)) {
-            getLifeCycle().transition(LifeCycle.State.PAUSED);
+        // waits for a snapshot being written: Ratis is about to replace the folder it is written into
+        synchronized (snapshotting) {
+            if (getLifeCycle().compareAndTransition(LifeCycle.State.RUNNING, LifeCycle.State.PAUSING)) {
+                getLifeCycle().transition(LifeCycle.State.PAUSED);
+            }
         }
     }
 
@@ -141,6 +147,18 @@ final class StoreStateMachine extends BaseStateMachine {
 
     @Override
     public long takeSnapshot() throws IOException {
+        synchronized (snapshotting) {
+            if (getLifeCycle().getCurrentState() != LifeCycle.State.RUNNING) {
+                // paused for a snapshot from the leader, which replaces the folder: none is taken meanwhile
+                // (a negative index tells Ratis that nothing was taken)
+                LOG.debug("no snapshot while the state machine is {}", getLifeCycle().getCurrentState());
+                return RaftLog.INVALID_LOG_INDEX;
+            }
+            return writeSnapshot();
+        }
+    }
+
+    private long writeSnapshot() throws IOException {
         TermIndex last;
         byte[] json;
         lock.readLock().lock();

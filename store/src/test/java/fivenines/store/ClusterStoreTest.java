@@ -118,6 +118,35 @@ class ClusterStoreTest {
         assertTrue(again.submitAndWait(ChangeConfig.set("more", "x")).applied());
     }
 
+    private long snapshotFiles(String node) throws IOException {
+        try (var files = Files.walk(dir.resolve(node))) {
+            return files.filter(f -> f.getFileName().toString().matches("snapshot\\.\\d+_\\d+")).count();
+        }
+    }
+
+    /**
+     * Ratis pauses the state machine before it writes a snapshot sent by the leader into the state
+     * machine's folder, and replaces that folder; a snapshot of our own written meanwhile made either
+     * the install or the snapshot fail. While paused, none is written.
+     */
+    @Test
+    void noSnapshotIsWrittenWhileTheStateMachineIsPausedForOneFromTheLeader() throws Exception {
+        var config = config("paused", freePort(), SECRET, 1_000_000);
+        ClusterStore store = start(config, ClusterStore.Start.NEW_GROUP);
+        awaitLeader(store);
+        store.submitAndWait(new CreateCluster("c", "a".repeat(64), "paused", "127.0.0.1:1", config.raftAddress(), 5));
+        store.submitAndWait(ChangeConfig.set("k", "v"));
+        StoreStateMachine machine = store.stateMachine();
+        long before = snapshotFiles("paused");
+        assertTrue(machine.takeSnapshot() > 0, "a running state machine takes snapshots");
+        assertEquals(before + 1, snapshotFiles("paused"));
+
+        store.submitAndWait(ChangeConfig.set("k", "w"));
+        machine.pause();
+        assertEquals(org.apache.ratis.server.raftlog.RaftLog.INVALID_LOG_INDEX, machine.takeSnapshot());
+        assertEquals(before + 1, snapshotFiles("paused"), "no snapshot written while paused");
+    }
+
     @Test
     void aReplicaAddedAfterTheLogWasPurgedLoadsTheLeadersSnapshotAndFollows() throws Exception {
         var first = config("s0", freePort(), SECRET, 5);
