@@ -122,6 +122,23 @@ public final class AgentProcess implements AutoCloseable {
         }
     }
 
+    /** Stops the process where it is (SIGSTOP), as a long GC pause or a stalled VM would. */
+    public void pause() throws IOException, InterruptedException {
+        signal("STOP");
+    }
+
+    /** Lets a paused process go on (SIGCONT). */
+    public void resume() throws IOException, InterruptedException {
+        signal("CONT");
+    }
+
+    private void signal(String name) throws IOException, InterruptedException {
+        var kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+        if (kill.waitFor() != 0) {
+            throw new IOException("kill -" + name + " " + process.pid() + " failed");
+        }
+    }
+
     public boolean alive() {
         return process != null && process.isAlive();
     }
