@@ -17,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * In the manner of Jepsen: clients on three real agents run random config and lock operations
  * while agents are killed, restarted and paused; the recorded history is checked for
  * linearizability. The short run is part of the suite; the long one (at least 100 faults) runs with
- * {@code -Dnines.faults.seconds=900} (see the README).
+ * {@code -Dnines.faults.seconds=1200} (see the README).
  */
 class StoreLinearizabilitySystemTest extends ClusterSystemTest {
     static final long SECONDS = Long.getLong("nines.faults.seconds", 45);
