@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import fivenines.agent.client.AgentClient;
 import fivenines.agent.client.AgentClientException;
 import fivenines.testsupport.cluster.AgentProcess;
+import fivenines.testsupport.cluster.Lan;
 import fivenines.testsupport.history.ConfigModel;
 import fivenines.testsupport.history.Op;
 
@@ -42,8 +43,12 @@ final class StoreFaultRun {
     private final Map<String, Long> faultedSince = new ConcurrentHashMap<>();
     private volatile boolean running = true;
 
-    StoreFaultRun(TestCluster cluster, long seed) {
+    private final Lan lan;
+
+    /** With {@code lan} (the agents in its namespaces, in order), the nemesis also cuts a node off. */
+    StoreFaultRun(TestCluster cluster, Lan lan, long seed) {
         this.cluster = cluster;
+        this.lan = lan;
         this.random = new Random(seed);
     }
 
@@ -82,6 +87,13 @@ final class StoreFaultRun {
             }
         } finally {
             running = false;
+            if (lan != null) {
+                try {
+                    lan.heal();
+                } catch (IOException e) {
+                    faults.add("could not heal the network: " + e.getMessage());
+                }
+            }
             for (AgentProcess agent : cluster.agents) {
                 try {
                     if (!agent.alive()) {
@@ -106,7 +118,23 @@ final class StoreFaultRun {
         faultedSince.put(victim.name, now());
         boolean wasLeader = victim.name.equals(leaderSeenBy(victim));
         try {
-            if (random.nextBoolean()) {
+            int kind = random.nextInt(lan == null ? 2 : 3);
+            if (kind == 2) {
+                int isolated = cluster.agents.indexOf(victim);
+                var others = new ArrayList<Integer>();
+                for (int i = 0; i < cluster.agents.size(); i++) {
+                    if (i != isolated) {
+                        others.add(i);
+                    }
+                }
+                long cut = 2_000 + random.nextInt(4_000);
+                faults.add("partition " + victim.name + (wasLeader ? " (leader)" : "") + " from the others for " + cut + " ms");
+                lan.cut(List.of(isolated), others);
+                long from = now();
+                awaitLeaderWithout(victim, from);
+                Thread.sleep(Math.max(0, cut - (now() - from) / 1_000_000));
+                lan.heal();
+            } else if (kind == 0) {
                 long down = 1_000 + random.nextInt(3_000);
                 faults.add("kill -9 " + victim.name + (wasLeader ? " (leader)" : "") + ", restarted after " + down + " ms");
                 victim.kill();

@@ -1,8 +1,10 @@
 package fivenines.systemtests;
 
+import fivenines.testsupport.cluster.Lan;
 import fivenines.testsupport.history.Linearizability;
 import fivenines.testsupport.history.LockModel;
 import fivenines.testsupport.history.Op;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -15,22 +17,34 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * In the manner of Jepsen: clients on three real agents run random config and lock operations
- * while agents are killed, restarted and paused; the recorded history is checked for
+ * while agents are killed, restarted, paused and cut off from each other (each agent in its own
+ * network namespace on a bridge); the recorded history is checked for
  * linearizability. The short run is part of the suite; the long one (at least 100 faults) runs with
  * {@code -Dnines.faults.seconds=1200} (see the README).
  */
 class StoreLinearizabilitySystemTest extends ClusterSystemTest {
     static final long SECONDS = Long.getLong("nines.faults.seconds", 45);
+    private Lan lan;
+
+    @AfterEach
+    void removeNetwork() throws Exception {
+        stopCluster(); // the agents first: a namespace goes only when nothing runs in it
+        cluster = null;
+        if (lan != null) {
+            lan.close();
+        }
+    }
 
     @Test
-    void configAndLocksStayLinearizableWhileAgentsAreKilledAndPaused() throws Exception {
-        cluster = TestCluster.ofThree(dir);
+    void configAndLocksStayLinearizableWhileAgentsAreKilledPausedAndPartitioned() throws Exception {
+        lan = new Lan("st" + ProcessHandle.current().pid() % 10_000, (int) (ProcessHandle.current().pid() % 200) + 20, 3);
+        cluster = TestCluster.ofThree(dir, lan);
         var first = cluster.agents.getFirst();
         // a node silent for 3 s is declared down and loses its locks: pauses and kills reach that
         Agents.client(first).put("/v1/config/cluster.dead_after_seconds", Map.of("value", "3"));
         var config = StoreFaultRun.initialConfig(first);
         long seed = Long.getLong("nines.faults.seed", System.nanoTime());
-        var run = new StoreFaultRun(cluster, seed);
+        var run = new StoreFaultRun(cluster, lan, seed);
         run.run(Duration.ofSeconds(SECONDS), 2, Duration.ofSeconds(SECONDS > 60 ? 7 : 6));
 
         var verdicts = new ArrayList<Linearizability.Verdict>();

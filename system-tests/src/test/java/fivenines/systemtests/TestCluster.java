@@ -33,12 +33,28 @@ final class TestCluster implements AutoCloseable {
         return agent;
     }
 
+    /** An agent in node {@code node}'s namespace of {@code lan}. */
+    AgentProcess add(String name, fivenines.testsupport.cluster.Lan lan, int node) throws IOException {
+        var agent = new AgentProcess(name, root, configDir).on(lan, node).start();
+        agents.add(agent);
+        return agent;
+    }
+
     static TestCluster ofThree(Path root) throws IOException {
+        return ofThree(root, null);
+    }
+
+    /** Three agents, on loopback or (when {@code lan} is given) each in its own namespace of it. */
+    static TestCluster ofThree(Path root, fivenines.testsupport.cluster.Lan lan) throws IOException {
         var cluster = new TestCluster(root);
-        var first = cluster.add("node0");
+        var first = lan == null ? cluster.add("node0") : cluster.add("node0", lan, 0);
         Agents.client(first).post("/v1/cluster/init", Map.of("name", "test", "maxVoters", 5));
         for (int i = 1; i < 3; i++) {
-            cluster.add("node" + i);
+            if (lan == null) {
+                cluster.add("node" + i);
+            } else {
+                cluster.add("node" + i, lan, i);
+            }
             cluster.join(cluster.agents.get(i), false);
         }
         cluster.awaitOnEvery(s -> s.path("nodes").size() == 3, Duration.ofSeconds(30), "three nodes seen by all");

@@ -22,6 +22,8 @@ public final class AgentProcess implements AutoCloseable {
     private List<String> jvmOptions = List.of("-XX:+UseSerialGC", "-Xmx256m", "-XX:TieredStopAtLevel=1");
     private Process process;
     private int starts;
+    private String host = "127.0.0.1";
+    private List<String> namespace = List.of();
 
     public AgentProcess(String name, Path root, Path configDir) throws IOException {
         this.name = name;
@@ -58,8 +60,15 @@ public final class AgentProcess implements AutoCloseable {
         return this;
     }
 
+    /** Runs the agent in node {@code node}'s namespace of {@code lan}, listening on its address there. */
+    public AgentProcess on(Lan lan, int node) {
+        this.host = lan.address(node);
+        this.namespace = lan.inside(node, List.of());
+        return this;
+    }
+
     public String apiAddress() {
-        return "127.0.0.1:" + apiPort;
+        return host + ":" + apiPort;
     }
 
     public String url() {
@@ -68,7 +77,7 @@ public final class AgentProcess implements AutoCloseable {
 
     public AgentProcess start() throws IOException {
         Files.createDirectories(dataDir);
-        var command = new ArrayList<String>();
+        var command = new ArrayList<String>(namespace);
         command.add(JAVA);
         command.addAll(jvmOptions);
         command.addAll(List.of("-jar", JAR.toString(), "agent", "--name", name, "--data", dataDir.toString(), "--listen", apiAddress()));
