@@ -8,10 +8,15 @@ import fivenines.plugin.Health;
 import fivenines.plugin.Plugin;
 import fivenines.plugin.PluginCommand;
 import fivenines.plugin.PluginContext;
+import fivenines.manager.liveness.Liveness;
 import fivenines.store.StoreStatus;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,10 +25,11 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs on whichever node leads the store: hears every node through Raft's own heartbeats,
- * declares a node DOWN when it has been silent past {@code cluster.dead_after_seconds}
- * (its locks are then released) and UP again when it is heard, and keeps the Raft group's
- * voters and listeners matching the nodes in the store.
+ * Runs on whichever node leads the store: hears every node through Raft's own heartbeats and
+ * acts on {@link Liveness}'s decisions (a node silent past {@code cluster.dead_after_seconds} is
+ * declared DOWN and loses its locks, UP again when heard; a new leader waits that long before it
+ * declares anyone down; a fencing-storm guard), and keeps the Raft group's voters and listeners
+ * matching the nodes in the store.
  */
 public final class ManagerPlugin implements Plugin {
     private static final Logger LOG = LoggerFactory.getLogger(ManagerPlugin.class);
@@ -31,6 +37,10 @@ public final class ManagerPlugin implements Plugin {
     private final ClusterService cluster;
     private ScheduledExecutorService timer;
     private volatile String lastProblem = "";
+    private final InstantSource clock = InstantSource.system();
+    /** When this node last became the leader, as the manager first saw it lead. */
+    private Instant leaderSince;
+    private String lastNote = "";
 
     public ManagerPlugin(ClusterService cluster) {
         this.cluster = cluster;
@@ -61,6 +71,7 @@ public final class ManagerPlugin implements Plugin {
     void tick() {
         try {
             if (!cluster.inCluster() || !cluster.store().isLeader()) {
+                leaderSince = null;
                 return;
             }
             var store = cluster.store();
@@ -68,25 +79,22 @@ public final class ManagerPlugin implements Plugin {
             long deadAfterMillis = store.read(s -> s.configuration().get("cluster.dead_after_seconds")
                 .map(Long::parseLong).orElse(DEFAULT_DEAD_AFTER_SECONDS)) * 1000;
             List<Node> nodes = store.read(s -> List.copyOf(s.membership().nodes()));
-            for (Node node : nodes) {
-                if (node.name().equals(cluster.store().nodeName())) {
-                    if (node.state() == NodeState.DOWN) {
-                        store.submitAndWait(new SetNodeState(node.name(), NodeState.UP));
-                    }
-                    continue;
+            var silent = new HashMap<String, Long>();
+            status.peers().forEach(p -> silent.put(p.name(), p.lastContactMillis()));
+            Instant now = clock.instant();
+            if (leaderSince == null) {
+                leaderSince = now;
+            }
+            var decision = Liveness.decide(nodes, cluster.store().nodeName(), silent, Duration.ofMillis(deadAfterMillis),
+                now, leaderSince);
+            decision.notes().forEach(note -> {
+                if (!note.equals(lastNote)) {
+                    LOG.warn("{}", note);
                 }
-                var progress = status.peers().stream().filter(p -> p.name().equals(node.name())).findFirst();
-                if (progress.isEmpty()) {
-                    continue; // not in the Raft group yet: reconciled below
-                }
-                boolean silent = progress.get().lastContactMillis() > deadAfterMillis;
-                if (silent && node.state() == NodeState.UP) {
-                    LOG.warn("node {} silent for {} ms: declaring it down", node.name(), progress.get().lastContactMillis());
-                    store.submitAndWait(new SetNodeState(node.name(), NodeState.DOWN));
-                } else if (!silent && node.state() == NodeState.DOWN) {
-                    LOG.info("node {} is heard again: declaring it up", node.name());
-                    store.submitAndWait(new SetNodeState(node.name(), NodeState.UP));
-                }
+            });
+            lastNote = decision.notes().isEmpty() ? "" : decision.notes().getLast();
+            for (SetNodeState command : decision.commands()) {
+                store.submitAndWait(command);
             }
             boolean anyVoter = nodes.stream().anyMatch(Node::voter);
             if (anyVoter && !cluster.raftMembersMatchState()) {

@@ -1,0 +1,72 @@
+package fivenines.manager.liveness;
+
+import fivenines.model.cluster.Node;
+import fivenines.model.cluster.NodeRole;
+import fivenines.model.cluster.NodeState;
+import fivenines.model.command.SetNodeState;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Liveness decisions with a given clock: no sleeping. */
+class LivenessTest {
+    static final Duration DEAD_AFTER = Duration.ofSeconds(10);
+    static final Instant NOW = Instant.parse("2026-12-01T12:00:00Z");
+    static final Instant LONG_AGO = NOW.minusSeconds(3600);
+
+    static Node node(String name, NodeState state) {
+        return new Node(name, name + ":1", name + ":2", NodeRole.VOTER, false, state, 1);
+    }
+
+    @Test
+    void aNodeSilentPastTheLimitIsDeclaredDownAndUpAgainWhenHeard() {
+        var nodes = List.of(node("a", NodeState.UP), node("b", NodeState.UP), node("c", NodeState.UP));
+        var decision = Liveness.decide(nodes, "a", Map.of("b", 10_001L, "c", 200L), DEAD_AFTER, NOW, LONG_AGO);
+        assertEquals(List.of(new SetNodeState("b", NodeState.DOWN)), decision.commands());
+
+        var at = Liveness.decide(nodes, "a", Map.of("b", 10_000L, "c", 200L), DEAD_AFTER, NOW, LONG_AGO);
+        assertEquals(List.of(), at.commands(), "exactly the limit is not past it");
+
+        var back = Liveness.decide(List.of(node("a", NodeState.UP), node("b", NodeState.DOWN), node("c", NodeState.UP)),
+            "a", Map.of("b", 50L, "c", 50L), DEAD_AFTER, NOW, LONG_AGO);
+        assertEquals(List.of(new SetNodeState("b", NodeState.UP)), back.commands());
+    }
+
+    @Test
+    void aNewLeaderDeclaresNobodyDownBeforeItHasLedForTheWholeLimit() {
+        var nodes = List.of(node("a", NodeState.UP), node("b", NodeState.UP), node("c", NodeState.UP));
+        var fresh = Liveness.decide(nodes, "a", Map.of("b", 30_000L, "c", 100L), DEAD_AFTER, NOW, NOW.minusSeconds(3));
+        assertEquals(List.of(), fresh.commands());
+        assertTrue(fresh.notes().getFirst().contains("leader for 3000 ms only"), fresh.notes().toString());
+
+        var later = Liveness.decide(nodes, "a", Map.of("b", 30_000L, "c", 100L), DEAD_AFTER, NOW, NOW.minusSeconds(10));
+        assertEquals(List.of(new SetNodeState("b", NodeState.DOWN)), later.commands());
+    }
+
+    @Test
+    void moreThanHalfLookingDeadAtOnceDeclaresNoneDown() {
+        var nodes = List.of(node("a", NodeState.UP), node("b", NodeState.UP), node("c", NodeState.UP),
+            node("d", NodeState.UP), node("e", NodeState.UP));
+        var storm = Liveness.decide(nodes, "a", Map.of("b", 20_000L, "c", 20_000L, "d", 20_000L, "e", 10L), DEAD_AFTER,
+            NOW, LONG_AGO);
+        assertEquals(List.of(), storm.commands());
+        assertTrue(storm.notes().getFirst().contains("fencing-storm guard"), storm.notes().toString());
+
+        var two = Liveness.decide(nodes, "a", Map.of("b", 20_000L, "c", 20_000L, "d", 10L, "e", 10L), DEAD_AFTER,
+            NOW, LONG_AGO);
+        assertEquals(2, two.commands().size(), "two of five is not a storm");
+    }
+
+    @Test
+    void theLeaderIsAlwaysUpAndANodeOutsideTheRaftGroupIsLeftAlone() {
+        var nodes = List.of(node("a", NodeState.DOWN), node("b", NodeState.UP), node("new", NodeState.UP));
+        var decision = Liveness.decide(nodes, "a", Map.of("b", 10L), DEAD_AFTER, NOW, LONG_AGO);
+        assertEquals(List.of(new SetNodeState("a", NodeState.UP)), decision.commands());
+    }
+}
