@@ -74,6 +74,31 @@ public final class Fencer {
             + node + "')", attempts);
     }
 
+    /**
+     * {@code nines fence test}: asks every device of every method for the node's power status
+     * ({@code action=status}) and changes nothing. A device answers when it exits 0 (on) or 2 (off).
+     */
+    public List<Attempt> check(String node, List<FenceMethod> methods) {
+        var attempts = new ArrayList<Attempt>();
+        for (FenceMethod method : methods) {
+            for (FenceMethod.Step step : method.steps()) {
+                if (step.device().manual()) {
+                    attempts.add(new Attempt(clock.instant(), node, 1, method.name(), step.device().name(), "status", true,
+                        "manual fencing: an operator acknowledges ('nines fence ack " + node + "')"));
+                    continue;
+                }
+                var options = new HashMap<>(step.device().options());
+                options.putAll(step.nodeOptions());
+                options.put("action", "status");
+                FenceAgent.Run run = agents.run(step.device().agent(), options, timeout);
+                boolean ok = run.ran() && (run.exit() == 0 || run.exit() == STATUS_OFF);
+                String result = describe(run) + (ok ? (run.exit() == 0 ? " (on)" : " (off)") : "");
+                attempts.add(new Attempt(clock.instant(), node, 1, method.name(), step.device().name(), "status", ok, result));
+            }
+        }
+        return attempts;
+    }
+
     /** Runs one method; null when it fenced the node, otherwise why not. */
     private String run(String node, int round, FenceMethod method, List<Attempt> attempts) {
         for (String action : List.of("off", "status")) {
