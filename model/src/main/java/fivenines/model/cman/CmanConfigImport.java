@@ -15,7 +15,8 @@ import java.util.Set;
  *   <li>{@code cluster.name}; {@code cman.ATTR} for each option of {@code <cman>};</li>
  *   <li>{@code node.NAME.nodeid}, {@code node.NAME.votes} (1 when not given);</li>
  *   <li>{@code node.NAME.fence.METHOD.N.device} and {@code node.NAME.fence.METHOD.N.ATTR} for the
- *       N-th device reference (from 1, in document order) of each fence method;</li>
+ *       N-th device reference (from 1, in document order) of each fence method, and
+ *       {@code node.NAME.fence.order}: the methods in document order (the order they are tried);</li>
  *   <li>{@code fence.device.NAME.agent} and {@code fence.device.NAME.ATTR}.</li>
  * </ul>
  * Names that cannot appear in a config key are sanitised, and the renaming is reported.
@@ -189,6 +190,11 @@ public final class CmanConfigImport {
                     methods.put(methodName, readDeviceReferences(method, nodeName, methodName, methodPrefix));
                 }
             }
+        }
+        if (!methods.isEmpty()) {
+            // the methods are tried in document order (fenced's levels)
+            ledger.put(prefix + ".fence.order", String.join(",", methods.keySet().stream()
+                .map(m -> ledger.keyPart("fence method", m)).toList()), "the order of node '" + nodeName + "''s fence methods");
         }
         return Collections.unmodifiableMap(methods);
     }

@@ -102,6 +102,9 @@ class CmanConfigImportTest {
         expected.put("node.node0.blenke.lan.fence.power.2.switch", "1");
         expected.put("node.node0.blenke.lan.fence.power.2.option", "off");
         expected.put("node.node0.blenke.lan.fence.ipmi.1.device", "ipmi-node0");
+        expected.put("node.node0.blenke.lan.fence.order", "power,ipmi"); // document order: the levels
+        expected.put("node.node1.blenke.lan.fence.order", "power");
+        expected.put("node.node2.blenke.lan.fence.order", "human");
         expected.put("node.node1.blenke.lan.nodeid", "2");
         expected.put("node.node1.blenke.lan.votes", "1");
         expected.put("node.node1.blenke.lan.fence.power.1.device", "apc");
