@@ -3,6 +3,7 @@ package fivenines.agent;
 import fivenines.agent.api.ApiServer;
 import fivenines.agent.api.ClusterRoutes;
 import fivenines.agent.api.ConfigRoutes;
+import fivenines.agent.api.FenceRoutes;
 import fivenines.agent.api.LockRoutes;
 import fivenines.agent.api.McpRoutes;
 import fivenines.agent.api.Router;
@@ -86,6 +87,7 @@ public final class Agent implements AutoCloseable {
         new ClusterRoutes(config, cluster).register(router);
         new ConfigRoutes(cluster).register(router);
         new LockRoutes(cluster, locks).register(router);
+        new FenceRoutes(cluster).register(router);
         new McpRoutes(host, this::close).register(router);
         new StorageRoutes(cluster, physicalVolumes).register(router);
         new VolumeRoutes(cluster, volumes).register(router);

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "nines", mixinStandardHelpOptions = true, versionProvider = Nines.Version.class,
     description = "fivenines: a few ordinary Linux machines as one cluster that keeps VMs running.",
     subcommands = {UpCommand.class, AgentCommand.class, ClusterCommand.class, ConfigCommand.class,
-        LockCommand.class, McpCommand.class, PhysicalVolumeCommand.class, VolumeGroupCommand.class,
+        LockCommand.class, FenceCommand.class, McpCommand.class, PhysicalVolumeCommand.class, VolumeGroupCommand.class,
         LogicalVolumeCommand.class, VmCommand.class, CommandLine.HelpCommand.class})
 public final class Nines {
     static final int EXIT_FAILED = 1;
@@ -33,6 +33,10 @@ public final class Nines {
                 line.getErr().println("error: " + e.getMessage());
                 return EXIT_FAILED;
             }
+            if (exception instanceof CommandFailed e) {
+                line.getErr().println("error: " + e.getMessage());
+                return EXIT_FAILED;
+            }
             if (exception instanceof UsageException e) {
                 line.getErr().println("error: " + e.getMessage());
                 return CommandLine.ExitCode.USAGE;
@@ -45,6 +49,13 @@ public final class Nines {
     /** Bad arguments found after parsing (a file that does not exist, say). */
     static final class UsageException extends RuntimeException {
         UsageException(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /** The command ran and found something wrong (a check that failed): exit 1 with why. */
+    static final class CommandFailed extends RuntimeException {
+        CommandFailed(String message) {
             super(message, null, false, false);
         }
     }

@@ -158,7 +158,7 @@ public final class FenceConfig {
         for (String device : devices) {
             if (!known.containsKey(device)) {
                 throw new IllegalArgumentException("no fence device '" + device + "'; add it first ('nines fence device add "
-                    + device + " --agent fence_...')");
+                    + device + " fence_AGENT KEY=VALUE ...')");
             }
         }
         String prefix = "node." + node + ".fence." + method + ".";
