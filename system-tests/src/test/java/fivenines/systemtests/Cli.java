@@ -34,4 +34,15 @@ final class Cli {
         }
         return new Outcome(process.exitValue(), new String(out, StandardCharsets.UTF_8), new String(err, StandardCharsets.UTF_8));
     }
+
+    /** The CLI against {@code agent}, with that agent's credential. */
+    static Outcome nines(AgentProcess agent, String... arguments) throws IOException, InterruptedException {
+        return run(agent.cliEnvironment(), arguments);
+    }
+
+    static void assertOutcome(int exit, String text, Outcome outcome) {
+        org.junit.jupiter.api.Assertions.assertEquals(exit, outcome.exit(), outcome.toString());
+        org.junit.jupiter.api.Assertions.assertTrue((outcome.out() + outcome.err()).contains(text),
+            "expected '" + text + "' in " + outcome);
+    }
 }

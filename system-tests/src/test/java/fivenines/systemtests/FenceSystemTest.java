@@ -6,6 +6,8 @@ import org.junit.jupiter.api.Test;
 import java.nio.file.Files;
 import java.util.Map;
 
+import static fivenines.systemtests.Cli.assertOutcome;
+import static fivenines.systemtests.Cli.nines;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -15,15 +17,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * running the real fence_dummy agent; mistakes are refused and change nothing.
  */
 class FenceSystemTest extends ClusterSystemTest {
-
-    private Cli.Outcome nines(AgentProcess agent, String... arguments) throws Exception {
-        return Cli.run(agent.cliEnvironment(), arguments);
-    }
-
-    private static void assertOutcome(int exit, String text, Cli.Outcome outcome) {
-        assertEquals(exit, outcome.exit(), outcome.toString());
-        assertTrue((outcome.out() + outcome.err()).contains(text), "expected '" + text + "' in " + outcome);
-    }
 
     @Test
     void devicesAndMethodsAreKeptInOrderTestedThroughTheRealAgentAndMistakesChangeNothing() throws Exception {

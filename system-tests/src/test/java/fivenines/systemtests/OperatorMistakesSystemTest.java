@@ -10,6 +10,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 
+import static fivenines.systemtests.Cli.assertOutcome;
+import static fivenines.systemtests.Cli.nines;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -18,15 +20,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * reads them, leaving with a disk still in a group, labels left behind by a departed node.
  */
 class OperatorMistakesSystemTest extends ClusterSystemTest {
-
-    private Cli.Outcome nines(AgentProcess agent, String... arguments) throws Exception {
-        return Cli.run(agent.cliEnvironment(), arguments);
-    }
-
-    private static void assertOutcome(int exit, String text, Cli.Outcome outcome) {
-        assertEquals(exit, outcome.exit(), outcome.toString());
-        assertTrue((outcome.out() + outcome.err()).contains(text), "expected '" + text + "' in " + outcome);
-    }
 
     @Test
     void sizesAreReadAsLvmReadsThemAndADepartingNodesDisksAreAccountedFor() throws Exception {
