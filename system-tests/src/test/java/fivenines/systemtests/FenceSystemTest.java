@@ -1,6 +1,5 @@
 package fivenines.systemtests;
 
-import fivenines.testsupport.cluster.AgentProcess;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
