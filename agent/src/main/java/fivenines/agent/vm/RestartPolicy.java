@@ -50,6 +50,14 @@ final class RestartPolicy {
         return new RestartPolicy(clock, 3, Duration.ofSeconds(2), Duration.ofMinutes(1));
     }
 
+    /**
+     * After a guest crashed (on_crash=restart): restarted at once, up to {@code restarts} times
+     * within the window; the crash after that gives up and leaves the VM stopped.
+     */
+    static RestartPolicy crashes(InstantSource clock, int restarts, Duration window) {
+        return new RestartPolicy(clock, restarts + 1, Duration.ZERO, window);
+    }
+
     /** Records a failed start (or a death) now and says whether and when to try again. */
     Decision failed(String reason) {
         Instant now = clock.instant();

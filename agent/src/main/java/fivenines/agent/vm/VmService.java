@@ -112,7 +112,8 @@ public final class VmService {
         final QemuProcess process;
         volatile boolean incoming;
         volatile String ioError;
-        final List<Instant> restarts = new ArrayList<>();
+        /** Crashes of this VM's guests here (carried over to the guest restarted after one). */
+        RestartPolicy crashes;
 
         Guest(QemuProcess process) {
             this.process = process;
@@ -446,9 +447,10 @@ public final class VmService {
                 report(record, "crashed", why);
             }
             default -> {
-                Instant now = Instant.now();
-                guest.restarts.removeIf(t -> t.isBefore(now.minus(RESTART_WINDOW)));
-                if (guest.restarts.size() >= MAX_RESTARTS) {
+                if (guest.crashes == null) {
+                    guest.crashes = RestartPolicy.crashes(clock, MAX_RESTARTS, RESTART_WINDOW);
+                }
+                if (guest.crashes.failed(why) instanceof RestartPolicy.Decision.GiveUp) {
                     guests.remove(name);
                     guest.process.close();
                     detachDisks(record);
@@ -459,8 +461,7 @@ public final class VmService {
                 guest.process.close();
                 guests.remove(name);
                 Guest again = track(QemuProcess.start(spec(record.definition()), files(name)));
-                again.restarts.addAll(guest.restarts);
-                again.restarts.add(now);
+                again.crashes = guest.crashes;
                 event(name, "restarted after: " + why);
                 report(record, "running", "restarted after: " + why);
             }

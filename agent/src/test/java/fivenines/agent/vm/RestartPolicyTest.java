@@ -68,4 +68,22 @@ class RestartPolicyTest {
     void atLeastOneTryIsNeeded() {
         assertThrows(IllegalArgumentException.class, () -> new RestartPolicy(clock, 0, Duration.ofSeconds(1), Duration.ofMinutes(1)));
     }
+
+    @Test
+    void aCrashingGuestIsRestartedAtOnceThreeTimesInAMinuteAndLeftStoppedAtTheFourth() {
+        var crashes = RestartPolicy.crashes(clock, 3, Duration.ofMinutes(1));
+        for (int i = 1; i <= 3; i++) {
+            var retry = assertInstanceOf(RestartPolicy.Decision.RetryAt.class, crashes.failed("guest panicked"));
+            assertEquals(clock.now, retry.at(), "restarted at once");
+            clock.advance(Duration.ofSeconds(10));
+        }
+        assertInstanceOf(RestartPolicy.Decision.GiveUp.class, crashes.failed("guest panicked"));
+
+        var spaced = RestartPolicy.crashes(clock, 3, Duration.ofMinutes(1));
+        for (int i = 0; i < 10; i++) {
+            assertInstanceOf(RestartPolicy.Decision.RetryAt.class, spaced.failed("now and then"),
+                "crashes a minute apart are each restarted");
+            clock.advance(Duration.ofSeconds(61));
+        }
+    }
 }
