@@ -454,8 +454,9 @@ public final class Volumes {
         if (snapshot == null) {
             return;
         }
-        if (snapshot.format() > SNAPSHOT_FORMAT) {
-            throw new IllegalArgumentException("the volumes in this store snapshot are in form " + snapshot.format()
+        int format = snapshot.format() == null ? 0 : snapshot.format();
+        if (format > SNAPSHOT_FORMAT) {
+            throw new IllegalArgumentException("the volumes in this store snapshot are in form " + format
                 + ", written by a newer fivenines (this one reads up to form " + SNAPSHOT_FORMAT + "); start the newer"
                 + " version on this node, or wipe its raft folder and join the cluster again");
         }
@@ -481,10 +482,10 @@ public final class Volumes {
     /**
      * The serialisable form of this part of the state.
      *
-     * @param format {@link #SNAPSHOT_FORMAT} when written; 0 when read from a snapshot written before runs
+     * @param format {@link #SNAPSHOT_FORMAT} when written; null when read from a snapshot written before runs
      * @param pools  each thick volume's pool, as ranges in the order they are handed out
      */
-    public record Snapshot(int format, List<VolumeGroup> groups, List<LogicalVolume> volumes, List<LayerSnapshot> layers,
+    public record Snapshot(Integer format, List<VolumeGroup> groups, List<LogicalVolume> volumes, List<LayerSnapshot> layers,
                            Map<String, List<PhysicalRange>> pools, long nextLayer) {
     }
 }
