@@ -16,7 +16,10 @@ import java.util.function.Consumer;
  */
 public final class ChunkRuns {
     private final TreeMap<Long, ChunkRun> runs = new TreeMap<>();
+    private final TreeMap<String, Long> perPhysicalVolume = new TreeMap<>();
     private long chunks;
+    /** Moves on every change, so that what is computed from these runs can be kept until they change. */
+    private long version;
 
     /** Chunks mapped. */
     public long size() {
@@ -29,6 +32,20 @@ public final class ChunkRuns {
 
     public int runCount() {
         return runs.size();
+    }
+
+    /** One past the last volume chunk mapped (0 when none is). */
+    public long end() {
+        return runs.isEmpty() ? 0 : runs.lastEntry().getValue().end();
+    }
+
+    public long version() {
+        return version;
+    }
+
+    /** Chunks mapped on each physical volume. */
+    public Map<String, Long> chunksByPhysicalVolume() {
+        return java.util.Collections.unmodifiableMap(perPhysicalVolume);
     }
 
     /** The runs in volume order. */
@@ -71,6 +88,9 @@ public final class ChunkRuns {
 
     /** Chunks mapped below volume chunk {@code limit}. */
     public long countBelow(long limit) {
+        if (end() <= limit) {
+            return chunks;
+        }
         long count = 0;
         for (ChunkRun run : runs.headMap(limit, false).values()) {
             count += Math.min(run.end(), limit) - run.virtualChunk();
@@ -133,17 +153,14 @@ public final class ChunkRuns {
 
     /** Takes volume chunks {@code from} to {@code to} out of {@code run} (they lie in it), keeping what is left. */
     private void cut(ChunkRun run, long from, long to) {
-        runs.remove(run.virtualChunk());
-        chunks -= run.count();
+        unlink(run);
         if (from > run.virtualChunk()) {
             ChunkRun head = run.slice(run.virtualChunk(), from);
-            runs.put(head.virtualChunk(), head);
-            chunks += head.count();
+            link(head);
         }
         if (to < run.end()) {
             ChunkRun tail = run.slice(to, run.end());
-            runs.put(tail.virtualChunk(), tail);
-            chunks += tail.count();
+            link(tail);
         }
     }
 
@@ -153,17 +170,30 @@ public final class ChunkRuns {
         Map.Entry<Long, ChunkRun> before = runs.lowerEntry(run.virtualChunk());
         if (before != null && before.getValue().continuedBy(merged)) {
             ChunkRun b = before.getValue();
-            runs.remove(b.virtualChunk());
-            chunks -= b.count();
+            unlink(b);
             merged = new ChunkRun(b.virtualChunk(), b.physicalVolume(), b.chunk(), b.count() + merged.count());
         }
         ChunkRun after = runs.get(run.end());
         if (after != null && merged.continuedBy(after)) {
-            runs.remove(after.virtualChunk());
-            chunks -= after.count();
+            unlink(after);
             merged = new ChunkRun(merged.virtualChunk(), merged.physicalVolume(), merged.chunk(), merged.count() + after.count());
         }
-        runs.put(merged.virtualChunk(), merged);
-        chunks += merged.count();
+        link(merged);
+    }
+
+    private void link(ChunkRun run) {
+        runs.put(run.virtualChunk(), run);
+        chunks += run.count();
+        perPhysicalVolume.merge(run.physicalVolume(), run.count(), Long::sum);
+        version++;
+    }
+
+    private void unlink(ChunkRun run) {
+        runs.remove(run.virtualChunk());
+        chunks -= run.count();
+        if (perPhysicalVolume.merge(run.physicalVolume(), -run.count(), Long::sum) == 0) {
+            perPhysicalVolume.remove(run.physicalVolume());
+        }
+        version++;
     }
 }

@@ -56,6 +56,8 @@ public final class Volumes {
     private final LayerTree layers = new LayerTree(allocator);
     private final Map<String, ChunkPool> pools = new HashMap<>();
     private final VolumeAttachments attachments = new VolumeAttachments(this);
+    /** Counts read from the layers (not part of the state: readers fill it, under the store's read lock, concurrently). */
+    private final Map<String, VisibleCounts> visibleCounts = new java.util.concurrent.ConcurrentHashMap<>();
 
     public Collection<VolumeGroup> groups() {
         return groups.all();
@@ -210,6 +212,7 @@ public final class Volumes {
             throw Rejection.conflict(volume.path() + " is attached on " + nodes(volume) + "; detach it to rename it");
         }
         volumes.remove(volume.path());
+        visibleCounts.remove(volume.path());
         LogicalVolume renamed = volume.withName(newName);
         volumes.put(renamed.path(), renamed);
         layers.get(renamed.layer()).top = renamed.path();
@@ -233,6 +236,7 @@ public final class Volumes {
                 + volume.path() + "')");
         }
         volumes.remove(volume.path());
+        visibleCounts.remove(volume.path());
         ChunkPool pool = pools.remove(volume.path());
         if (pool != null) {
             allocator.free(pool.ranges());
@@ -357,7 +361,7 @@ public final class Volumes {
         if (chain.size() == 1) {
             return chain.getFirst().chunks.countBelow(volume.chunks());
         }
-        return view(volume.path()).mappedChunks();
+        return visible(volume, chain).mapped();
     }
 
     /** Chunks only this volume uses (freed when it is removed, if nothing else shares its layers). */
@@ -369,7 +373,7 @@ public final class Volumes {
     public List<String> physicalVolumes(LogicalVolume volume) {
         var ids = new TreeSet<String>();
         for (LayerTree.Layer layer : layers.chain(volume.layer())) {
-            layer.chunks.runs().forEach(c -> ids.add(c.physicalVolume()));
+            ids.addAll(layer.chunks.chunksByPhysicalVolume().keySet());
         }
         volume.attachments().forEach(a -> a.reserved().forEach(c -> ids.add(c.physicalVolume())));
         ChunkPool pool = pools.get(volume.path());
@@ -381,13 +385,43 @@ public final class Volumes {
 
     /** Chunks per physical volume that the volume can see or holds in its pool. */
     public Map<String, Long> chunksByPhysicalVolume(LogicalVolume volume) {
-        var counts = new TreeMap<String, Long>();
-        view(volume.path()).runs().forEach(r -> counts.merge(r.run().physicalVolume(), r.run().count(), Long::sum));
+        List<LayerTree.Layer> chain = layers.chain(volume.layer());
+        var counts = new TreeMap<String, Long>(chain.size() == 1 && chain.getFirst().chunks.end() <= volume.chunks()
+            ? chain.getFirst().chunks.chunksByPhysicalVolume() : visible(volume, chain).byPhysicalVolume());
         ChunkPool pool = pools.get(volume.path());
         if (pool != null) {
             pool.ranges().forEach(r -> counts.merge(r.physicalVolume(), r.count(), Long::sum));
         }
         return counts;
+    }
+
+    /**
+     * What a volume with snapshots below it sees, counted: kept until a layer of its chain changes,
+     * so that listing volumes whose layers do not move costs no walk over their runs.
+     */
+    private VisibleCounts visible(LogicalVolume volume, List<LayerTree.Layer> chain) {
+        var key = new ArrayList<Long>(2 * chain.size() + 1);
+        key.add(volume.chunks());
+        for (LayerTree.Layer layer : chain) {
+            key.add(layer.id);
+            key.add(layer.chunks.version());
+        }
+        VisibleCounts cached = visibleCounts.get(volume.path());
+        if (cached != null && cached.key().equals(key)) {
+            return cached;
+        }
+        var byPv = new TreeMap<String, Long>();
+        long mapped = 0;
+        for (VolumeView.Run run : view(volume.path()).runs()) {
+            byPv.merge(run.run().physicalVolume(), run.run().count(), Long::sum);
+            mapped += run.run().count();
+        }
+        var counts = new VisibleCounts(List.copyOf(key), mapped, Map.copyOf(byPv));
+        visibleCounts.put(volume.path(), counts);
+        return counts;
+    }
+
+    private record VisibleCounts(List<Long> key, long mapped, Map<String, Long> byPhysicalVolume) {
     }
 
     /** Runs held by every layer (what the state's size follows). */
@@ -448,6 +482,7 @@ public final class Volumes {
     public void restore(Snapshot snapshot) {
         groups.clear();
         volumes.clear();
+        visibleCounts.clear();
         layers.clear();
         pools.clear();
         allocator.clear();
