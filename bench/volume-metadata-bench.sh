@@ -90,6 +90,30 @@ agent_run() {
   }
   cli() { NINES_AGENT="$api" "${java_cmd[@]}" -XX:TieredStopAtLevel=1 -jar "$run_jar" "$@"; }
   step() { "$@" > "$dir/step.log" 2>&1 || { echo "failed ($label): ${*}" >&2; cat "$dir/step.log" >&2; exit 1; }; }
+  # restart STOP_KEY RESTART_KEY VOLUMES: a graceful stop (it writes a store snapshot), then a start
+  # that loads it and replays the log after it, until lv list shows VOLUMES volumes
+  restart() {
+    local stop_key=$1 restart_key=$2 want=$3 got=0 t0 t1 snapshot
+    t0=$(date +%s.%N)
+    kill -TERM "$agent_pid"
+    wait "$agent_pid" 2>/dev/null || true
+    t1=$(date +%s.%N)
+    echo "$stop_key $(echo "$t1 - $t0" | bc | ms)" >> "$figures"
+    snapshot=$(find "$dir/n0" -name 'snapshot.*' ! -name '*.md5' -printf '%s %p\n' 2>/dev/null | sort -n | tail -n 1 | cut -d' ' -f1)
+    echo "${restart_key}_snapshot_kib $(( ${snapshot:-0} / 1024 ))" >> "$figures"
+    t0=$(date +%s.%N)
+    start_agent
+    for _ in $(seq 1 1200); do
+      got=$(curl -fsS -H "Authorization: Bearer $token" "$api/v1/lvs" 2>/dev/null \
+        | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))' 2>/dev/null || echo x)
+      [ "$got" = "$want" ] && break
+      sleep 0.1
+    done
+    t1=$(date +%s.%N)
+    [ "$got" = "$want" ] || { echo "after the restart ($label) lv list shows $got volumes, not $want" >&2
+      tail -n 30 "$dir/agent.log" >&2; exit 1; }
+    echo "$restart_key $(echo "$t1 - $t0" | bc | ms)" >> "$figures"
+  }
   start_agent
   wait_health
   step cli cluster init --name bench
@@ -110,17 +134,19 @@ agent_run() {
     pv_list+=("n0:$dir/pv$i.img")
   done
   step cli vg create vg "${pv_list[@]}"
+  local figures="$dir/figures"
+  : > "$figures"
+  # the same restart with no volumes yet: what the agent's start costs whatever the volumes
+  restart stop_empty restart_empty 0
   local creates=()
   for i in $(seq 1 "$size"); do
     creates+=("$(api_time POST /v1/lvs "{\"vg\":\"vg\",\"name\":\"lv$i\",\"size\":$((1 << 40))}")")
   done
-  local figures="$dir/figures"
-  : > "$figures"
   echo "creates_median $(printf '%s\n' "${creates[@]}" | median | ms)" >> "$figures"
   echo "creates_last $(printf '%s\n' "${creates[@]}" | tail -n 1 | ms)" >> "$figures"
   for route in pvs vgs lvs lvs/vg/lv1; do
     local times=()
-    for _ in 1 2 3 4 5; do times+=("$(api_time GET "/v1/$route")"); done
+    for _ in $(seq 1 11); do times+=("$(api_time GET "/v1/$route")"); done
     echo "get_${route//\//_} $(printf '%s\n' "${times[@]}" | median | ms)" >> "$figures"
   done
   local extra=()
@@ -142,27 +168,7 @@ agent_run() {
   heap=$("$JAVA_HOME/bin/jcmd" "$agent_pid" GC.heap_info 2>/dev/null \
     | sed -n 's/.*total [0-9]*K, used \([0-9]*\)K.*/\1/p' | awk '{ s += $1 } END { printf "%.1f", s / 1024 }')
   echo "heap_mib $heap" >> "$figures"
-  # a graceful stop writes a store snapshot; the restart loads it and replays the log after it
-  t0=$(date +%s.%N)
-  kill -TERM "$agent_pid"
-  wait "$agent_pid" 2>/dev/null || true
-  t1=$(date +%s.%N)
-  echo "stop $(echo "$t1 - $t0" | bc | ms)" >> "$figures"
-  local snapshot
-  snapshot=$(find "$dir/n0" -name 'snapshot.*' ! -name '*.md5' -printf '%s %p\n' 2>/dev/null | sort -n | tail -n 1 | cut -d' ' -f1)
-  echo "snapshot_kib $(( ${snapshot:-0} / 1024 ))" >> "$figures"
-  t0=$(date +%s.%N)
-  start_agent
-  local want=$((size + 3)) got=0
-  for _ in $(seq 1 600); do
-    got=$(curl -fsS -H "Authorization: Bearer $token" "$api/v1/lvs" 2>/dev/null \
-      | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))' 2>/dev/null || echo 0)
-    [ "$got" = "$want" ] && break
-    sleep 0.1
-  done
-  t1=$(date +%s.%N)
-  [ "$got" = "$want" ] || { echo "after the restart ($label) lv list shows $got volumes, not $want" >&2; tail -n 30 "$dir/agent.log" >&2; exit 1; }
-  echo "restart $(echo "$t1 - $t0" | bc | ms)" >> "$figures"
+  restart stop restart $((size + 3))
   kill -TERM "$agent_pid"
   wait "$agent_pid" 2>/dev/null || true
   rm -f "$dir"/pv*.img
@@ -180,9 +186,10 @@ print_figures() { # LABEL TIB
   printf '  %-44s %10s\n' "GET /v1/lvs/vg/lv1 (lv show)" "$(get get_lvs_vg_lv1)"
   printf '  %-44s %10s\n' "nines lv list, whole CLI (its JVM start: $(get cli_start))" "$(get cli_lv_list)"
   printf '  %-44s %10s\n' "agent heap after GC, MiB" "$(get heap_mib)"
-  printf '  %-44s %10s\n' "store snapshot on disk, KiB" "$(get snapshot_kib)"
+  printf '  %-44s %10s\n' "store snapshot on disk, KiB" "$(get restart_snapshot_kib)"
   printf '  %-44s %10s\n' "graceful stop (writes the snapshot)" "$(get stop)"
   printf '  %-44s %10s\n' "restart until lv list answers in full" "$(get restart)"
+  printf '  %-44s %10s\n' "  the same with no volumes (stop, restart)" "$(get stop_empty), $(get restart_empty)"
 }
 
 echo
@@ -198,7 +205,7 @@ if [ -n "${BEFORE_JAR:-}" ]; then
   print_figures before-old "$before_tib"
   print_figures before-new "$before_tib"
   echo "ratios (before / now, higher is better now):"
-  for k in create_1t get_pvs get_vgs get_lvs get_lvs_vg_lv1 heap_mib restart; do
+  for k in create_1t get_pvs get_vgs get_lvs get_lvs_vg_lv1 heap_mib stop restart restart_empty; do
     old=$(awk -v k="$k" '$1 == k { print $2 }' "$work/before-old/figures")
     new=$(awk -v k="$k" '$1 == k { print $2 }' "$work/before-new/figures")
     printf '  %-16s %10s / %-10s = %s\n' "$k" "$old" "$new" "$(awk -v a="$old" -v b="$new" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }')"

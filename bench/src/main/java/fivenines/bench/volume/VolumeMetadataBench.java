@@ -67,7 +67,7 @@ public final class VolumeMetadataBench {
             applied(new AddNode("n" + n, "127.0.0.1:" + (7600 + 10 * n), "127.0.0.1:" + (7601 + 10 * n), false));
         }
         // room for the thick volumes, the random thin one and some slack
-        long pvBytes = ((tib + 2L + randomChunks / (1L << 20)) * TIB / NODES + (4L << 20)) & -(4L << 20);
+        long pvBytes = ((tib + 2L + (randomChunks >> 20) + 1) * TIB / NODES + (4L << 20)) & -(4L << 20);
         var pvs = new ArrayList<String>();
         for (int n = 0; n < NODES; n++) {
             String id = new UUID(0x1234L, n + 1L).toString();
@@ -101,11 +101,13 @@ public final class VolumeMetadataBench {
         Timing snapshot = snapshotAndRestore();
 
         // the worst case: a thin volume written at random, no two chunks in a run
-        applied(new CreateLogicalVolume("vg", "random", TIB, "n0", true));
+        // twice as many chunks as it writes, so that every other chunk is written
+        long randomBytes = Math.max(TIB, ((2L * randomChunks * Volumes.CHUNK_SIZE) + (4L << 20) - 1) & -(4L << 20));
+        applied(new CreateLogicalVolume("vg", "random", randomBytes, "n0", true));
         long before = heapUsed();
         long runsBefore = state.volumes().runCount();
         long t1 = System.nanoTime();
-        writeAtRandom("random", "n0", randomChunks);
+        writeAtRandom("random", "n0", randomChunks, randomBytes / Volumes.CHUNK_SIZE);
         long randomNanos = System.nanoTime() - t1;
         long randomHeap = heapUsed() - before;
         long randomRuns = state.volumes().runCount() - runsBefore;
@@ -153,10 +155,9 @@ public final class VolumeMetadataBench {
     }
 
     @SuppressWarnings("unchecked")
-    private void writeAtRandom(String name, String node, int chunks) {
+    private void writeAtRandom(String name, String node, int chunks, long span) {
         applied(new AttachLogicalVolume("vg", name, node, false, false));
         long epoch = state.volumes().volume("vg/" + name).orElseThrow().epoch();
-        long span = TIB / Volumes.CHUNK_SIZE;
         // every other chunk at most, shuffled: no two written chunks touch, so none merge
         long[] order = new long[(int) Math.min(chunks, span / 2)];
         for (int i = 0; i < order.length; i++) {

@@ -185,10 +185,8 @@ final class LayerTree {
         for (Volumes.LayerSnapshot s : snapshot == null ? List.<Volumes.LayerSnapshot>of() : snapshot) {
             var layer = new Layer(s.id(), s.parent(), s.top());
             layer.children.addAll(s.children());
-            for (ChunkRun run : s.runs()) {
-                layer.chunks.add(run);
-                allocator.take(run.physical());
-            }
+            layer.chunks.load(s.runs());
+            s.runs().forEach(run -> allocator.take(run.physical()));
             layers.put(layer.id, layer);
         }
         nextLayer = next;
