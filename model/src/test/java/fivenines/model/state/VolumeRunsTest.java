@@ -82,6 +82,20 @@ class VolumeRunsTest {
     }
 
     @Test
+    void aThickPebibyteIsTakenAsOneRangeWithoutAnEntryPerChunk() {
+        // held chunk by chunk, this volume would need 2^30 entries: more heap than a test JVM has
+        cluster(2048 * TIB);
+        applied(new CreateLogicalVolume("vg", "huge", 1024 * TIB, null, false));
+        LogicalVolume huge = state.volumes().volume("vg/huge").orElseThrow();
+        assertEquals(1L << 30, state.volumes().pooledChunks(huge));
+        assertEquals(1, state.volumes().usedRanges(PV));
+        assertEquals(1024 * TIB / (4L << 20), state.volumes().usedExtents(state.storage().requirePhysicalVolume(PV)));
+        assertEquals(java.util.Map.of(PV, 1L << 30), state.volumes().chunksByPhysicalVolume(huge));
+        applied(new RemoveLogicalVolume("vg", "huge"));
+        assertEquals(0, state.volumes().usedChunks(PV));
+    }
+
+    @Test
     void aCopyOnWriteInsideARunSplitsTheViewAndRemovingTheSnapshotFreesExactlyTheReplacedChunk() {
         cluster(1L << 30);
         applied(new CreateLogicalVolume("vg", "base", 64L << 20, null, true));

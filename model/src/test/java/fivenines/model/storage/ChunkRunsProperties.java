@@ -47,6 +47,14 @@ class ChunkRunsProperties {
         var loaded = new ChunkRuns();
         runs.snapshot().forEach(loaded::add);
         assertEquals(runs.snapshot(), loaded.snapshot());
+        var bulk = new ChunkRuns();
+        bulk.load(runs.snapshot());
+        assertEquals(runs.snapshot(), bulk.snapshot());
+        assertEquals(runs.size(), bulk.size());
+        assertEquals(runs.chunksByPhysicalVolume(), bulk.chunksByPhysicalVolume());
+        var perPv = new TreeMap<String, Long>();
+        reference.values().forEach(r -> perPv.merge(r.physicalVolume(), 1L, Long::sum));
+        assertEquals(perPv, runs.chunksByPhysicalVolume());
     }
 
     @Property(tries = 500)
