@@ -50,6 +50,26 @@ public record VolumeView(String path, long size, long epoch, boolean readOnly, L
         return null;
     }
 
+    /** The runs over volume chunks {@code from} (inclusive) to {@code to} (exclusive), clipped to that range. */
+    public List<Run> runs(long from, long to) {
+        var found = new java.util.ArrayList<Run>();
+        int low = 0;
+        int high = runs.size();
+        while (low < high) {
+            int middle = (low + high) >>> 1;
+            if (runs.get(middle).run().end() <= from) {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        for (int i = low; i < runs.size() && runs.get(i).run().virtualChunk() < to; i++) {
+            Run r = runs.get(i);
+            found.add(new Run(r.run().slice(from, to), r.own()));
+        }
+        return found;
+    }
+
     /** Chunks mapped. */
     public long mappedChunks() {
         return runs.stream().mapToLong(r -> r.run().count()).sum();
