@@ -12,14 +12,12 @@ import fivenines.model.command.SnapshotLogicalVolume;
 import fivenines.model.state.Names;
 import fivenines.model.state.Rejection;
 
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
-import java.util.TreeSet;
 
 /**
  * Volume groups and logical volumes, and which chunks of which physical volumes they use.
@@ -28,7 +26,8 @@ import java.util.TreeSet;
  * volume finds its chunks through; constant-time snapshots, copy on write, exact freeing),
  * {@link ChunkAllocator} (used chunks per PV as ranges; free chunks for new space, all or
  * nothing), {@link ChunkPool} (a thick volume's chunks not yet written) and
- * {@link VolumeAttachments} (attachments, epochs, reservations and commits). Mappings are runs
+ * {@link VolumeAttachments} (attachments, epochs, reservations and commits) and
+ * {@link VolumeMaps} (what each volume sees, and the counts listings show). Mappings are runs
  * ({@link ChunkRuns}) and space is ranges, so the size of this state follows how fragmented the
  * volumes are, not how large: a 1 TiB thick volume written in order is a few runs.
  *
@@ -56,8 +55,7 @@ public final class Volumes {
     private final LayerTree layers = new LayerTree(allocator);
     private final Map<String, ChunkPool> pools = new HashMap<>();
     private final VolumeAttachments attachments = new VolumeAttachments(this);
-    /** Counts read from the layers (not part of the state: readers fill it, under the store's read lock, concurrently). */
-    private final Map<String, VisibleCounts> visibleCounts = new java.util.concurrent.ConcurrentHashMap<>();
+    private final VolumeMaps maps = new VolumeMaps(this);
 
     public Collection<VolumeGroup> groups() {
         return groups.all();
@@ -212,7 +210,7 @@ public final class Volumes {
             throw Rejection.conflict(volume.path() + " is attached on " + nodes(volume) + "; detach it to rename it");
         }
         volumes.remove(volume.path());
-        visibleCounts.remove(volume.path());
+        maps.forget(volume.path());
         LogicalVolume renamed = volume.withName(newName);
         volumes.put(renamed.path(), renamed);
         layers.get(renamed.layer()).top = renamed.path();
@@ -236,7 +234,7 @@ public final class Volumes {
                 + volume.path() + "')");
         }
         volumes.remove(volume.path());
-        visibleCounts.remove(volume.path());
+        maps.forget(volume.path());
         ChunkPool pool = pools.remove(volume.path());
         if (pool != null) {
             allocator.free(pool.ranges());
@@ -310,118 +308,27 @@ public final class Volumes {
 
     /** Where every chunk of the volume is, as its engine serves it: runs, own ones marked. */
     public VolumeView view(String path) {
-        LogicalVolume volume = volumes.get(path);
-        if (volume == null) {
-            throw Rejection.notFound("no logical volume '" + path + "'; 'nines lv list' shows them");
-        }
-        // the visible mapping: each layer's runs where no layer above maps the chunk
-        List<LayerTree.Layer> chain = layers.chain(volume.layer());
-        var located = new ArrayList<VolumeView.Run>();
-        if (chain.size() == 1) {
-            chain.getFirst().chunks.runs(0, volume.chunks()).forEach(run -> located.add(new VolumeView.Run(run, true)));
-        } else {
-            var seen = new ChunkRuns();
-            var byStart = new TreeMap<Long, VolumeView.Run>();
-            boolean own = true;
-            for (LayerTree.Layer layer : chain) {
-                for (ChunkRun run : layer.chunks.runs(0, volume.chunks())) {
-                    for (ChunkRun part : uncovered(seen, run)) {
-                        byStart.put(part.virtualChunk(), new VolumeView.Run(part, own));
-                        // only which volume chunks are covered matters here, not where they are
-                        seen.add(new ChunkRun(part.virtualChunk(), "", part.virtualChunk(), part.count()));
-                    }
-                }
-                own = false;
-            }
-            located.addAll(byStart.values());
-        }
-        return new VolumeView(path, volume.size(), volume.epoch(), volume.readOnly(), volume.attachments(),
-            List.copyOf(located));
-    }
-
-    /** Parts of {@code run} that {@code seen} does not cover. */
-    private static List<ChunkRun> uncovered(ChunkRuns seen, ChunkRun run) {
-        var parts = new ArrayList<ChunkRun>();
-        long at = run.virtualChunk();
-        for (ChunkRun above : seen.runs(run.virtualChunk(), run.end())) {
-            if (above.virtualChunk() > at) {
-                parts.add(run.slice(at, above.virtualChunk()));
-            }
-            at = above.end();
-        }
-        if (at < run.end()) {
-            parts.add(run.slice(at, run.end()));
-        }
-        return parts;
+        return maps.view(path);
     }
 
     /** Chunks the volume can see data in (its own and shared ones). */
     public long mappedChunks(LogicalVolume volume) {
-        List<LayerTree.Layer> chain = layers.chain(volume.layer());
-        if (chain.size() == 1) {
-            return chain.getFirst().chunks.countBelow(volume.chunks());
-        }
-        return visible(volume, chain).mapped();
+        return maps.mappedChunks(volume);
     }
 
     /** Chunks only this volume uses (freed when it is removed, if nothing else shares its layers). */
     public long ownChunks(LogicalVolume volume) {
-        return layers.get(volume.layer()).chunks.size();
+        return maps.ownChunks(volume);
     }
 
     /** The physical volumes holding any chunk the volume can see, reserves or holds in its pool. */
     public List<String> physicalVolumes(LogicalVolume volume) {
-        var ids = new TreeSet<String>();
-        for (LayerTree.Layer layer : layers.chain(volume.layer())) {
-            ids.addAll(layer.chunks.chunksByPhysicalVolume().keySet());
-        }
-        volume.attachments().forEach(a -> a.reserved().forEach(c -> ids.add(c.physicalVolume())));
-        ChunkPool pool = pools.get(volume.path());
-        if (pool != null) {
-            pool.ranges().forEach(r -> ids.add(r.physicalVolume()));
-        }
-        return List.copyOf(ids);
+        return maps.physicalVolumes(volume);
     }
 
     /** Chunks per physical volume that the volume can see or holds in its pool. */
     public Map<String, Long> chunksByPhysicalVolume(LogicalVolume volume) {
-        List<LayerTree.Layer> chain = layers.chain(volume.layer());
-        var counts = new TreeMap<String, Long>(chain.size() == 1 && chain.getFirst().chunks.end() <= volume.chunks()
-            ? chain.getFirst().chunks.chunksByPhysicalVolume() : visible(volume, chain).byPhysicalVolume());
-        ChunkPool pool = pools.get(volume.path());
-        if (pool != null) {
-            pool.ranges().forEach(r -> counts.merge(r.physicalVolume(), r.count(), Long::sum));
-        }
-        return counts;
-    }
-
-    /**
-     * What a volume with snapshots below it sees, counted: kept until a layer of its chain changes,
-     * so that listing volumes whose layers do not move costs no walk over their runs.
-     */
-    private VisibleCounts visible(LogicalVolume volume, List<LayerTree.Layer> chain) {
-        var key = new ArrayList<Long>(2 * chain.size() + 1);
-        key.add(volume.chunks());
-        for (LayerTree.Layer layer : chain) {
-            key.add(layer.id);
-            key.add(layer.chunks.version());
-        }
-        VisibleCounts cached = visibleCounts.get(volume.path());
-        if (cached != null && cached.key().equals(key)) {
-            return cached;
-        }
-        var byPv = new TreeMap<String, Long>();
-        long mapped = 0;
-        for (VolumeView.Run run : view(volume.path()).runs()) {
-            byPv.merge(run.run().physicalVolume(), run.run().count(), Long::sum);
-            mapped += run.run().count();
-        }
-        var counts = new VisibleCounts(List.copyOf(key), mapped, Map.copyOf(byPv));
-        visibleCounts.put(volume.path(), counts);
-        return counts;
-    }
-
-    private record VisibleCounts(List<Long> key, long mapped, Map<String, Long> byPhysicalVolume) {
+        return maps.chunksByPhysicalVolume(volume);
     }
 
     /** Runs held by every layer (what the state's size follows). */
@@ -482,7 +389,7 @@ public final class Volumes {
     public void restore(Snapshot snapshot) {
         groups.clear();
         volumes.clear();
-        visibleCounts.clear();
+        maps.clear();
         layers.clear();
         pools.clear();
         allocator.clear();
@@ -503,6 +410,9 @@ public final class Volumes {
         layers.restore(snapshot.layers(), snapshot.nextLayer());
         if (snapshot.pools() != null) {
             snapshot.pools().forEach((path, ranges) -> {
+                if (ranges == null || ranges.isEmpty()) {
+                    return; // a pool is dropped once empty: an empty one holds nothing to hand out
+                }
                 var pool = new ChunkPool(ranges);
                 pools.put(path, pool);
                 allocator.take(pool.ranges());
