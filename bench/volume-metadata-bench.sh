@@ -12,7 +12,8 @@
 # JVM start, printed apart), 'lv create -L 1T', the agent's heap after a GC, and a graceful stop
 # (which writes a store snapshot) and restart until lv list answers again.
 # With BEFORE_JAR (a nines.jar built from the code before runs), part 2 runs with both jars at
-# BEFORE_TIB TiB (default 4: the code before needs seconds per TiB) and prints the ratios.
+# BEFORE_TIB TiB (default 4: the code before needs seconds per TiB), then asks both agents, up
+# together, for each listing in turn (the fair comparison on a loaded machine), and prints ratios.
 #
 # Goals (issue 10): every listing <= 100 ms, lv create -L 1T <= 200 ms, store memory <= 1 GiB,
 # snapshot + restart <= 10 s, at 100 TiB.
@@ -66,7 +67,7 @@ ms() { awk '{ printf "%.1f", $1 * 1000 }'; }
 # agent_run LABEL JAR TIB: one agent, PVs of sparse files, TIB thick volumes of 1 TiB; prints figures
 # and leaves them in $work/LABEL.figures (name value, one a line)
 agent_run() {
-  local label=$1 run_jar=$2 size=$3
+  local label=$1 run_jar=$2 size=$3 keep=${4:-}
   local dir="$work/$label" port
   port=$(free_port)
   mkdir -p "$dir"
@@ -169,9 +170,38 @@ agent_run() {
     | sed -n 's/.*total [0-9]*K, used \([0-9]*\)K.*/\1/p' | awk '{ s += $1 } END { printf "%.1f", s / 1024 }')
   echo "heap_mib $heap" >> "$figures"
   restart stop restart $((size + 3))
+  if [ -n "$keep" ]; then
+    # left running for the interleaved rounds below
+    echo "$port $token $agent_pid" > "$dir/running"
+    return
+  fi
   kill -TERM "$agent_pid"
   wait "$agent_pid" 2>/dev/null || true
   rm -f "$dir"/pv*.img
+}
+
+# interleaved OLD NEW ROUNDS: the listings of two running agents, one request to each in turn, so
+# that both see the same load; medians go to each one's figures as iget_*
+interleaved() {
+  local rounds=$3 label route port token pid
+  for _ in $(seq 1 "$rounds"); do
+    for route in pvs vgs lvs lvs/vg/lv1; do
+      for label in "$1" "$2"; do
+        read -r port token pid < "$work/$label/running"
+        curl -fsS -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $token" \
+          "http://127.0.0.1:$port/v1/$route" >> "$work/$label/iget_${route//\//_}"
+      done
+    done
+  done
+  for label in "$1" "$2"; do
+    for route in pvs vgs lvs lvs/vg/lv1; do
+      echo "iget_${route//\//_} $(median < "$work/$label/iget_${route//\//_}" | ms)" >> "$work/$label/figures"
+    done
+    read -r port token pid < "$work/$label/running"
+    kill -TERM "$pid"
+    wait "$pid" 2>/dev/null || true
+    rm -f "$work/$label"/pv*.img
+  done
 }
 
 print_figures() { # LABEL TIB
@@ -200,12 +230,18 @@ print_figures after "$tib"
 if [ -n "${BEFORE_JAR:-}" ]; then
   echo
   echo "== part 2 at $before_tib TiB: the code before runs ($BEFORE_JAR) beside this one =="
-  agent_run before-old "$BEFORE_JAR" "$before_tib"
-  agent_run before-new "$jar" "$before_tib"
+  agent_run before-old "$BEFORE_JAR" "$before_tib" keep
+  agent_run before-new "$jar" "$before_tib" keep
+  interleaved before-old before-new 21
   print_figures before-old "$before_tib"
   print_figures before-new "$before_tib"
+  echo "listings with both agents up, requests interleaved (median of 21, ms): before / now"
+  for k in iget_pvs iget_vgs iget_lvs iget_lvs_vg_lv1; do
+    printf '  %-16s %10s / %s\n' "$k" "$(awk -v k="$k" '$1 == k { print $2 }' "$work/before-old/figures")" \
+      "$(awk -v k="$k" '$1 == k { print $2 }' "$work/before-new/figures")"
+  done
   echo "ratios (before / now, higher is better now):"
-  for k in create_1t get_pvs get_vgs get_lvs get_lvs_vg_lv1 heap_mib stop restart restart_empty; do
+  for k in create_1t iget_pvs iget_vgs iget_lvs iget_lvs_vg_lv1 heap_mib stop restart restart_empty; do
     old=$(awk -v k="$k" '$1 == k { print $2 }' "$work/before-old/figures")
     new=$(awk -v k="$k" '$1 == k { print $2 }' "$work/before-new/figures")
     printf '  %-16s %10s / %-10s = %s\n' "$k" "$old" "$new" "$(awk -v a="$old" -v b="$new" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }')"

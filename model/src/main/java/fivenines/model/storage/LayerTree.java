@@ -181,12 +181,13 @@ final class LayerTree {
         nextLayer = 1;
     }
 
-    void restore(List<Volumes.LayerSnapshot> snapshot, long next) {
+    /** Loads the layers; the chunks they hold are added to {@code used}, for the allocator to take at once. */
+    void restore(List<Volumes.LayerSnapshot> snapshot, long next, List<PhysicalRange> used) {
         for (Volumes.LayerSnapshot s : snapshot == null ? List.<Volumes.LayerSnapshot>of() : snapshot) {
             var layer = new Layer(s.id(), s.parent(), s.top());
             layer.children.addAll(s.children());
             layer.chunks.load(s.runs());
-            s.runs().forEach(run -> allocator.take(run.physical()));
+            s.runs().forEach(run -> used.add(run.physical()));
             layers.put(layer.id, layer);
         }
         nextLayer = next;

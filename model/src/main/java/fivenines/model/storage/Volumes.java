@@ -403,11 +403,12 @@ public final class Volumes {
                 + " version on this node, or wipe its raft folder and join the cluster again");
         }
         groups.restore(snapshot.groups());
+        var used = new java.util.ArrayList<PhysicalRange>();
         snapshot.volumes().forEach(v -> {
             volumes.put(v.path(), v);
-            v.attachments().forEach(a -> allocator.takeChunks(a.reserved()));
+            v.attachments().forEach(a -> a.reserved().forEach(c -> used.add(new PhysicalRange(c.physicalVolume(), c.chunk(), 1))));
         });
-        layers.restore(snapshot.layers(), snapshot.nextLayer());
+        layers.restore(snapshot.layers(), snapshot.nextLayer(), used);
         if (snapshot.pools() != null) {
             snapshot.pools().forEach((path, ranges) -> {
                 if (ranges == null || ranges.isEmpty()) {
@@ -415,9 +416,10 @@ public final class Volumes {
                 }
                 var pool = new ChunkPool(ranges);
                 pools.put(path, pool);
-                allocator.take(pool.ranges());
+                used.addAll(pool.ranges());
             });
         }
+        allocator.takeAll(used);
     }
 
     /** The serialisable form of a layer. */
