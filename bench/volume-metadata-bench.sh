@@ -183,10 +183,12 @@ agent_run() {
 # interleaved OLD NEW ROUNDS: the listings of two running agents, one request to each in turn, so
 # that both see the same load; medians go to each one's figures as iget_*
 interleaved() {
-  local rounds=$3 label route port token pid
-  for _ in $(seq 1 "$rounds"); do
+  local rounds=$3 label route port token pid order
+  for round in $(seq 1 "$rounds"); do
+    # each goes first in every other round
+    order=("$1" "$2"); [ $((round % 2)) = 0 ] && order=("$2" "$1")
     for route in pvs vgs lvs lvs/vg/lv1; do
-      for label in "$1" "$2"; do
+      for label in "${order[@]}"; do
         read -r port token pid < "$work/$label/running"
         curl -fsS -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $token" \
           "http://127.0.0.1:$port/v1/$route" >> "$work/$label/iget_${route//\//_}"
