@@ -57,7 +57,10 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
     private final boolean readOnly;
     private final VolumeMetadata metadata;
     private final ChunkDevices devices;
-    private final Map<Long, VolumeView.Located> chunks = new ConcurrentHashMap<>();
+    /** The volume's map as last read from the store: runs, looked up by binary search. */
+    private volatile VolumeView base;
+    /** Chunks this engine mapped since {@link #base} was read (they take precedence over it). */
+    private final Map<Long, VolumeView.Located> written = new ConcurrentHashMap<>();
     private final Map<String, BlockExport> opened = new ConcurrentHashMap<>();
     private final ReentrantReadWriteLock quiesce = new ReentrantReadWriteLock();
     private final ReentrantLock[] stripes = new ReentrantLock[64];
@@ -83,8 +86,8 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
         this.size = view.size();
         this.readOnly = view.readOnly();
         this.epoch = view.epoch();
-        chunks.putAll(view.chunks());
-        local = allLocal(chunks.values());
+        base = view;
+        local = allLocal();
         for (int i = 0; i < stripes.length; i++) {
             stripes[i] = new ReentrantLock();
         }
@@ -136,7 +139,7 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
                 int within = (int) (at % CHUNK);
                 int length = (int) Math.min(target.remaining(), CHUNK - within);
                 ByteBuffer part = target.slice(target.position(), length);
-                VolumeView.Located located = chunks.get(chunk);
+                VolumeView.Located located = located(chunk);
                 if (located == null) {
                     part.put(ZEROES.duplicate().limit(length));
                 } else {
@@ -196,7 +199,7 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
     /** Writes (or zeroes, when data is null) part of one chunk; true when it took a new chunk. */
     private boolean writeChunk(long chunk, int within, int length, ByteBuffer data, boolean noHole, boolean fua)
         throws IOException {
-        VolumeView.Located located = chunks.get(chunk);
+        VolumeView.Located located = located(chunk);
         if (located != null && located.own()) {
             inPlace(located.chunk(), within, length, data, noHole, fua);
             return false;
@@ -207,7 +210,7 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
         ReentrantLock stripe = stripes[(int) (chunk % stripes.length)];
         stripe.lock();
         try {
-            located = chunks.get(chunk);
+            located = located(chunk);
             if (located != null && located.own()) {
                 inPlace(located.chunk(), within, length, data, noHole, fua);
                 return false;
@@ -245,8 +248,9 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
                 giveBack(fresh);
                 throw e;
             }
-            chunks.put(chunk, new VolumeView.Located(fresh, true));
             synchronized (pending) {
+                // together, so that a refresh from the store never drops a mapping not yet committed
+                written.put(chunk, new VolumeView.Located(fresh, true));
                 pending.add(new ChunkMapping(chunk, fresh));
             }
             return true;
@@ -287,7 +291,7 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
         while (at < end) {
             long chunk = at / CHUNK;
             long part = Math.min(end - at, CHUNK - at % CHUNK);
-            VolumeView.Located located = chunks.get(chunk);
+            VolumeView.Located located = located(chunk);
             boolean hole = located == null || !located.own();
             boolean zero = located == null;
             if (!extents.isEmpty() && extents.getLast().hole() == hole && extents.getLast().zero() == zero) {
@@ -317,10 +321,16 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
         return local && cutOff == null;
     }
 
-    private boolean allLocal(java.util.Collection<VolumeView.Located> located) {
-        Set<String> volumes = new HashSet<>();
-        located.forEach(l -> volumes.add(l.chunk().physicalVolume()));
+    private boolean allLocal() {
+        Set<String> volumes = new HashSet<>(base.physicalVolumes());
+        written.values().forEach(l -> volumes.add(l.chunk().physicalVolume()));
         return volumes.stream().allMatch(devices::isLocal);
+    }
+
+    /** Where chunk {@code chunk} is: written here since the last read of the store, else as the store had it. */
+    private VolumeView.Located located(long chunk) {
+        VolumeView.Located mine = written.get(chunk);
+        return mine != null ? mine : base.locate(chunk);
     }
 
     @Override
@@ -553,15 +563,13 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
         if (view.epoch() < epoch) {
             return;
         }
-        Set<Long> mine = new HashSet<>();
         synchronized (pending) {
+            Set<Long> mine = new HashSet<>();
             pending.forEach(m -> mine.add(m.virtualChunk()));
+            // what the store committed wins, except chunks written here and not committed yet
+            base = view;
+            written.keySet().removeIf(chunk -> !mine.contains(chunk) && view.locate(chunk) != null);
         }
-        view.chunks().forEach((chunk, located) -> {
-            if (!mine.contains(chunk)) {
-                chunks.put(chunk, located);
-            }
-        });
         recomputeLocality();
         if (view.epoch() > epoch) {
             LOG.info("{}: engine takes epoch {} (was {})", name, view.epoch(), epoch);
@@ -577,8 +585,8 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
             commit();
             T result = action.run(epoch);
             VolumeView view = metadata.view();
-            chunks.clear();
-            chunks.putAll(view.chunks());
+            base = view;
+            written.clear();
             epoch = view.epoch();
             recomputeLocality();
             return result;
@@ -588,7 +596,7 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
     }
 
     private void recomputeLocality() {
-        boolean all = allLocal(chunks.values());
+        boolean all = allLocal();
         synchronized (reserved) {
             local = all && reserved.stream().map(ChunkRef::physicalVolume).distinct().allMatch(devices::isLocal);
         }

@@ -47,7 +47,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * keep space exact (no chunk used twice, used plus free is the total, a chunk is used exactly
  * when some layer or reservation holds it) and every volume reads back its own last writes.
  * Writes go the way a volume engine makes them: in place on own chunks, else reserve a chunk,
- * write it and commit the mapping.
+ * write it and commit the mapping. The expected contents are kept chunk by chunk, so this also
+ * compares the runs the state keeps (merged, split by copies on write, partly freed) with a
+ * per-chunk model.
  */
 class VolumeAllocationProperties {
     static final long EXTENT = 4L << 20;
@@ -188,6 +190,16 @@ class VolumeAllocationProperties {
                     assertTrue(used.computeIfAbsent(run.physicalVolume(), k -> new HashSet<>()).add(run.chunk() + i), "pooled chunk also used");
                 }
             }));
+            // runs are maximal: no run of a layer continues the one before it (so the runs follow from the mapping alone)
+            for (var layer : state.snapshot().volumes().layers()) {
+                for (int i = 1; i < layer.runs().size(); i++) {
+                    var before = layer.runs().get(i - 1);
+                    var run = layer.runs().get(i);
+                    assertTrue(before.end() <= run.virtualChunk(), "runs overlap: " + before + ", " + run);
+                    assertFalse(before.end() == run.virtualChunk() && before.physicalVolume().equals(run.physicalVolume())
+                        && before.chunk() + before.count() == run.chunk(), "runs not merged: " + before + ", " + run);
+                }
+            }
             for (String pv : PVS) {
                 assertEquals(used.getOrDefault(pv, Set.of()).size(), state.volumes().usedChunks(pv),
                     "used chunks of " + pv + " are exactly those some volume can see");
