@@ -71,6 +71,7 @@ public final class ClusterStore implements AutoCloseable {
     private final List<StoreClient> lanes;
     private final java.util.concurrent.atomic.AtomicInteger nextLane = new java.util.concurrent.atomic.AtomicInteger();
     private final LocalLeader localLeader;
+    private final java.util.concurrent.atomic.LongAdder throughClients = new java.util.concurrent.atomic.LongAdder();
     private final StoreHealth health;
 
     static final int CLIENT_LANES = 4;
@@ -224,6 +225,7 @@ public final class ClusterStore implements AutoCloseable {
     private CompletableFuture<Long> sendThroughClient(Command command, Message message) {
         StoreClient lane = nextLane();
         RaftClient client;
+        throughClients.increment();
         try {
             client = lane.current();
             return client.async().send(message)
@@ -322,6 +324,7 @@ public final class ClusterStore implements AutoCloseable {
                 }
             }
             if (reply == null) {
+                throughClients.increment();
                 lane = nextLane();
                 client = lane.current();
                 // unordered: a read need not wait for the answers to earlier requests on the same client
@@ -481,6 +484,11 @@ public final class ClusterStore implements AutoCloseable {
     /** Whether the last command or read on this replica failed and none succeeded since. */
     public boolean failing() {
         return health.failing();
+    }
+
+    /** How many commands and reads this replica sent through a Ratis client rather than to its own server as leader. */
+    long requestsThroughClients() {
+        return throughClients.sum();
     }
 
     /** How many Ratis clients this replica built so far (a failed request makes the next one use a new client). */
