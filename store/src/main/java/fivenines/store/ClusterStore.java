@@ -153,6 +153,13 @@ public final class ClusterStore implements AutoCloseable {
         // committed entries before it hears from a leader; the entries themselves are on a majority's
         // disk before they count as committed either way.
         RaftServerConfigKeys.Log.setLogMetadataEnabled(properties, false);
+        // Ratis hands each client request to a thread of this pool, which checks it and appends it to
+        // the log under the server's monitor. With a thread per request, concurrent commands queued
+        // on that monitor, and on two busy cores a holder that lost its core held everyone up (JFR:
+        // seconds per second of JavaMonitorEnter in RaftServerImpl.appendTransaction). One thread
+        // appends them in turn; what it appends is synced and sent to followers in batches as before.
+        RaftServerConfigKeys.ThreadPool.setClientCached(properties, false);
+        RaftServerConfigKeys.ThreadPool.setClientSize(properties, 1);
         // Send each append at once instead of waiting to batch: commits take one round trip.
         RaftServerConfigKeys.Log.Appender.setWaitTimeMin(properties, TimeDuration.ZERO);
         RaftServerConfigKeys.Read.setOption(properties, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
