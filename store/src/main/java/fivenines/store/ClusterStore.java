@@ -37,13 +37,16 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
- * One replica of the cluster store: an embedded Ratis server holding the cluster state,
- * and a client to submit commands through whichever replica leads.
+ * One replica of the cluster store: an embedded Ratis server holding the cluster state. Commands
+ * and linearizable reads go straight to that server while it leads, and otherwise through Ratis
+ * clients to whichever replica leads.
  */
 public final class ClusterStore implements AutoCloseable {
 
@@ -69,9 +72,9 @@ public final class ClusterStore implements AutoCloseable {
      * node wait for the one before it.
      */
     private final List<StoreClient> lanes;
-    private final java.util.concurrent.atomic.AtomicInteger nextLane = new java.util.concurrent.atomic.AtomicInteger();
+    private final AtomicInteger nextLane = new AtomicInteger();
     private final LocalLeader localLeader;
-    private final java.util.concurrent.atomic.LongAdder throughClients = new java.util.concurrent.atomic.LongAdder();
+    private final LongAdder throughClients = new LongAdder();
     private final StoreHealth health;
 
     static final int CLIENT_LANES = 4;
