@@ -39,3 +39,14 @@ bench_classpath() {
   cat "$file"
   rm -f "$file"
 }
+
+# bench_build_classpath MODULE: packages MODULE and what it needs in one reactor, and prints
+# MODULE's run-time class path with the reactor's own modules as their fresh jars; nothing is
+# installed into the Maven cache, so a build here never replaces artifacts others resolve.
+bench_build_classpath() {
+  local file="$root/$1/target/bench-classpath.txt"
+  rm -f "$file"
+  bench_mvn "building $1" -DskipTests -pl "$1" -am package dependency:build-classpath \
+    -Dmdep.outputFile=target/bench-classpath.txt >/dev/null
+  cat "$file"
+}

@@ -8,7 +8,6 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 nines_find_jdk || bench_fail "no JDK 25 (see above)"
 nines_find_maven || bench_fail "no Maven (see above)"
 cd "$root"
-bench_build bench install
-cp=$(bench_classpath bench)
+cp=$(bench_build_classpath bench)
 exec "$JAVA_HOME/bin/java" -XX:+UseSerialGC -Dnines.jar="$root/cli/target/nines.jar" \
   -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$root/bench/target/classes:$cp" fivenines.bench.store.StoreBench "$@"

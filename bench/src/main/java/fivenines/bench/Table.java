@@ -49,6 +49,16 @@ public final class Table {
             theirs == null ? Double.NaN : theirs.meanMillis(), Better.LOWER);
         row("lock acquire+release (pairs/s)", fivenines == null ? Double.NaN : fivenines.lockPairsPerSecond(),
             peer == null ? Double.NaN : peer.lockPairsPerSecond(), Better.HIGHER);
+        StoreResult.MixedResult ourMix = fivenines == null ? null : fivenines.mixed();
+        StoreResult.MixedResult theirMix = peer == null ? null : peer.mixed();
+        if (ourMix != null || theirMix != null) {
+            row("mixed set/get ops/s", ourMix == null ? Double.NaN : ourMix.operationsPerSecond(),
+                theirMix == null ? Double.NaN : theirMix.operationsPerSecond(), Better.HIGHER);
+            row("mixed set/get p50 (ms)", ourMix == null ? Double.NaN : ourMix.latency().p50Millis(),
+                theirMix == null ? Double.NaN : theirMix.latency().p50Millis(), Better.LOWER);
+            row("mixed set/get p99 (ms)", ourMix == null ? Double.NaN : ourMix.latency().p99Millis(),
+                theirMix == null ? Double.NaN : theirMix.latency().p99Millis(), Better.LOWER);
+        }
         return this;
     }
 

@@ -16,7 +16,8 @@ import java.util.stream.StreamSupport;
     subcommands = {LockCommand.Acquire.class, LockCommand.Release.class, LockCommand.ListLocks.class})
 final class LockCommand {
 
-    @Command(name = "acquire", mixinStandardHelpOptions = true, description = "Acquire a lock for this node (held until released).")
+    @Command(name = "acquire", mixinStandardHelpOptions = true, description = "Acquire a lock for this node (held until"
+        + " released); prints the grant's fencing token, which only grows from one grant of the lock to the next.")
     static final class Acquire implements Runnable {
         @Mixin
         AgentOptions agent;
@@ -31,9 +32,10 @@ final class LockCommand {
 
         @Override
         public void run() {
-            agent.client().post("/v1/locks/" + AgentClient.encode(name) + "/acquire",
+            JsonNode answer = agent.client().post("/v1/locks/" + AgentClient.encode(name) + "/acquire",
                 Map.of("mode", mode, "waitSeconds", waitSeconds, "owner", owner));
-            System.out.println("lock '" + name + "' acquired (" + mode.toUpperCase() + ", owner " + owner + ")");
+            System.out.println("lock '" + name + "' acquired (" + mode.toUpperCase() + ", owner " + owner
+                + ", token " + answer.path("token").asLong() + ")");
         }
     }
 
@@ -62,11 +64,14 @@ final class LockCommand {
 
         @Override
         void print(JsonNode locks) {
-            var table = new Table("LOCK", "MODE", "HOLDERS", "WAITING");
+            var table = new Table("LOCK", "MODE", "TOKEN", "HOLDERS", "WAITING");
             for (JsonNode lock : locks) {
                 JsonNode holders = lock.path("holders");
                 String mode = holders.isEmpty() ? "-" : holders.get(0).path("mode").asText();
-                table.row(lock.path("name").asText(), mode, describe(holders), describe(lock.path("waiters")));
+                // PR holders granted by different commands hold different tokens: the largest is what a guard would have seen
+                String token = holders.isEmpty() ? "-" : Long.toString(StreamSupport.stream(holders.spliterator(), false)
+                    .mapToLong(h -> h.path("token").asLong()).max().orElseThrow());
+                table.row(lock.path("name").asText(), mode, token, describe(holders), describe(lock.path("waiters")));
             }
             table.print(System.out);
         }

@@ -24,6 +24,14 @@ public interface ClusterLocks {
 
         LockMode mode();
 
+        /**
+         * The grant's fencing token: the log index of the store command that granted it. A later
+         * grant of the same lock always has a larger one. Send it with every write to what the lock
+         * guards; whoever checks refuses a token smaller than the largest it has seen, so a holder
+         * that paused past its release (or its node declared down) cannot write after the next holder.
+         */
+        long token();
+
         /** Releases the lock. */
         @Override
         void close();

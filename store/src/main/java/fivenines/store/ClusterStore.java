@@ -37,13 +37,16 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
- * One replica of the cluster store: an embedded Ratis server holding the cluster state,
- * and a client to submit commands through whichever replica leads.
+ * One replica of the cluster store: an embedded Ratis server holding the cluster state. Commands
+ * and linearizable reads go straight to that server while it leads, and otherwise through Ratis
+ * clients to whichever replica leads.
  */
 public final class ClusterStore implements AutoCloseable {
 
@@ -63,8 +66,18 @@ public final class ClusterStore implements AutoCloseable {
     private final StoreStateMachine stateMachine;
     private final RaftServer server;
     private final MessageAuthenticator authenticator;
-    private final StoreClient clients;
+    /**
+     * Several clients, used in turn: a Ratis client's requests form one ordered stream, which the
+     * leader takes one at a time and answers in order, so one client made every command of this
+     * node wait for the one before it.
+     */
+    private final List<StoreClient> lanes;
+    private final AtomicInteger nextLane = new AtomicInteger();
+    private final LocalLeader localLeader;
+    private final LongAdder throughClients = new LongAdder();
     private final StoreHealth health;
+
+    static final int CLIENT_LANES = 4;
 
     private ClusterStore(StoreConfig config, UUID groupId, Start start) throws IOException {
         this.config = config;
@@ -82,14 +95,19 @@ public final class ClusterStore implements AutoCloseable {
             .setParameters(new Parameters())
             .setOption(start == Start.RECOVER ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
             .build();
-        this.clients = new StoreClient(this.groupId, properties, this::division, config.requestTimeout(), InstantSource.system());
+        var lanes = new ArrayList<StoreClient>();
+        for (int i = 0; i < CLIENT_LANES; i++) {
+            lanes.add(new StoreClient(this.groupId, properties, this::division, config.requestTimeout(), InstantSource.system()));
+        }
+        this.lanes = List.copyOf(lanes);
+        this.localLeader = new LocalLeader(server, this.groupId, RaftPeerId.valueOf(config.nodeName()), this::division);
         this.health = new StoreHealth(InstantSource.system());
         try {
             server.start();
         } catch (IOException | RuntimeException e) {
             // the group's division may be running already (its timers, its lock on the storage folder)
             StoreClient.closeQuietly(server);
-            clients.close();
+            lanes.forEach(StoreClient::close);
             throw e;
         }
     }
@@ -132,6 +150,19 @@ public final class ClusterStore implements AutoCloseable {
         RaftServerConfigKeys.Snapshot.setRetentionFileNum(properties, 2);
         RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(properties, true);
         RaftServerConfigKeys.Log.setSegmentSizeMax(properties, SizeInBytes.valueOf("8MB"));
+        // The leader would also append, after each commit, an entry of its own that records the commit
+        // index, and replicate and sync it like any other: a second log write and sync per command on
+        // every replica, and the next command waits behind it. It only lets a restarted replica apply
+        // committed entries before it hears from a leader; the entries themselves are on a majority's
+        // disk before they count as committed either way.
+        RaftServerConfigKeys.Log.setLogMetadataEnabled(properties, false);
+        // Ratis hands each client request to a thread of this pool, which checks it and appends it to
+        // the log under the server's monitor. With a thread per request, concurrent commands queued
+        // on that monitor, and on two busy cores a holder that lost its core held everyone up (JFR:
+        // seconds per second of JavaMonitorEnter in RaftServerImpl.appendTransaction). One thread
+        // appends them in turn; what it appends is synced and sent to followers in batches as before.
+        RaftServerConfigKeys.ThreadPool.setClientCached(properties, false);
+        RaftServerConfigKeys.ThreadPool.setClientSize(properties, 1);
         // Send each append at once instead of waiting to batch: commits take one round trip.
         RaftServerConfigKeys.Log.Appender.setWaitTimeMin(properties, TimeDuration.ZERO);
         RaftServerConfigKeys.Read.setOption(properties, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
@@ -162,12 +193,54 @@ public final class ClusterStore implements AutoCloseable {
      * with the result this replica computed (so the caller reads its own write here).
      */
     public CompletableFuture<Result> submit(Command command) {
-        byte[] signed = authenticator.sign(Json.bytes(command));
-        CompletableFuture<RaftClientReply> reply;
+        Message message = Message.valueOf(ByteString.copyFrom(authenticator.sign(Json.bytes(command))));
+        CompletableFuture<Long> index;
+        if (localLeader.leads()) {
+            CompletableFuture<RaftClientReply> local;
+            try {
+                local = localLeader.write(message);
+            } catch (IOException | RuntimeException e) {
+                local = CompletableFuture.failedFuture(e);
+            }
+            index = local.handle((r, error) -> r != null && LocalLeader.notReady(r) ? null : appliedAt(command, null, null, r, error))
+                .thenCompose(at -> at != null ? CompletableFuture.completedFuture(at) : sendThroughClient(command, message));
+        } else {
+            index = sendThroughClient(command, message);
+        }
+        return index
+            .orTimeout(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS)
+            .exceptionally(error -> {
+                // a failure translated above passes through as it is; the time-out becomes "may have happened"
+                Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+                StoreException translated = translate(command, cause);
+                if (!(cause instanceof StoreException)) {
+                    health.failed(translated.getMessage());
+                }
+                throw translated;
+            })
+            .thenCompose(at -> stateMachine.awaitApplied(at).thenApply(applied -> {
+                Result result = stateMachine.resultAt(at);
+                if (result == null) {
+                    throw new StoreException("the result of " + describe(command) + " at index " + at
+                        + " is no longer cached; read the state to see its effect", true, null);
+                }
+                return result;
+            }));
+    }
+
+    private StoreClient nextLane() {
+        return lanes.get(Math.floorMod(nextLane.getAndIncrement(), lanes.size()));
+    }
+
+    private CompletableFuture<Long> sendThroughClient(Command command, Message message) {
+        StoreClient lane = nextLane();
         RaftClient client;
+        throughClients.increment();
         try {
-            client = clients.current();
-            reply = client.async().send(Message.valueOf(ByteString.copyFrom(signed)));
+            client = lane.current();
+            return client.async().send(message)
+                .orTimeout(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS)
+                .handle((r, error) -> appliedAt(command, lane, client, r, error));
         } catch (StoreException e) {
             health.failed(e.getMessage());
             return CompletableFuture.failedFuture(e);
@@ -176,33 +249,31 @@ public final class ClusterStore implements AutoCloseable {
             health.failed(failure.getMessage());
             return CompletableFuture.failedFuture(failure);
         }
-        return reply
-            .orTimeout(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS)
-            .handle((r, error) -> {
-                Throwable failure = error != null ? error : r.isSuccess() ? null : r.getException();
-                if (failure != null) {
-                    clients.failed(client, failure);
-                    StoreException translated = translate(command, failure);
-                    if (StoreClient.isRefusal(failure)) {
-                        health.succeeded(); // the leader answered: the store works, this command was wrong
-                    } else {
-                        health.failed(translated.getMessage());
-                    }
-                    throw translated;
-                }
-                health.succeeded();
-                String content = r.getMessage().getContent().toStringUtf8();
-                int newline = content.indexOf('\n');
-                return newline > 0 ? Long.parseLong(content.substring(0, newline)) : r.getLogIndex();
-            })
-            .thenCompose(index -> stateMachine.awaitApplied(index).thenApply(applied -> {
-                Result result = stateMachine.resultAt(index);
-                if (result == null) {
-                    throw new StoreException("the result of " + describe(command) + " at index " + index
-                        + " is no longer cached; read the state to see its effect", true, null);
-                }
-                return result;
-            }));
+    }
+
+    /**
+     * The log index of the entry a reply is for, or the translated failure. The state machine's
+     * reply names its entry's index: the submitter waits for that entry, not for whatever index the
+     * reply carries.
+     */
+    private long appliedAt(Command command, StoreClient lane, RaftClient client, RaftClientReply r, Throwable error) {
+        Throwable failure = error != null ? error : r.isSuccess() ? null : r.getException();
+        if (failure != null) {
+            if (lane != null) {
+                lane.failed(client, failure);
+            }
+            StoreException translated = translate(command, failure);
+            if (StoreClient.isRefusal(failure)) {
+                health.succeeded(); // the leader answered: the store works, this command was wrong
+            } else {
+                health.failed(translated.getMessage());
+            }
+            throw translated;
+        }
+        health.succeeded();
+        String content = r.getMessage().getContent().toStringUtf8();
+        int newline = content.indexOf('\n');
+        return newline > 0 ? Long.parseLong(content.substring(0, newline)) : r.getLogIndex();
     }
 
     /** Submits and waits. */
@@ -250,12 +321,25 @@ public final class ClusterStore implements AutoCloseable {
 
     /** Reads after everything committed before this call has been applied here (linearizable). */
     public <T> T readLinearizable(Function<ClusterState, T> reader) {
+        StoreClient lane = null;
         RaftClient client = null;
         try {
-            client = clients.current();
-            byte[] query = authenticator.sign(StoreStateMachine.QUERY_APPLIED_INDEX.getBytes(StandardCharsets.UTF_8));
-            RaftClientReply reply = client.async().sendReadOnly(Message.valueOf(ByteString.copyFrom(query)))
-                .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+            Message query = Message.valueOf(ByteString.copyFrom(
+                authenticator.sign(StoreStateMachine.QUERY_APPLIED_INDEX.getBytes(StandardCharsets.UTF_8))));
+            RaftClientReply reply = null;
+            if (localLeader.leads()) {
+                reply = localLeader.read(query).get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+                if (LocalLeader.readNotServed(reply)) {
+                    reply = null; // it no longer leads (or its lease lapsed): ask whoever leads
+                }
+            }
+            if (reply == null) {
+                throughClients.increment();
+                lane = nextLane();
+                client = lane.current();
+                // unordered: a read need not wait for the answers to earlier requests on the same client
+                reply = client.async().sendReadOnlyUnordered(query).get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+            }
             if (!reply.isSuccess()) {
                 throw new StoreException("linearizable read failed: " + rootMessage(reply.getException()),
                     false, reply.getException());
@@ -266,23 +350,23 @@ public final class ClusterStore implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StoreException("interrupted during a linearizable read", false, e);
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw readFailed(client, new StoreException("linearizable read failed: " + rootMessage(e)
+        } catch (java.util.concurrent.ExecutionException | IOException e) {
+            throw readFailed(lane, client, new StoreException("linearizable read failed: " + rootMessage(e)
                 + "; check 'nines cluster status'", false, e));
         } catch (TimeoutException e) {
-            throw readFailed(client, new StoreException("linearizable read got no answer within "
+            throw readFailed(lane, client, new StoreException("linearizable read got no answer within "
                 + config.requestTimeout().toSeconds() + " s: the store may have no quorum (check 'nines cluster status')", false, e));
         } catch (StoreException e) {
-            throw readFailed(client, e);
+            throw readFailed(lane, client, e);
         } catch (RuntimeException e) {
-            throw readFailed(client, new StoreException("linearizable read failed: " + rootMessage(e), false, e));
+            throw readFailed(lane, client, new StoreException("linearizable read failed: " + rootMessage(e), false, e));
         }
         return read(reader); // outside the try: what the reader throws (a 404, say) is the caller's, not a store failure
     }
 
-    private StoreException readFailed(RaftClient client, StoreException failure) {
-        if (client != null) {
-            clients.failed(client, failure.getCause() != null ? failure.getCause() : failure);
+    private StoreException readFailed(StoreClient lane, RaftClient client, StoreException failure) {
+        if (lane != null && client != null) {
+            lane.failed(client, failure.getCause() != null ? failure.getCause() : failure);
         }
         health.failed(failure.getMessage());
         return failure;
@@ -355,14 +439,15 @@ public final class ClusterStore implements AutoCloseable {
         var voterNames = voters.stream().map(RaftMember::name).collect(Collectors.toSet());
         var listenerPeers = listeners.stream().filter(m -> !voterNames.contains(m.name()))
             .map(m -> peer(m.name(), m.raftAddress(), RaftProtos.RaftPeerRole.LISTENER)).toList();
-        RaftClient client = clients.current();
+        StoreClient lane = lanes.getFirst();
+        RaftClient client = lane.current();
         try {
             RaftClientReply reply = client.admin().setConfiguration(SetConfigurationRequest.Arguments.newBuilder()
                 .setServersInNewConf(servers)
                 .setListenersInNewConf(listenerPeers)
                 .build());
             if (!reply.isSuccess()) {
-                clients.failed(client, reply.getException());
+                lane.failed(client, reply.getException());
                 throw new StoreException("changing the Raft members to " + targetVoters.keySet() + " failed: "
                     + rootMessage(reply.getException()), true, reply.getException());
             }
@@ -370,7 +455,7 @@ public final class ClusterStore implements AutoCloseable {
             if (e instanceof StoreException s) {
                 throw s;
             }
-            clients.failed(client, e);
+            lane.failed(client, e);
             throw new StoreException("changing the Raft members to " + targetVoters.keySet() + " failed: "
                 + rootMessage(e), true, e);
         }
@@ -411,9 +496,14 @@ public final class ClusterStore implements AutoCloseable {
         return health.failing();
     }
 
+    /** How many commands and reads this replica sent through a Ratis client rather than to its own server as leader. */
+    long requestsThroughClients() {
+        return throughClients.sum();
+    }
+
     /** How many Ratis clients this replica built so far (a failed request makes the next one use a new client). */
     public long clientsBuilt() {
-        return clients.clientsBuilt();
+        return lanes.stream().mapToLong(StoreClient::clientsBuilt).sum();
     }
 
     private static List<String> names(Collection<RaftPeer> peers) {
@@ -422,7 +512,7 @@ public final class ClusterStore implements AutoCloseable {
 
     @Override
     public void close() {
-        clients.close();
+        lanes.forEach(StoreClient::close);
         try {
             server.close();
         } catch (IOException e) {

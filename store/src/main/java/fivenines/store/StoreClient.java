@@ -65,7 +65,9 @@ final class StoreClient implements AutoCloseable {
         if (closed) {
             throw new StoreException("the store replica is closed", false, null);
         }
-        closeRetired(false);
+        if (!retired.isEmpty()) {
+            closeRetired(false);
+        }
         var info = division.get();
         var peers = Set.copyOf(info.getGroup().getPeers());
         RaftPeerId known = info.getInfo().getLeaderId();

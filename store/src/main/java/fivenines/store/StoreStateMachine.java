@@ -16,6 +16,7 @@ import org.apache.ratis.server.protocol.TermIndex;
 import org.apache.ratis.server.raftlog.RaftLog;
 import org.apache.ratis.server.storage.FileInfo;
 import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.SnapshotInfo;
 import org.apache.ratis.statemachine.StateMachineStorage;
 import org.apache.ratis.statemachine.TransactionContext;
 import org.apache.ratis.statemachine.impl.BaseStateMachine;
@@ -51,6 +52,8 @@ final class StoreStateMachine extends BaseStateMachine {
 
     private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
     private volatile java.nio.file.Path snapshotDir;
+    private volatile boolean snapshotsLoaded;
+    private volatile SnapshotInfo latestSnapshot;
     private final ClusterState state = new ClusterState();
     private final StateMachine machine = new StateMachine(state);
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
@@ -78,7 +81,10 @@ final class StoreStateMachine extends BaseStateMachine {
             super.initialize(server, groupId, raftStorage);
             storage.init(raftStorage);
             snapshotDir = raftStorage.getStorageDir().getStateMachineDir().toPath();
-            loadSnapshot(storage.getLatestSnapshot());
+            SingleFileSnapshotInfo latest = storage.getLatestSnapshot();
+            loadSnapshot(latest);
+            latestSnapshot = latest;
+            snapshotsLoaded = true;
         }, IOException.class);
     }
 
@@ -105,6 +111,7 @@ final class StoreStateMachine extends BaseStateMachine {
             throw new IOException("no store snapshot in " + snapshotDir + " to load after the leader sent one");
         }
         loadSnapshot(snapshot);
+        latestSnapshot = snapshot;
         if (getLifeCycle().compareAndTransition(LifeCycle.State.PAUSED, LifeCycle.State.STARTING)) {
             getLifeCycle().transition(LifeCycle.State.RUNNING);
         }
@@ -114,6 +121,19 @@ final class StoreStateMachine extends BaseStateMachine {
     @Override
     public StateMachineStorage getStateMachineStorage() {
         return storage;
+    }
+
+    /**
+     * The newest snapshot, as last loaded or taken here. Ratis' storage lists the snapshot folder
+     * again on every call while there is no snapshot yet, and each leader's log appender asks on
+     * every append it sends (to see whether the follower needs a snapshot instead): a directory
+     * scan per command per follower until the first snapshot. The folder only changes when this
+     * replica takes a snapshot or loads one sent by the leader, and both update the storage's own
+     * cache, so its cached value (null for none) is the answer.
+     */
+    @Override
+    public SnapshotInfo getLatestSnapshot() {
+        return snapshotsLoaded ? latestSnapshot : storage.getLatestSnapshot();
     }
 
     private void loadSnapshot(SingleFileSnapshotInfo snapshot) throws IOException {
@@ -179,7 +199,9 @@ final class StoreStateMachine extends BaseStateMachine {
         var digest = MD5FileUtil.computeMd5ForFile(temporary.toFile());
         MD5FileUtil.saveMD5File(file.toFile(), digest);
         Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE);
-        storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(file, digest), last));
+        var taken = new SingleFileSnapshotInfo(new FileInfo(file, digest), last);
+        storage.updateLatestSnapshot(taken);
+        latestSnapshot = taken;
         return last.getIndex();
     }
 

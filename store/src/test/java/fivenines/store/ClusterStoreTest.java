@@ -203,6 +203,7 @@ class ClusterStoreTest {
         Thread.sleep(10_000); // long enough for gRPC to back off reconnecting to p1
         assertThrows(StoreException.class, () -> p0.submitAndWait(ChangeConfig.set("still-down", "x")));
         long clientsBefore = p0.clientsBuilt();
+        long throughClientsBefore = p0.requestsThroughClients();
         ClusterStore back = start(configs.get(1), ClusterStore.Start.RECOVER);
         // the servers' own channels back off reconnecting too: the election may take a while
         for (int i = 0; i < 600 && (back.status().leader() == null || p0.status().leader() == null); i++) {
@@ -226,7 +227,10 @@ class ClusterStoreTest {
             assertTrue(p0.submitAndWait(ChangeConfig.set("after" + i, "x")).applied());
         }
         assertFalse(p0.failing());
-        assertTrue(p0.clientsBuilt() > clientsBefore, "the failed client was not replaced");
+        // when p0 leads again it commits through its own server and needs no client; when p1 leads, p0's
+        // commands went through a client, and that must be a new one
+        assertTrue(p0.requestsThroughClients() == throughClientsBefore || p0.clientsBuilt() > clientsBefore,
+            "the failed client was not replaced");
         assertEquals("x", back.readLinearizable(s -> s.configuration().get("after4").orElseThrow()));
     }
 
@@ -266,5 +270,35 @@ class ClusterStoreTest {
         var error = assertThrows(StoreException.class, () -> intruder.submitAndWait(ChangeConfig.set("x", "y")));
         assertFalse(error.mayHaveHappened(), error.getMessage());
         assertEquals(0L, (long) store.readLinearizable(s -> s.configuration().version()));
+    }
+
+    @Test
+    void theLeaderCommitsAndReadsThroughItsOwnServerWhileFollowersUseClientsAndConcurrentCommandsAllApply() throws Exception {
+        var configs = List.of(config("l0", freePort(), SECRET, 1000), config("l1", freePort(), SECRET, 1000),
+            config("l2", freePort(), SECRET, 1000));
+        ClusterStore l0 = start(configs.get(0), ClusterStore.Start.NEW_GROUP);
+        awaitLeader(l0);
+        l0.submitAndWait(new CreateCluster("c", "a".repeat(64), "l0", "127.0.0.1:1", configs.get(0).raftAddress(), 5));
+        ClusterStore l1 = start(configs.get(1), ClusterStore.Start.JOIN_GROUP);
+        ClusterStore l2 = start(configs.get(2), ClusterStore.Start.JOIN_GROUP);
+        l0.setMembers(configs.stream().map(c -> new ClusterStore.RaftMember(c.nodeName(), c.raftAddress())).toList(), List.of());
+        assertTrue(l0.isLeader());
+        long leaderThroughClients = l0.requestsThroughClients();
+        var submitted = new ArrayList<java.util.concurrent.CompletableFuture<Result>>();
+        for (int i = 0; i < 60; i++) {
+            ClusterStore via = List.of(l0, l1, l2).get(i % 3);
+            submitted.add(via.submit(ChangeConfig.set("k" + (i % 7), "v" + i)));
+        }
+        var versions = new java.util.TreeSet<Long>();
+        for (var future : submitted) {
+            Result result = future.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            assertTrue(result.applied(), result.toString());
+            versions.add((Long) ((Result.Applied) result).value());
+        }
+        assertEquals(60, versions.size(), "every concurrent change got its own config_version");
+        assertEquals(60L, (long) l0.readLinearizable(s -> s.configuration().version()));
+        assertEquals(60L, (long) l2.readLinearizable(s -> s.configuration().version()));
+        assertEquals(leaderThroughClients, l0.requestsThroughClients(), "the leader sent requests to itself through a Ratis client");
+        assertTrue(l1.requestsThroughClients() >= 20 && l2.requestsThroughClients() >= 20, "followers reach the leader through clients");
     }
 }

@@ -69,7 +69,8 @@ class StoreFaultSystemTest extends ClusterSystemTest {
         AgentClient a = Agents.client(cluster.get("node0"));
         AgentClient b = Agents.client(cluster.get("node1"));
         AgentClient c = Agents.client(cluster.get("node2"));
-        a.post("/v1/locks/vg0/acquire", Map.of("mode", "ex"));
+        long aToken = a.post("/v1/locks/vg0/acquire", Map.of("mode", "ex")).path("token").asLong();
+        assertTrue(aToken > 0, "a grant carries a fencing token");
         var bWaits = CompletableFuture.supplyAsync(() -> b.post("/v1/locks/vg0/acquire", Map.of("mode", "ex", "waitSeconds", 30)));
         awaitWaiters(a, "vg0", 1);
         var cWaits = CompletableFuture.supplyAsync(() -> c.post("/v1/locks/vg0/acquire", Map.of("mode", "pr", "waitSeconds", 30)));
@@ -83,9 +84,13 @@ class StoreFaultSystemTest extends ClusterSystemTest {
         a.post("/v1/locks/vg0/release", Map.of());
         JsonNode granted = bWaits.get(30, TimeUnit.SECONDS);
         assertEquals("node1", granted.path("lock").path("holders").get(0).path("node").asText(), "first in line wins");
+        long bToken = granted.path("token").asLong();
+        assertTrue(bToken > aToken, "the next grant's token " + bToken + " is not above the one before, " + aToken);
+        assertEquals(bToken, granted.path("lock").path("holders").get(0).path("token").asLong());
         assertFalse(cWaits.isDone(), "a PR request waits while node1 holds EX");
         b.post("/v1/locks/vg0/release", Map.of());
-        cWaits.get(30, TimeUnit.SECONDS);
+        long cToken = cWaits.get(30, TimeUnit.SECONDS).path("token").asLong();
+        assertTrue(cToken > bToken, "the next grant's token " + cToken + " is not above the one before, " + bToken);
 
         // a wait that times out withdraws itself
         var timeout = assertThrows(AgentClientException.class, () -> a.post("/v1/locks/vg0/acquire",
@@ -154,13 +159,15 @@ class StoreFaultSystemTest extends ClusterSystemTest {
         AgentClient first = Agents.client(cluster.get("node0"));
         first.put("/v1/config/cluster.dead_after_seconds", Map.of("value", "3"));
         AgentProcess victim = cluster.get("node2");
-        Agents.client(victim).post("/v1/locks/disk/acquire", Map.of("mode", "ex"));
+        long victimToken = Agents.client(victim).post("/v1/locks/disk/acquire", Map.of("mode", "ex")).path("token").asLong();
         var waiting = CompletableFuture.supplyAsync(() -> first.post("/v1/locks/disk/acquire",
             Map.of("mode", "ex", "waitSeconds", 60)));
         awaitWaiters(first, "disk", 1);
         victim.kill();
         JsonNode granted = waiting.get(60, TimeUnit.SECONDS);
         assertEquals("node0", granted.path("lock").path("holders").get(0).path("node").asText());
+        assertTrue(granted.path("token").asLong() > victimToken, "the dead node's token is not below the next holder's: "
+            + victimToken + " vs " + granted);
         TestCluster.await(cluster.get("node0"), s -> {
             for (JsonNode n : s.path("nodes")) {
                 if (n.path("name").asText().equals("node2")) {

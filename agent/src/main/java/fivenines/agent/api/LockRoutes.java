@@ -4,10 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import fivenines.agent.cluster.ClusterService;
 import fivenines.agent.lock.StoreLocks;
 import fivenines.model.lock.Lock;
+import fivenines.model.lock.LockHolder;
 import fivenines.model.lock.LockMode;
 
 import java.time.Duration;
-import java.util.List;
+import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeoutException;
@@ -24,7 +25,7 @@ public final class LockRoutes {
     }
 
     public void register(Router router) {
-        router.add("GET", "/v1/locks", r -> cluster.store().readLinearizable(s -> List.copyOf(s.locks().locks())));
+        router.add("GET", "/v1/locks", r -> cluster.store().readLinearizable(s -> s.locks().locks().stream().map(LockRoutes::view).toList()));
         router.add("POST", "/v1/locks/{name}/acquire", this::acquire);
         router.add("POST", "/v1/locks/{name}/release", this::release);
     }
@@ -38,13 +39,32 @@ public final class LockRoutes {
             throw ApiException.badRequest("wait must be 0 to " + MAX_WAIT_SECONDS + " seconds, not " + waitSeconds);
         }
         String owner = body.path("owner").asText("cli");
+        long token;
         try {
-            locks.acquire(name, mode, owner, Duration.ofSeconds(waitSeconds));
+            token = locks.acquire(name, mode, owner, Duration.ofSeconds(waitSeconds)).token();
         } catch (TimeoutException e) {
             throw new ApiException(409, e.getMessage());
         }
         Lock lock = cluster.store().read(s -> s.locks().lock(name).orElse(null));
-        return Map.of("granted", true, "lock", lock == null ? Map.of() : lock);
+        return Map.of("granted", true, "token", token, "lock", lock == null ? Map.of() : view(lock));
+    }
+
+    /** A lock as the API shows it: each holder with its fencing token, each waiter with the index of its request. */
+    static Map<String, Object> view(Lock lock) {
+        var answer = new LinkedHashMap<String, Object>();
+        answer.put("name", lock.name());
+        answer.put("holders", lock.holders().stream().map(h -> holder(h, "token", h.token())).toList());
+        answer.put("waiters", lock.waiters().stream().map(h -> holder(h, "since", h.since())).toList());
+        return answer;
+    }
+
+    private static Map<String, Object> holder(LockHolder holder, String indexName, long index) {
+        var answer = new LinkedHashMap<String, Object>();
+        answer.put("node", holder.node());
+        answer.put("owner", holder.owner());
+        answer.put("mode", holder.mode());
+        answer.put(indexName, index);
+        return answer;
     }
 
     private Object release(ApiRequest request) {

@@ -5,6 +5,7 @@ import fivenines.model.command.AcquireLock;
 import fivenines.model.command.CancelLockWait;
 import fivenines.model.command.ReleaseLock;
 import fivenines.model.lock.Lock;
+import fivenines.model.lock.LockHolder;
 import fivenines.model.lock.LockMode;
 import fivenines.model.lock.LockOutcome;
 import fivenines.plugin.Cluster;
@@ -19,12 +20,15 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * Locks through the store. A request that cannot be granted waits in the lock's queue in
- * the store; this node learns of the grant when it applies the release that caused it.
+ * the store; this node learns of the grant when it applies the command that caused it (a
+ * release, a cancelled wait, a node declared down): the apply completes the waiting request's
+ * future, nothing polls.
  */
 public final class StoreLocks implements ClusterLocks {
     private final Cluster cluster;
     private final String node;
-    private final ConcurrentHashMap<String, CompletableFuture<Void>> grants = new ConcurrentHashMap<>();
+    /** Requests waiting on this node, by lock name and owner; each completes with its grant's token. */
+    private final ConcurrentHashMap<String, CompletableFuture<Long>> grants = new ConcurrentHashMap<>();
 
     public StoreLocks(Cluster cluster, String node) {
         this.cluster = cluster;
@@ -36,7 +40,7 @@ public final class StoreLocks implements ClusterLocks {
             grants.forEach((key, future) -> {
                 String name = key.substring(0, key.indexOf('\n'));
                 String owner = key.substring(key.indexOf('\n') + 1);
-                state.locks().lock(name).filter(l -> l.heldBy(node, owner)).ifPresent(l -> future.complete(null));
+                state.locks().lock(name).flatMap(l -> l.holder(node, owner)).ifPresent(h -> future.complete(h.token()));
             });
         });
     }
@@ -48,28 +52,30 @@ public final class StoreLocks implements ClusterLocks {
     @Override
     public Held acquire(String name, LockMode mode, String owner, Duration wait) throws TimeoutException {
         String key = key(name, owner);
-        var granted = new CompletableFuture<Void>();
+        var granted = new CompletableFuture<Long>();
         if (grants.putIfAbsent(key, granted) != null) {
             throw ApiException.conflict("owner '" + owner + "' on " + node + " is already waiting for lock '" + name + "'");
         }
         try {
             var outcome = (LockOutcome) ApiException.valueOf(join(cluster.submit(
                 new AcquireLock(name, mode, node, owner, !wait.isZero()))));
-            if (outcome.status() == LockOutcome.Status.QUEUED) {
-                awaitGrant(name, owner, wait, granted);
-            }
-            return new StoreHeld(name, mode, owner);
+            long token = outcome.status() == LockOutcome.Status.QUEUED
+                ? awaitGrant(name, owner, wait, granted)
+                : outcome.lock().holder(node, owner).orElseThrow().token();
+            return new StoreHeld(name, mode, owner, token);
         } finally {
             grants.remove(key, granted);
         }
     }
 
-    private void awaitGrant(String name, String owner, Duration wait, CompletableFuture<Void> granted) throws TimeoutException {
-        if (cluster.read(s -> s.locks().lock(name).map(l -> l.heldBy(node, owner)).orElse(false))) {
-            return; // granted between the submit and the registration
+    /** Waits for the grant; returns its token. */
+    private long awaitGrant(String name, String owner, Duration wait, CompletableFuture<Long> granted) throws TimeoutException {
+        Long already = cluster.read(s -> s.locks().lock(name).flatMap(l -> l.holder(node, owner)).map(LockHolder::token).orElse(null));
+        if (already != null) {
+            return already; // granted between the submit and the registration
         }
         try {
-            granted.get(wait.toMillis(), TimeUnit.MILLISECONDS);
+            return granted.get(wait.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
             boolean withdrawn = (Boolean) ApiException.valueOf(join(cluster.submit(new CancelLockWait(name, node, owner))));
             if (withdrawn) {
@@ -79,6 +85,9 @@ public final class StoreLocks implements ClusterLocks {
                         .map(h -> h.owner() + "@" + h.node() + " (" + h.mode() + ")").toList()));
             }
             // granted just as we gave up: keep it
+            return cluster.read(s -> s.locks().lock(name).flatMap(l -> l.holder(node, owner)).map(LockHolder::token))
+                .orElseThrow(() -> new ApiException(500, "lock '" + name + "' was granted to " + owner
+                    + " but is no longer held (released, or " + node + " declared down)", true));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             join(cluster.submit(new CancelLockWait(name, node, owner)));
@@ -111,11 +120,18 @@ public final class StoreLocks implements ClusterLocks {
         private final String name;
         private final LockMode mode;
         private final String owner;
+        private final long token;
 
-        StoreHeld(String name, LockMode mode, String owner) {
+        StoreHeld(String name, LockMode mode, String owner, long token) {
             this.name = name;
             this.mode = mode;
             this.owner = owner;
+            this.token = token;
+        }
+
+        @Override
+        public long token() {
+            return token;
         }
 
         @Override

@@ -1,6 +1,8 @@
 package fivenines.bench.store;
 
 import fivenines.agent.client.AgentClient;
+import fivenines.bench.ClosedLoop;
+import fivenines.bench.StoreResult;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -11,7 +13,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
-/** The two shapes of the store benchmark, through the agents' REST API as an operator's tools use it. */
+/** The shapes of the store benchmark, through the agents' REST API as an operator's tools use it. */
 final class FiveninesWorkload {
     private FiveninesWorkload() {
     }
@@ -58,5 +60,28 @@ final class FiveninesWorkload {
             double seconds = (System.nanoTime() - start) / 1e9;
             return pairs.get() / seconds;
         }
+    }
+
+    /**
+     * Clients spread over the nodes, each alternating a config set and a config get (linearizable,
+     * as the API answers every get) on one of {@code keys} keys, as fast as each gets its answers.
+     */
+    static StoreResult.MixedResult mixed(List<AgentClient> nodes, int clients, int keys, Duration duration) throws Exception {
+        for (int k = 0; k < keys; k++) {
+            nodes.getFirst().put("/v1/config/" + mixedKey(k), Map.of("value", "start"));
+        }
+        return ClosedLoop.run("bench-mixed", clients, duration, (client, sequence) -> {
+            AgentClient node = nodes.get(client % nodes.size());
+            String path = "/v1/config/" + mixedKey((int) ((client + sequence / 2) % keys));
+            if (sequence % 2 == 0) {
+                node.put(path, Map.of("value", "c" + client + "-" + sequence));
+            } else {
+                node.get(path);
+            }
+        });
+    }
+
+    static String mixedKey(int k) {
+        return "bench.mixed." + k;
     }
 }

@@ -1,5 +1,6 @@
 package fivenines.bench.zookeeper;
 
+import fivenines.bench.ClosedLoop;
 import fivenines.bench.LatencySummary;
 import fivenines.bench.StoreResult;
 import org.apache.zookeeper.CreateMode;
@@ -16,7 +17,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
-/** The store benchmark's two shapes against ZooKeeper, through ZooKeeper's own client. */
+/** The store benchmark's shapes against ZooKeeper, through ZooKeeper's own client. */
 public final class ZooKeeperWorkload {
     public static final int WARMUP = 200;
     public static final int WRITES = 2000;
@@ -103,6 +104,38 @@ public final class ZooKeeperWorkload {
             zooKeeper.create(path, new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
         } catch (KeeperException.NodeExistsException alreadyThere) {
             // an earlier run on the same ensemble made it
+        }
+    }
+
+    /**
+     * The fivenines side's mixed phase against ZooKeeper: sessions spread over the servers, each
+     * alternating a setData and a getData on one of {@code keys} znodes. ZooKeeper serves getData
+     * from the session's own server without a sync (sequentially consistent, not linearizable):
+     * its usual read, and cheaper than the linearizable get the fivenines API answers.
+     */
+    public static StoreResult.MixedResult mixed(ZooKeeperEnsemble ensemble, int clients, int keys, Duration duration) throws Exception {
+        var sessions = new ArrayList<ZooKeeper>();
+        try {
+            for (int i = 0; i < clients; i++) {
+                sessions.add(ZooKeeperEnsemble.connect(ensemble.server(i)));
+            }
+            createIfAbsent(sessions.getFirst(), "/mixed");
+            for (int k = 0; k < keys; k++) {
+                createIfAbsent(sessions.getFirst(), "/mixed/key-" + k);
+            }
+            return ClosedLoop.run("zookeeper-mixed", clients, duration, (client, sequence) -> {
+                ZooKeeper session = sessions.get(client);
+                String path = "/mixed/key-" + (client + sequence / 2) % keys;
+                if (sequence % 2 == 0) {
+                    session.setData(path, ("c" + client + "-" + sequence).getBytes(StandardCharsets.UTF_8), -1);
+                } else {
+                    session.getData(path, false, null);
+                }
+            });
+        } finally {
+            for (ZooKeeper session : sessions) {
+                session.close();
+            }
         }
     }
 }

@@ -13,6 +13,11 @@ public record Lock(String name, List<LockHolder> holders, List<LockHolder> waite
         return holders.stream().anyMatch(h -> h.is(node, owner));
     }
 
+    /** The holder for this owner on this node, if it holds the lock. */
+    public java.util.Optional<LockHolder> holder(String node, String owner) {
+        return holders.stream().filter(h -> h.is(node, owner)).findFirst();
+    }
+
     public boolean waiting(String node, String owner) {
         return waiters.stream().anyMatch(h -> h.is(node, owner));
     }
