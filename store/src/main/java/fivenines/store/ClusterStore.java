@@ -150,12 +150,11 @@ public final class ClusterStore implements AutoCloseable {
         RaftServerConfigKeys.Snapshot.setRetentionFileNum(properties, 2);
         RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(properties, true);
         RaftServerConfigKeys.Log.setSegmentSizeMax(properties, SizeInBytes.valueOf("8MB"));
-        // The leader would also append, after each commit, an entry of its own that records the commit
-        // index, and replicate and sync it like any other: a second log write and sync per command on
-        // every replica, and the next command waits behind it. It only lets a restarted replica apply
-        // committed entries before it hears from a leader; the entries themselves are on a majority's
-        // disk before they count as committed either way.
-        RaftServerConfigKeys.Log.setLogMetadataEnabled(properties, false);
+        // Ratis' log metadata (an entry after each commit that records the commit index) stays on: it
+        // costs a second log write per command, but without it a restarted replica applies nothing
+        // until it hears from a leader, and the agent's own start (PV exports, volume engines of
+        // running guests) then reads a state that is not there yet. Turning it off waits for that start
+        // to wait for the store.
         // Ratis hands each client request to a thread of this pool, which checks it and appends it to
         // the log under the server's monitor. With a thread per request, concurrent commands queued
         // on that monitor, and on two busy cores a holder that lost its core held everyone up (JFR:
@@ -337,8 +336,14 @@ public final class ClusterStore implements AutoCloseable {
                 throughClients.increment();
                 lane = nextLane();
                 client = lane.current();
-                // unordered: a read need not wait for the answers to earlier requests on the same client
-                reply = client.async().sendReadOnlyUnordered(query).get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+                // unordered: a read need not wait for the answers to earlier requests on the same client. An
+                // unordered read is not retried by the client: one that reached a replica that knows no leader
+                // yet (it just restarted) is sent again the ordered way, which finds the leader and retries
+                RaftClient asked = client;
+                reply = asked.async().sendReadOnlyUnordered(query)
+                    .thenCompose(r -> r.isSuccess() ? CompletableFuture.completedFuture(r) : asked.async().sendReadOnly(query))
+                    .exceptionallyCompose(e -> asked.async().sendReadOnly(query))
+                    .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
             }
             if (!reply.isSuccess()) {
                 throw new StoreException("linearizable read failed: " + rootMessage(reply.getException()),
