@@ -116,6 +116,11 @@ final class StoreFaultRun {
     private void fault() throws InterruptedException {
         AgentProcess victim = cluster.agents.get(random.nextInt(cluster.agents.size()));
         faultedSince.put(victim.name, now());
+        // the fault may get the victim declared down (and its locks let go) at any time after it, also in
+        // a flap shorter than the watcher's polls: one such release, at most, per fault
+        for (String lock : LOCKS) {
+            lockOps.add(new Op(id(), -1, "expire", lock, victim.name, null, now(), -1, Op.Outcome.UNKNOWN));
+        }
         boolean wasLeader = victim.name.equals(leaderSeenBy(victim));
         try {
             int kind = random.nextInt(lan == null ? 2 : 3);
