@@ -78,6 +78,14 @@ public final class ClusterStore implements AutoCloseable {
     private final StoreHealth health;
 
     static final int CLIENT_LANES = 4;
+    /**
+     * Whether the leader hands commands to its own server (see {@link LocalLeader}) instead of sending
+     * them through a Ratis client. Off by default: with it on, two short runs of the store's fault test
+     * found a lock history that no order explains (a grant while held, a refusal while free), and one
+     * run with it off found none; until the cause is known, commands go through clients, whose retries
+     * Ratis recognises by call id. {@code -Dnines.store.direct-writes=true} turns it on.
+     */
+    static final boolean DIRECT_WRITES = Boolean.parseBoolean(System.getProperty("nines.store.direct-writes", "false"));
 
     private ClusterStore(StoreConfig config, UUID groupId, Start start) throws IOException {
         this.config = config;
@@ -194,7 +202,7 @@ public final class ClusterStore implements AutoCloseable {
     public CompletableFuture<Result> submit(Command command) {
         Message message = Message.valueOf(ByteString.copyFrom(authenticator.sign(Json.bytes(command))));
         CompletableFuture<Long> index;
-        if (localLeader.leads()) {
+        if (DIRECT_WRITES && localLeader.leads()) {
             CompletableFuture<RaftClientReply> local;
             try {
                 local = localLeader.write(message);
