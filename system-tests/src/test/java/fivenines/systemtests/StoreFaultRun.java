@@ -135,30 +135,33 @@ final class StoreFaultRun {
                 long cut = 2_000 + random.nextInt(4_000);
                 faults.add("partition " + victim.name + (wasLeader ? " (leader)" : "") + " from the others for " + cut + " ms");
                 lan.cut(List.of(isolated), others);
-                long from = now();
-                awaitLeaderWithout(victim, from);
-                Thread.sleep(Math.max(0, cut - (now() - from) / 1_000_000));
-                lan.heal();
+                lastFor(victim, cut, lan::heal);
             } else if (kind == 0) {
                 long down = 1_000 + random.nextInt(3_000);
                 faults.add("kill -9 " + victim.name + (wasLeader ? " (leader)" : "") + ", restarted after " + down + " ms");
                 victim.kill();
-                long gone = now();
-                awaitLeaderWithout(victim, gone);
-                Thread.sleep(Math.max(0, down - (now() - gone) / 1_000_000));
-                victim.start();
+                lastFor(victim, down, victim::start);
             } else {
                 long paused = 1_000 + random.nextInt(4_000);
                 faults.add("SIGSTOP " + victim.name + (wasLeader ? " (leader)" : "") + " for " + paused + " ms");
                 victim.pause();
-                long stopped = now();
-                awaitLeaderWithout(victim, stopped);
-                Thread.sleep(Math.max(0, paused - (now() - stopped) / 1_000_000));
-                victim.resume();
+                lastFor(victim, paused, victim::resume);
             }
         } catch (IOException | IllegalStateException e) {
             faults.add("fault on " + victim.name + " failed: " + e.getMessage());
         }
+    }
+
+    private interface Undo {
+        void run() throws IOException, InterruptedException;
+    }
+
+    /** From the fault's start: measures the time without a leader, waits out the fault's length, then undoes it. */
+    private void lastFor(AgentProcess victim, long millis, Undo undo) throws IOException, InterruptedException {
+        long from = now();
+        awaitLeaderWithout(victim, from);
+        Thread.sleep(Math.max(0, millis - (now() - from) / 1_000_000));
+        undo.run();
     }
 
     private String leaderSeenBy(AgentProcess agent) {
