@@ -32,6 +32,13 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
     @JsonSubTypes.Type(value = DetachLogicalVolume.class, name = "detach-logical-volume"),
     @JsonSubTypes.Type(value = ReserveChunks.class, name = "reserve-chunks"),
     @JsonSubTypes.Type(value = CommitChunks.class, name = "commit-chunks"),
+    @JsonSubTypes.Type(value = DropLeg.class, name = "drop-leg"),
+    @JsonSubTypes.Type(value = MarkRegions.class, name = "mark-regions"),
+    @JsonSubTypes.Type(value = StartResync.class, name = "start-resync"),
+    @JsonSubTypes.Type(value = ResyncLeg.class, name = "resync-leg"),
+    @JsonSubTypes.Type(value = RepairedRegions.class, name = "repaired-regions"),
+    @JsonSubTypes.Type(value = AddLeg.class, name = "add-leg"),
+    @JsonSubTypes.Type(value = RemoveLeg.class, name = "remove-leg"),
     @JsonSubTypes.Type(value = DefineVm.class, name = "define-vm"),
     @JsonSubTypes.Type(value = RemoveVm.class, name = "remove-vm"),
     @JsonSubTypes.Type(value = SetVmDesired.class, name = "set-vm-desired"),
@@ -45,5 +52,6 @@ public sealed interface Command
             CreateVolumeGroup, ExtendVolumeGroup, ReduceVolumeGroup, RemoveVolumeGroup,
             CreateLogicalVolume, ExtendLogicalVolume, RenameLogicalVolume, RemoveLogicalVolume,
             SnapshotLogicalVolume, AttachLogicalVolume, DetachLogicalVolume, ReserveChunks, CommitChunks,
+            DropLeg, MarkRegions, StartResync, ResyncLeg, RepairedRegions, AddLeg, RemoveLeg,
             DefineVm, RemoveVm, SetVmDesired, ReportVmStatus, MigrateVm, ReportNodeResources {
 }

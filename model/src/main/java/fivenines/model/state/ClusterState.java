@@ -20,7 +20,7 @@ public final class ClusterState {
     private final Configuration configuration = new Configuration();
     private final LockTable locks = new LockTable();
     private final Storage storage = new Storage();
-    private final Volumes volumes = new Volumes();
+    private final Volumes volumes = new Volumes(storage);
     private final Vms vms = new Vms();
     private long appliedIndex;
 

@@ -3,7 +3,14 @@ package fivenines.model.state;
 import fivenines.model.cluster.Node;
 import fivenines.model.cluster.NodeState;
 import fivenines.model.command.AcquireLock;
+import fivenines.model.command.AddLeg;
 import fivenines.model.command.AddNode;
+import fivenines.model.command.DropLeg;
+import fivenines.model.command.MarkRegions;
+import fivenines.model.command.RemoveLeg;
+import fivenines.model.command.RepairedRegions;
+import fivenines.model.command.ResyncLeg;
+import fivenines.model.command.StartResync;
 import fivenines.model.command.DefineVm;
 import fivenines.model.command.MigrateVm;
 import fivenines.model.command.RemoveVm;
@@ -110,6 +117,13 @@ public final class StateMachine {
                 case DetachLogicalVolume c -> state.volumes().detach(c);
                 case ReserveChunks c -> state.volumes().reserve(c, state.storage(), state.membership());
                 case CommitChunks c -> state.volumes().commit(c);
+                case DropLeg c -> state.volumes().dropLeg(c);
+                case MarkRegions c -> state.volumes().markRegions(c);
+                case StartResync c -> state.volumes().startResync(c, state.membership());
+                case ResyncLeg c -> state.volumes().resyncLeg(c);
+                case RepairedRegions c -> state.volumes().repairedRegions(c);
+                case AddLeg c -> state.volumes().addLeg(c, state.membership());
+                case RemoveLeg c -> state.volumes().removeLeg(c);
                 case DefineVm c -> {
                     state.membership().requireInitialized();
                     yield state.vms().define(c, state.volumes(), index);

@@ -113,11 +113,20 @@ final class ChunkAllocator {
      */
     List<PhysicalRange> find(VolumeGroup group, long count, long atLeast, String preferNode, Storage storage,
                              Membership membership) {
+        return find(group, count, atLeast, preferNode, storage, membership, pv -> true, "");
+    }
+
+    /** As {@link #find}, only on PVs {@code allowed} accepts ({@code where} says which, for the error). */
+    List<PhysicalRange> find(VolumeGroup group, long count, long atLeast, String preferNode, Storage storage,
+                             Membership membership, java.util.function.Predicate<PhysicalVolume> allowed, String where) {
         var order = new ArrayList<PhysicalVolume>();
         var others = new ArrayList<PhysicalVolume>();
         long down = 0;
         for (String id : group.physicalVolumes()) {
             PhysicalVolume pv = storage.requirePhysicalVolume(id);
+            if (!allowed.test(pv)) {
+                continue;
+            }
             boolean nodeUp = membership.node(pv.node()).map(n -> n.state() == NodeState.UP).orElse(false);
             if (!nodeUp) {
                 down += chunksOf(pv) - usedChunks(id);
@@ -142,9 +151,14 @@ final class ChunkAllocator {
             return taken;
         }
         long mib = Volumes.CHUNK_SIZE >> 20;
-        throw Rejection.noSpace("volume group '" + group.name() + "' has " + found * mib + " MiB free on nodes that are up"
+        throw Rejection.noSpace("volume group '" + group.name() + "' has " + found * mib + " MiB free" + where + " on nodes that are up"
             + (down > 0 ? " (and " + down * mib + " MiB on nodes that are down)" : "") + "; " + atLeast * mib
             + " MiB are needed. Add space with 'nines vg extend' or free some with 'nines lv remove'");
+    }
+
+    /** Free chunks of this PV. */
+    long freeChunks(PhysicalVolume pv) {
+        return chunksOf(pv) - usedChunks(pv.id());
     }
 
     static List<ChunkRef> chunks(List<PhysicalRange> ranges) {

@@ -49,6 +49,9 @@ final class VolumeAttachments {
             var kept = mine.map(a -> a.withShared(command.shared())).orElse(fresh);
             others.forEach(a -> giveBack(volume, a.reserved()));
             LogicalVolume taken = volume.withAttachments(volume.epoch() + 1, List.of(kept));
+            for (Attachment gone : others) {
+                taken = volumes.mirrors().writerGone(taken, gone.node());
+            }
             volumes.put(taken);
             return taken;
         }
@@ -84,6 +87,11 @@ final class VolumeAttachments {
             }
         }
         LogicalVolume detached = volume.withAttachments(volume.epoch() + 1, kept);
+        for (Attachment a : volume.attachments()) {
+            if (command.node() == null || a.node().equals(command.node())) {
+                detached = volumes.mirrors().writerGone(detached, a.node());
+            }
+        }
         volumes.put(detached);
         return detached;
     }
@@ -103,17 +111,21 @@ final class VolumeAttachments {
             throw Rejection.invalid("reserve 1 to 4096 chunks, not " + command.count());
         }
         VolumeGroup group = volumes.requireGroup(volume.volumeGroup());
-        ChunkPool pool = volumes.pool(volume.path());
+        Leg leg = volume.leg(command.legIndex()).orElseThrow(() -> Rejection.notFound(volume.path() + " has no leg "
+            + command.legIndex()));
+        String key = Volumes.poolKey(volume.path(), leg.index());
+        ChunkPool pool = volumes.pool(key);
         List<ChunkRef> taken;
         if (pool != null) {
             // a thick volume's own chunks first, the nearest to the writer first
             taken = pool.take(command.count(),
                 pv -> storage.requirePhysicalVolume(pv).node().equals(command.node()));
             if (pool.isEmpty()) {
-                volumes.setPool(volume.path(), null);
+                volumes.setPool(key, null);
             }
         } else {
-            List<PhysicalRange> found = volumes.allocator().find(group, command.count(), 1, command.node(), storage, membership);
+            List<PhysicalRange> found = volumes.allocator().find(group, command.count(), 1,
+                leg.node() != null ? leg.node() : command.node(), storage, membership, leg::allows, Volumes.legWhere(leg));
             volumes.allocator().take(found);
             taken = ChunkAllocator.chunks(found);
         }
@@ -126,6 +138,8 @@ final class VolumeAttachments {
     int commit(CommitChunks command) {
         LogicalVolume volume = volumes.requireVolume(command.volumeGroup(), command.name());
         Attachment attachment = requireWriter(volume, command.node(), command.epoch());
+        Leg leg = volume.leg(command.legIndex()).orElseThrow(() -> Rejection.notFound(volume.path() + " has no leg "
+            + command.legIndex()));
         var reserved = new LinkedHashSet<>(attachment.reserved());
         var seen = new HashSet<Long>();
         for (ChunkMapping mapping : command.mappings()) {
@@ -137,11 +151,15 @@ final class VolumeAttachments {
                 throw Rejection.invalid("chunk " + mapping.chunk() + " was not reserved for " + volume.path() + " on "
                     + command.node());
             }
+            if (!leg.allows(volumes.storage().requirePhysicalVolume(mapping.chunk().physicalVolume()))) {
+                throw Rejection.invalid("chunk " + mapping.chunk() + " is not where leg " + leg.index() + " of " + volume.path()
+                    + " lives (" + leg.where(volumes.storage()) + ")");
+            }
             if (!seen.add(mapping.virtualChunk())) {
                 throw Rejection.invalid("chunk " + mapping.virtualChunk() + " of " + volume.path() + " is mapped twice");
             }
         }
-        LayerTree.Layer top = volumes.layers().get(volume.layer());
+        LayerTree.Layer top = volumes.layers().get(leg.layer());
         for (ChunkMapping mapping : command.mappings()) {
             reserved.remove(mapping.chunk());
             volumes.layers().map(top, mapping.virtualChunk(), mapping.chunk());
@@ -150,28 +168,45 @@ final class VolumeAttachments {
         return command.mappings().size();
     }
 
-    /** Chunks reserved and not written go back to a thick volume's pool (as far as it needs them), else to the group. */
+    /**
+     * Chunks reserved and not written go back to the pool of the thick volume's leg they belong to
+     * (as far as it needs them), else to the group.
+     */
     private void giveBack(LogicalVolume volume, List<ChunkRef> chunks) {
         if (chunks.isEmpty()) {
             return;
         }
-        ChunkPool pool = volumes.pool(volume.path());
-        long pooled = pool == null ? 0 : pool.chunks();
-        long need = volume.thin() ? 0 : Math.max(0, volume.chunks() - volumes.mappedChunks(volume) - pooled);
-        var kept = pool == null ? new ChunkPool(List.of()) : pool;
         var freed = new ArrayList<ChunkRef>();
+        var byLeg = new java.util.TreeMap<Integer, List<ChunkRef>>();
         for (ChunkRef chunk : chunks) {
-            if (need > 0) {
-                kept.append(chunk);
-                need--;
-            } else {
+            Optional<Leg> owner = volumes.storage().physicalVolume(chunk.physicalVolume())
+                .flatMap(pv -> volume.legs().stream().filter(l -> l.allows(pv)).findFirst());
+            if (owner.isEmpty()) {
                 freed.add(chunk);
+            } else {
+                byLeg.computeIfAbsent(owner.get().index(), l -> new ArrayList<>()).add(chunk);
             }
         }
+        byLeg.forEach((index, mine) -> {
+            Leg leg = volume.leg(index).orElseThrow();
+            String key = Volumes.poolKey(volume.path(), index);
+            ChunkPool pool = volumes.pool(key);
+            long pooled = pool == null ? 0 : pool.chunks();
+            long need = volume.thin() ? 0 : Math.max(0, volume.chunks() - volumes.mappedChunks(volume, leg) - pooled);
+            var kept = pool == null ? new ChunkPool(List.of()) : pool;
+            for (ChunkRef chunk : mine) {
+                if (need > 0) {
+                    kept.append(chunk);
+                    need--;
+                } else {
+                    freed.add(chunk);
+                }
+            }
+            if (!kept.isEmpty()) {
+                volumes.setPool(key, kept);
+            }
+        });
         volumes.allocator().freeChunks(freed);
-        if (!kept.isEmpty()) {
-            volumes.setPool(volume.path(), kept);
-        }
     }
 
     private Attachment requireWriter(LogicalVolume volume, String node, long epoch) {

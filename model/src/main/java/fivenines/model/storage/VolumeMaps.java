@@ -23,9 +23,9 @@ final class VolumeMaps {
         this.volumes = volumes;
     }
 
-    /** A volume went away or changed its path. */
+    /** A volume went away, changed its path or its legs. */
     void forget(String path) {
-        visibleCounts.remove(path);
+        visibleCounts.keySet().removeIf(key -> key.equals(path) || key.startsWith(path + "#"));
     }
 
     void clear() {
@@ -33,14 +33,15 @@ final class VolumeMaps {
     }
 
 
-    /** Where every chunk of the volume is, as its engine serves it: runs, own ones marked. */
-    VolumeView view(String path) {
+    /** Where every chunk of leg {@code legIndex} of the volume is, as its engine serves it: runs, own ones marked. */
+    VolumeView view(String path, int legIndex) {
         LogicalVolume volume = volumes.volume(path).orElse(null);
         if (volume == null) {
             throw Rejection.notFound("no logical volume '" + path + "'; 'nines lv list' shows them");
         }
+        Leg leg = volume.leg(legIndex).orElseThrow(() -> Rejection.notFound(path + " has no leg " + legIndex));
         // the visible mapping: each layer's runs where no layer above maps the chunk
-        List<LayerTree.Layer> chain = volumes.layers().chain(volume.layer());
+        List<LayerTree.Layer> chain = volumes.layers().chain(leg.layer());
         var located = new ArrayList<VolumeView.Run>();
         if (chain.size() == 1) {
             chain.getFirst().chunks.runs(0, volume.chunks()).forEach(run -> located.add(new VolumeView.Run(run, true)));
@@ -61,7 +62,7 @@ final class VolumeMaps {
             located.addAll(byStart.values());
         }
         return new VolumeView(path, volume.size(), volume.epoch(), volume.readOnly(), volume.attachments(),
-            List.copyOf(located));
+            List.copyOf(located), legIndex);
     }
 
     /** Parts of {@code run} that {@code seen} does not cover. */
@@ -80,66 +81,77 @@ final class VolumeMaps {
         return parts;
     }
 
-    /** Chunks the volume can see data in (its own and shared ones). */
-    long mappedChunks(LogicalVolume volume) {
-        List<LayerTree.Layer> chain = volumes.layers().chain(volume.layer());
+    /** Chunks leg {@code leg} of the volume can see data in (its own and shared ones). */
+    long mappedChunks(LogicalVolume volume, Leg leg) {
+        List<LayerTree.Layer> chain = volumes.layers().chain(leg.layer());
         if (chain.size() == 1) {
             return chain.getFirst().chunks.countBelow(volume.chunks());
         }
-        return visible(volume, chain).mapped();
+        return visible(volume, leg, chain).mapped();
     }
 
-    /** Chunks only this volume uses (freed when it is removed, if nothing else shares its layers). */
+    /** Chunks only this volume uses on all its legs (freed when it is removed, if nothing else shares its layers). */
     long ownChunks(LogicalVolume volume) {
-        return volumes.layers().get(volume.layer()).chunks.size();
+        long own = 0;
+        for (Leg leg : volume.legs()) {
+            own += volumes.layers().get(leg.layer()).chunks.size();
+        }
+        return own;
     }
 
-    /** The physical volumes holding any chunk the volume can see, reserves or holds in its pool. */
+    /** The physical volumes holding any chunk the volume's legs can see, reserve or hold in their pools. */
     List<String> physicalVolumes(LogicalVolume volume) {
         var ids = new TreeSet<String>();
-        for (LayerTree.Layer layer : volumes.layers().chain(volume.layer())) {
-            ids.addAll(layer.chunks.chunksByPhysicalVolume().keySet());
+        for (Leg leg : volume.legs()) {
+            for (LayerTree.Layer layer : volumes.layers().chain(leg.layer())) {
+                ids.addAll(layer.chunks.chunksByPhysicalVolume().keySet());
+            }
+            ChunkPool pool = volumes.pool(Volumes.poolKey(volume.path(), leg.index()));
+            if (pool != null) {
+                pool.ranges().forEach(r -> ids.add(r.physicalVolume()));
+            }
         }
         volume.attachments().forEach(a -> a.reserved().forEach(c -> ids.add(c.physicalVolume())));
-        ChunkPool pool = volumes.pool(volume.path());
-        if (pool != null) {
-            pool.ranges().forEach(r -> ids.add(r.physicalVolume()));
-        }
         return List.copyOf(ids);
     }
 
-    /** Chunks per physical volume that the volume can see or holds in its pool. */
+    /** Chunks per physical volume that the volume's legs can see or hold in their pools. */
     Map<String, Long> chunksByPhysicalVolume(LogicalVolume volume) {
-        List<LayerTree.Layer> chain = volumes.layers().chain(volume.layer());
-        var counts = new TreeMap<String, Long>(chain.size() == 1 && chain.getFirst().chunks.end() <= volume.chunks()
-            ? chain.getFirst().chunks.chunksByPhysicalVolume() : visible(volume, chain).byPhysicalVolume());
-        ChunkPool pool = volumes.pool(volume.path());
-        if (pool != null) {
-            pool.ranges().forEach(r -> counts.merge(r.physicalVolume(), r.count(), Long::sum));
+        var counts = new TreeMap<String, Long>();
+        for (Leg leg : volume.legs()) {
+            List<LayerTree.Layer> chain = volumes.layers().chain(leg.layer());
+            (chain.size() == 1 && chain.getFirst().chunks.end() <= volume.chunks()
+                ? chain.getFirst().chunks.chunksByPhysicalVolume() : visible(volume, leg, chain).byPhysicalVolume())
+                .forEach((pv, count) -> counts.merge(pv, count, Long::sum));
+            ChunkPool pool = volumes.pool(Volumes.poolKey(volume.path(), leg.index()));
+            if (pool != null) {
+                pool.ranges().forEach(r -> counts.merge(r.physicalVolume(), r.count(), Long::sum));
+            }
         }
         return counts;
     }
 
-    /** What a volume with snapshots below it sees, counted; kept until a layer of its chain changes. */
-    private VisibleCounts visible(LogicalVolume volume, List<LayerTree.Layer> chain) {
+    /** What a leg with snapshots below it sees, counted; kept until a layer of its chain changes. */
+    private VisibleCounts visible(LogicalVolume volume, Leg leg, List<LayerTree.Layer> chain) {
         var key = new ArrayList<Long>(2 * chain.size() + 1);
         key.add(volume.chunks());
         for (LayerTree.Layer layer : chain) {
             key.add(layer.id);
             key.add(layer.chunks.version());
         }
-        VisibleCounts cached = visibleCounts.get(volume.path());
+        String cacheKey = Volumes.poolKey(volume.path(), leg.index());
+        VisibleCounts cached = visibleCounts.get(cacheKey);
         if (cached != null && cached.key().equals(key)) {
             return cached;
         }
         var byPv = new TreeMap<String, Long>();
         long mapped = 0;
-        for (VolumeView.Run run : view(volume.path()).runs()) {
+        for (VolumeView.Run run : view(volume.path(), leg.index()).runs()) {
             byPv.merge(run.run().physicalVolume(), run.run().count(), Long::sum);
             mapped += run.run().count();
         }
         var counts = new VisibleCounts(List.copyOf(key), mapped, Map.copyOf(byPv));
-        visibleCounts.put(volume.path(), counts);
+        visibleCounts.put(cacheKey, counts);
         return counts;
     }
 

@@ -8,12 +8,16 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * What a volume engine needs to serve a volume: where its chunks are, as runs in volume order,
+ * What a volume engine needs to serve a volume (one leg of it, {@code leg}): where its chunks are, as runs in volume order,
  * and which runs are the volume's own (written in place) rather than shared with a snapshot
  * (copied on write). Chunks in no run read as zeroes.
  */
 public record VolumeView(String path, long size, long epoch, boolean readOnly, List<Attachment> attachments,
-                         List<Run> runs) {
+                         List<Run> runs, int leg) {
+    public VolumeView(String path, long size, long epoch, boolean readOnly, List<Attachment> attachments, List<Run> runs) {
+        this(path, size, epoch, readOnly, attachments, runs, 0);
+    }
+
     public VolumeView {
         attachments = List.copyOf(attachments);
         runs = List.copyOf(runs);

@@ -1,17 +1,25 @@
 package fivenines.model.storage;
 
 import fivenines.model.cluster.Membership;
+import fivenines.model.command.AddLeg;
 import fivenines.model.command.AttachLogicalVolume;
 import fivenines.model.command.CommitChunks;
 import fivenines.model.command.CreateLogicalVolume;
 import fivenines.model.command.CreateVolumeGroup;
 import fivenines.model.command.DetachLogicalVolume;
+import fivenines.model.command.DropLeg;
+import fivenines.model.command.MarkRegions;
+import fivenines.model.command.RemoveLeg;
+import fivenines.model.command.RepairedRegions;
+import fivenines.model.command.ResyncLeg;
+import fivenines.model.command.StartResync;
 import fivenines.model.command.ExtendLogicalVolume;
 import fivenines.model.command.ReserveChunks;
 import fivenines.model.command.SnapshotLogicalVolume;
 import fivenines.model.state.Names;
 import fivenines.model.state.Rejection;
 
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
@@ -47,8 +55,9 @@ public final class Volumes {
      * {@code format} field, before runs) held pools as runs numbered by position in the pool; it is
      * read as well, since its runs carry the same PV ranges in the same order.
      */
-    public static final int SNAPSHOT_FORMAT = 2;
+    public static final int SNAPSHOT_FORMAT = 3;
 
+    private final Storage storage;
     private final VolumeGroups groups = new VolumeGroups();
     private final TreeMap<String, LogicalVolume> volumes = new TreeMap<>();
     private final ChunkAllocator allocator = new ChunkAllocator();
@@ -56,6 +65,17 @@ public final class Volumes {
     private final Map<String, ChunkPool> pools = new HashMap<>();
     private final VolumeAttachments attachments = new VolumeAttachments(this);
     private final VolumeMaps maps = new VolumeMaps(this);
+    private final Mirrors mirrors = new Mirrors(this);
+
+    /** @param storage the physical volumes, read to tell which leg a chunk belongs to */
+    public Volumes(Storage storage) {
+        this.storage = storage;
+    }
+
+    /** Key of leg {@code leg}'s pool: the volume's path for the first leg (as before legs), {@code PATH#LEG} for others. */
+    static String poolKey(String path, int leg) {
+        return leg == 0 ? path : path + "#" + leg;
+    }
 
     public Collection<VolumeGroup> groups() {
         return groups.all();
@@ -159,15 +179,25 @@ public final class Volumes {
         }
         long size = sizeFor(command.size(), group);
         long chunks = size / CHUNK_SIZE;
-        List<PhysicalRange> taken = command.thin() ? List.of()
-            : allocator.find(group, chunks, chunks, command.preferNode(), storage, membership);
-        var layer = layers.newLayer(null, path);
-        if (!command.thin()) {
-            pools.put(path, new ChunkPool(taken));
+        List<Leg> placed = mirrors.place(group, command.legs(), command.thin() ? 0 : chunks, command.preferNode(),
+            command.allocAnywhere(), storage, membership);
+        // every leg's space is found before any is taken: all or nothing
+        var taken = new ArrayList<List<PhysicalRange>>();
+        for (Leg leg : placed) {
+            taken.add(command.thin() ? List.of() : allocator.find(group, chunks, chunks,
+                leg.node() != null ? leg.node() : command.preferNode(), storage, membership, leg::allows, legWhere(leg)));
         }
-        allocator.take(taken);
-        var volume = new LogicalVolume(group.name(), command.name(), size, command.thin(), layer.id, 0, List.of(), null,
-            false, index);
+        var legs = new ArrayList<Leg>();
+        for (int i = 0; i < placed.size(); i++) {
+            Leg leg = placed.get(i).withLayer(layers.newLayer(null, path).id);
+            legs.add(leg);
+            if (!command.thin()) {
+                pools.put(poolKey(path, leg.index()), new ChunkPool(taken.get(i)));
+            }
+            allocator.take(taken.get(i));
+        }
+        var volume = new LogicalVolume(group.name(), command.name(), size, command.thin(), 0, List.of(), null, false, index,
+            legs);
         volumes.put(path, volume);
         return volume;
     }
@@ -189,11 +219,18 @@ public final class Volumes {
         if (!volume.thin()) {
             long count = size / CHUNK_SIZE - volume.chunks();
             List<String> where = physicalVolumes(volume);
-            String preferNode = where.isEmpty() ? null : storage.requirePhysicalVolume(where.getFirst()).node();
-            List<PhysicalRange> taken = allocator.find(group, count, count, preferNode, storage, membership);
-            ChunkPool pool = pools.computeIfAbsent(volume.path(), p -> new ChunkPool(List.of()));
-            taken.forEach(pool::append);
-            allocator.take(taken);
+            String near = where.isEmpty() ? null : storage.requirePhysicalVolume(where.getFirst()).node();
+            var taken = new ArrayList<List<PhysicalRange>>();
+            for (Leg leg : volume.legs()) {
+                taken.add(allocator.find(group, count, count, leg.node() != null ? leg.node() : near, storage, membership,
+                    leg::allows, legWhere(leg)));
+            }
+            for (int i = 0; i < volume.legs().size(); i++) {
+                ChunkPool pool = pools.computeIfAbsent(poolKey(volume.path(), volume.legs().get(i).index()),
+                    p -> new ChunkPool(List.of()));
+                taken.get(i).forEach(pool::append);
+                allocator.take(taken.get(i));
+            }
         }
         LogicalVolume extended = volume.withSize(size);
         volumes.put(extended.path(), extended);
@@ -213,15 +250,17 @@ public final class Volumes {
         maps.forget(volume.path());
         LogicalVolume renamed = volume.withName(newName);
         volumes.put(renamed.path(), renamed);
-        layers.get(renamed.layer()).top = renamed.path();
-        ChunkPool pool = pools.remove(volume.path());
-        if (pool != null) {
-            pools.put(renamed.path(), pool);
+        for (Leg leg : renamed.legs()) {
+            layers.get(leg.layer()).top = renamed.path();
+            ChunkPool pool = pools.remove(poolKey(volume.path(), leg.index()));
+            if (pool != null) {
+                pools.put(poolKey(renamed.path(), leg.index()), pool);
+            }
         }
+        mirrors.rename(volume.path(), renamed.path());
         for (LogicalVolume other : List.copyOf(volumes.values())) {
             if (volume.path().equals(other.origin())) {
-                volumes.put(other.path(), new LogicalVolume(other.volumeGroup(), other.name(), other.size(), other.thin(),
-                    other.layer(), other.epoch(), other.attachments(), renamed.path(), other.readOnly(), other.createdAt()));
+                volumes.put(other.path(), other.withOrigin(renamed.path()));
             }
         }
         return renamed;
@@ -235,12 +274,19 @@ public final class Volumes {
         }
         volumes.remove(volume.path());
         maps.forget(volume.path());
-        ChunkPool pool = pools.remove(volume.path());
+        mirrors.forget(volume.path());
+        volume.legs().forEach(leg -> dropLegData(volume, leg));
+        return volume;
+    }
+
+    /** Frees a leg's pool and layers (the leg is leaving its volume, or the volume goes). */
+    void dropLegData(LogicalVolume volume, Leg leg) {
+        ChunkPool pool = pools.remove(poolKey(volume.path(), leg.index()));
         if (pool != null) {
             allocator.free(pool.ranges());
         }
-        layers.drop(layers.get(volume.layer()));
-        return volume;
+        layers.drop(layers.get(leg.layer()));
+        maps.forget(volume.path());
     }
 
     public LogicalVolume snapshotVolume(SnapshotLogicalVolume command, long index) {
@@ -260,17 +306,27 @@ public final class Volumes {
                     + "; its snapshot is taken by that node (epoch " + origin.epoch() + ", not " + command.epoch() + ")");
             }
         }
-        LayerTree.Layer top = layers.get(origin.layer());
-        if (layers.depth(top) >= MAX_CHAIN) {
-            throw Rejection.conflict(origin.path() + " is " + MAX_CHAIN + " snapshots deep; copy it to a new volume"
-                + " ('nines lv export' then 'nines lv import') instead");
+        for (Leg leg : origin.legs()) {
+            if (layers.depth(layers.get(leg.layer())) >= MAX_CHAIN) {
+                throw Rejection.conflict(origin.path() + " is " + MAX_CHAIN + " snapshots deep; copy it to a new volume"
+                    + " ('nines lv export' then 'nines lv import') instead");
+            }
         }
-        LayerTree.Layer[] tops = layers.freeze(top, origin.path(), path);
-        if (tops[0] != top) {
-            volumes.put(origin.path(), origin.withLayer(tops[0].id));
+        // each leg is frozen alike: a copy-on-write then copies on every leg
+        var originLegs = new ArrayList<Leg>();
+        var snapshotLegs = new ArrayList<Leg>();
+        for (Leg leg : origin.legs()) {
+            LayerTree.Layer[] tops = layers.freeze(layers.get(leg.layer()), origin.path(), path);
+            originLegs.add(leg.withLayer(tops[0].id));
+            Leg copy = new Leg(leg.index(), tops[1].id, leg.node(), leg.physicalVolume(),
+                leg.inSync() ? LegState.IN_SYNC : LegState.OUT, leg.since(), leg.reason(), null);
+            snapshotLegs.add(copy);
         }
-        var snapshot = new LogicalVolume(origin.volumeGroup(), command.snapshot(), origin.size(), true, tops[1].id, 0,
-            List.of(), origin.path(), !command.writable(), index);
+        volumes.put(origin.path(), origin.withLegs(originLegs));
+        maps.forget(origin.path());
+        mirrors.copyForSnapshot(origin.path(), path);
+        var snapshot = new LogicalVolume(origin.volumeGroup(), command.snapshot(), origin.size(), true, 0, List.of(),
+            origin.path(), !command.writable(), index, snapshotLegs);
         volumes.put(path, snapshot);
         return snapshot;
     }
@@ -283,6 +339,46 @@ public final class Volumes {
 
     public LogicalVolume detach(DetachLogicalVolume command) {
         return attachments.detach(command);
+    }
+
+    // ---- legs ----
+
+    public LogicalVolume dropLeg(DropLeg command) {
+        return mirrors.drop(command);
+    }
+
+    public int markRegions(MarkRegions command) {
+        return mirrors.mark(command);
+    }
+
+    public LogicalVolume startResync(StartResync command, Membership membership) {
+        return mirrors.startResync(command, membership);
+    }
+
+    public LogicalVolume resyncLeg(ResyncLeg command) {
+        return mirrors.resync(command);
+    }
+
+    public LogicalVolume repairedRegions(RepairedRegions command) {
+        return mirrors.repaired(command);
+    }
+
+    public LogicalVolume addLeg(AddLeg command, Membership membership) {
+        return mirrors.addLeg(command, storage, membership);
+    }
+
+    public LogicalVolume removeLeg(RemoveLeg command) {
+        return mirrors.removeLeg(command);
+    }
+
+    /** A mirrored volume's legs and what each has left to copy. */
+    public MirrorStatus mirrorStatus(LogicalVolume volume) {
+        return mirrors.status(volume);
+    }
+
+    /** Chunks leg {@code leg} of the volume has left to copy (0 when in sync). */
+    public long missedChunks(LogicalVolume volume, int leg) {
+        return mirrors.missedChunks(volume.path(), leg);
     }
 
     /** Ends every attachment on a node that left the cluster. */
@@ -298,25 +394,51 @@ public final class Volumes {
         return attachments.commit(command);
     }
 
-    /** Chunks a thick volume holds for writes it has not made yet. */
+    /** Chunks a thick volume holds for writes it has not made yet (on all its legs). */
     public long pooledChunks(LogicalVolume volume) {
-        ChunkPool pool = pools.get(volume.path());
+        long pooled = 0;
+        for (Leg leg : volume.legs()) {
+            pooled += pooledChunks(volume, leg.index());
+        }
+        return pooled;
+    }
+
+    long pooledChunks(LogicalVolume volume, int leg) {
+        ChunkPool pool = pools.get(poolKey(volume.path(), leg));
         return pool == null ? 0 : pool.chunks();
     }
 
     // ---- reading the maps ----
 
-    /** Where every chunk of the volume is, as its engine serves it: runs, own ones marked. */
+    /** Where every chunk of the volume is on its first in-sync leg, as its engine serves it: runs, own ones marked. */
     public VolumeView view(String path) {
-        return maps.view(path);
+        LogicalVolume volume = volumes.get(path);
+        if (volume == null) {
+            throw Rejection.notFound("no logical volume '" + path + "'; 'nines lv list' shows them");
+        }
+        return maps.view(path, readLeg(volume).index());
     }
 
-    /** Chunks the volume can see data in (its own and shared ones). */
+    /** Where every chunk of leg {@code leg} of the volume is. */
+    public VolumeView view(String path, int leg) {
+        return maps.view(path, leg);
+    }
+
+    /** The leg a listing reads the volume's counts from: the first in sync. */
+    static Leg readLeg(LogicalVolume volume) {
+        return volume.legs().stream().filter(Leg::inSync).findFirst().orElse(volume.legs().getFirst());
+    }
+
+    /** Chunks the volume can see data in (its own and shared ones), on its first in-sync leg. */
     public long mappedChunks(LogicalVolume volume) {
-        return maps.mappedChunks(volume);
+        return maps.mappedChunks(volume, readLeg(volume));
     }
 
-    /** Chunks only this volume uses (freed when it is removed, if nothing else shares its layers). */
+    long mappedChunks(LogicalVolume volume, Leg leg) {
+        return maps.mappedChunks(volume, leg);
+    }
+
+    /** Chunks only this volume uses (freed when it is removed, if nothing else shares its layers), on all its legs. */
     public long ownChunks(LogicalVolume volume) {
         return maps.ownChunks(volume);
     }
@@ -342,8 +464,24 @@ public final class Volumes {
         volumes.put(volume.path(), volume);
     }
 
-    ChunkPool pool(String path) {
-        return pools.get(path);
+    ChunkPool pool(String key) {
+        return pools.get(key);
+    }
+
+    Storage storage() {
+        return storage;
+    }
+
+    Mirrors mirrors() {
+        return mirrors;
+    }
+
+    VolumeMaps maps() {
+        return maps;
+    }
+
+    static String legWhere(Leg leg) {
+        return leg.node() == null ? "" : " for leg " + leg.index() + " on node '" + leg.node() + "'";
     }
 
     void setPool(String path, ChunkPool pool) {
@@ -383,7 +521,7 @@ public final class Volumes {
         var pooled = new TreeMap<String, List<PhysicalRange>>();
         pools.forEach((path, pool) -> pooled.put(path, pool.ranges()));
         return new Snapshot(SNAPSHOT_FORMAT, List.copyOf(groups.all()), List.copyOf(volumes.values()), layers.snapshot(),
-            pooled, layers.nextLayer());
+            pooled, layers.nextLayer(), mirrors.snapshot());
     }
 
     public void restore(Snapshot snapshot) {
@@ -393,6 +531,7 @@ public final class Volumes {
         layers.clear();
         pools.clear();
         allocator.clear();
+        mirrors.clear();
         if (snapshot == null) {
             return;
         }
@@ -420,6 +559,7 @@ public final class Volumes {
             });
         }
         allocator.takeAll(used);
+        mirrors.restore(snapshot.mirrors());
     }
 
     /** The serialisable form of a layer. */
@@ -430,9 +570,15 @@ public final class Volumes {
      * The serialisable form of this part of the state.
      *
      * @param format {@link #SNAPSHOT_FORMAT} when written; null when read from a snapshot written before runs
-     * @param pools  each thick volume's pool, as ranges in the order they are handed out
+     * @param pools   each thick volume leg's pool, as ranges in the order they are handed out (key {@link #poolKey})
+     * @param mirrors per mirrored volume: what its legs missed, its writers' open regions, what to repair (form 3 on)
      */
     public record Snapshot(Integer format, List<VolumeGroup> groups, List<LogicalVolume> volumes, List<LayerSnapshot> layers,
-                           Map<String, List<PhysicalRange>> pools, long nextLayer) {
+                           Map<String, List<PhysicalRange>> pools, long nextLayer, Map<String, RegionsSnapshot> mirrors) {
+    }
+
+    /** The serialisable form of one mirrored volume's regions. */
+    public record RegionsSnapshot(Map<Integer, List<ChunkSpan>> missed, Map<String, List<ChunkSpan>> active,
+                                  List<ChunkSpan> repair) {
     }
 }

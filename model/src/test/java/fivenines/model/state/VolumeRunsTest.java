@@ -145,7 +145,7 @@ class VolumeRunsTest {
         cluster(1L << 30);
         var snapshot = state.snapshot();
         var newer = new Volumes.Snapshot(Volumes.SNAPSHOT_FORMAT + 1, snapshot.volumes().groups(), snapshot.volumes().volumes(),
-            snapshot.volumes().layers(), snapshot.volumes().pools(), snapshot.volumes().nextLayer());
+            snapshot.volumes().layers(), snapshot.volumes().pools(), snapshot.volumes().nextLayer(), snapshot.volumes().mirrors());
         var restored = new ClusterState();
         var failure = assertThrows(IllegalArgumentException.class, () -> restored.volumes().restore(newer));
         assertTrue(failure.getMessage().contains("newer fivenines"), failure.getMessage());
