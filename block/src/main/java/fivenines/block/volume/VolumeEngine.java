@@ -42,7 +42,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * the volume a newer one, the engine is refused everywhere (ESHUTDOWN), unless it is itself
  * still attached, in which case it takes the new epoch and retries once.
  */
-public final class VolumeEngine implements BlockExport, AutoCloseable {
+public final class VolumeEngine implements AttachedVolume {
     private static final Logger LOG = LoggerFactory.getLogger(VolumeEngine.class);
     private static final long CHUNK = Volumes.CHUNK_SIZE;
     /** Chunks reserved at a time: a few at first, doubling while the volume keeps taking new ones. */
@@ -593,6 +593,18 @@ public final class VolumeEngine implements BlockExport, AutoCloseable {
         } finally {
             quiesce.writeLock().unlock();
         }
+    }
+
+    /** Reads the map again from the store, dropping what the engine mapped since (all of it is committed: call quiesced). */
+    void reload() throws IOException {
+        commit();
+        VolumeView view = metadata.view();
+        synchronized (pending) {
+            base = view;
+            written.clear();
+        }
+        epoch = Math.max(epoch, view.epoch());
+        recomputeLocality();
     }
 
     private void recomputeLocality() {

@@ -47,12 +47,13 @@ final class VolumeTestCluster implements AutoCloseable {
     final NbdServer engineServer;
     final NbdServer remoteServer;
     final Path socket;
-    private final List<VolumeEngine> started = new ArrayList<>();
+    private final List<AttachedVolume> started = new ArrayList<>();
     private long index;
 
     VolumeTestCluster(Path dir, long pvSize) throws IOException {
         apply(new CreateCluster("c", "a".repeat(64), "n0", "127.0.0.1:1", "127.0.0.1:2", 3));
         apply(new AddNode("n1", "127.0.0.1:3", "127.0.0.1:4", false));
+        apply(new AddNode("n2", "127.0.0.1:5", "127.0.0.1:6", false));
         ExportResolver remote = new ExportResolver() {
             @Override
             public BlockExport resolve(String name) {
@@ -60,8 +61,8 @@ final class VolumeTestCluster implements AutoCloseable {
                 if (parsed == null || !files.containsKey(parsed.physicalVolumeExport())) {
                     return null;
                 }
-                var guarded = new GuardedExport(files.get(parsed.physicalVolumeExport()), parsed.volume(), parsed.epoch(),
-                    VolumeTestCluster.this::epoch);
+                var guarded = new GuardedExport(new Faulty(files.get(parsed.physicalVolumeExport())), parsed.volume(),
+                    parsed.epoch(), VolumeTestCluster.this::epoch);
                 return epoch(parsed.volume()) == parsed.epoch() ? guarded : null;
             }
 
@@ -89,10 +90,51 @@ final class VolumeTestCluster implements AutoCloseable {
         files.put(pv.exportName(), FileExport.wholeFile(pv.exportName(), file, false));
     }
 
+    /** PV exports that fail every request (their node's disk or network is gone), or hang. */
+    final java.util.Set<String> failing = ConcurrentHashMap.newKeySet();
+    final java.util.Set<String> hanging = ConcurrentHashMap.newKeySet();
+    /** Command types the store cannot make now (it has no quorum here). */
+    final java.util.Set<Class<?>> unreachable = ConcurrentHashMap.newKeySet();
+
+    /** A remote PV whose requests fail or hang while its export is in {@link #failing} or {@link #hanging}. */
+    final class Faulty implements BlockExport {
+        private final FileExport file;
+
+        Faulty(FileExport file) {
+            this.file = file;
+        }
+
+        private void check() throws IOException {
+            while (hanging.contains(file.name())) {
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    throw new IOException("interrupted");
+                }
+            }
+            if (failing.contains(file.name())) {
+                throw new IOException("disk " + file.name() + " is gone");
+            }
+        }
+
+        @Override public String name() { return file.name(); }
+        @Override public long size() { return file.size(); }
+        @Override public boolean readOnly() { return file.readOnly(); }
+        @Override public void read(long offset, java.nio.ByteBuffer target) throws IOException { check(); file.read(offset, target); }
+        @Override public void write(long offset, java.nio.ByteBuffer source, boolean fua) throws IOException { check(); file.write(offset, source, fua); }
+        @Override public void flush() throws IOException { check(); file.flush(); }
+        @Override public void trim(long offset, long length) throws IOException { check(); file.trim(offset, length); }
+        @Override public void writeZeroes(long offset, long length, boolean noHole, boolean fua) throws IOException { check(); file.writeZeroes(offset, length, noHole, fua); }
+        @Override public List<fivenines.block.export.Extent> blockStatus(long offset, long length) throws IOException { check(); return file.blockStatus(offset, length); }
+    }
+
     /** Every command applied, in order. */
     final List<Command> commands = java.util.Collections.synchronizedList(new ArrayList<>());
 
     synchronized Result apply(Command command) {
+        if (unreachable.contains(command.getClass())) {
+            throw new IllegalStateException("the store cannot be reached");
+        }
         commands.add(command);
         return machine.apply(command, ++index);
     }
@@ -121,7 +163,101 @@ final class VolumeTestCluster implements AutoCloseable {
         return engine;
     }
 
+    /** Attaches a mirrored volume on n0 and serves its engine. */
+    MirrorEngine attachMirror(String vg, String lv, MirrorEngine.Settings settings) throws IOException {
+        value(apply(new AttachLogicalVolume(vg, lv, "n0", false, false)));
+        return startMirror(vg, lv, settings);
+    }
+
+    /** Starts a mirror engine for a volume attached on n0 already (an agent restarting). */
+    MirrorEngine startMirror(String vg, String lv, MirrorEngine.Settings settings) throws IOException {
+        var engine = new MirrorEngine(mirrorMetadata(vg, lv), devices, settings);
+        engines.add(engine);
+        started.add(engine);
+        return engine;
+    }
+
+    /** Stops serving an engine without it letting go (its node died). */
+    void crash(AttachedVolume engine, String reason) {
+        engines.remove(engine.name());
+        engine.abandon(reason);
+    }
+
+    MirrorMetadata mirrorMetadata(String vg, String lv) {
+        String path = vg + "/" + lv;
+        return new MirrorMetadata() {
+            @Override
+            public String node() {
+                return "n0";
+            }
+
+            @Override
+            public VolumeMetadata leg(int leg) {
+                return metadata(vg, lv, leg);
+            }
+
+            @Override
+            public VolumeView view(int leg) throws IOException {
+                synchronized (VolumeTestCluster.this) {
+                    try {
+                        return machine.state().volumes().view(path, leg);
+                    } catch (fivenines.model.state.Rejection gone) {
+                        throw new NbdErrorException(NbdProtocol.ESHUTDOWN, gone.getMessage());
+                    }
+                }
+            }
+
+            @Override
+            public fivenines.model.storage.MirrorStatus status() {
+                synchronized (VolumeTestCluster.this) {
+                    return machine.state().volumes().mirrorStatus(machine.state().volumes().volume(path).orElseThrow());
+                }
+            }
+
+            @Override
+            public void dropLeg(long epoch, int leg, String reason, List<fivenines.model.storage.ChunkSpan> missed)
+                throws IOException {
+                call(new fivenines.model.command.DropLeg(vg, lv, "n0", epoch, leg, reason, System.currentTimeMillis(), missed));
+            }
+
+            @Override
+            public void markRegions(long epoch, List<fivenines.model.storage.ChunkSpan> activate,
+                                    List<fivenines.model.storage.ChunkSpan> retire,
+                                    Map<Integer, List<fivenines.model.storage.ChunkSpan>> missed) throws IOException {
+                call(new fivenines.model.command.MarkRegions(vg, lv, "n0", epoch, activate, retire, missed));
+            }
+
+            @Override
+            public void startResync(long epoch, int leg) throws IOException {
+                call(new fivenines.model.command.StartResync(vg, lv, "n0", epoch, leg, System.currentTimeMillis()));
+            }
+
+            @Override
+            public void resynced(long epoch, int leg, List<fivenines.model.storage.ChunkSpan> done, boolean complete)
+                throws IOException {
+                call(new fivenines.model.command.ResyncLeg(vg, lv, "n0", epoch, leg, done, complete, System.currentTimeMillis()));
+            }
+
+            @Override
+            public void repaired(long epoch, List<fivenines.model.storage.ChunkSpan> done) throws IOException {
+                call(new fivenines.model.command.RepairedRegions(vg, lv, "n0", epoch, done));
+            }
+        };
+    }
+
+    private Object call(Command command) throws IOException {
+        try {
+            return orError(apply(command));
+        } catch (IllegalStateException e) {
+            throw new NbdErrorException(NbdProtocol.EIO, e.getMessage());
+        }
+    }
+
     VolumeMetadata metadata(String vg, String lv) {
+        return metadata(vg, lv, 0);
+    }
+
+    VolumeMetadata metadata(String vg, String lv, int leg) {
         String path = vg + "/" + lv;
         return new VolumeMetadata() {
             @Override
@@ -130,19 +266,25 @@ final class VolumeTestCluster implements AutoCloseable {
             }
 
             @Override
-            public VolumeView view() {
-                return VolumeTestCluster.this.view(path);
+            public VolumeView view() throws IOException {
+                synchronized (VolumeTestCluster.this) {
+                    try {
+                        return machine.state().volumes().view(path, leg);
+                    } catch (fivenines.model.state.Rejection gone) {
+                        throw new NbdErrorException(NbdProtocol.ESHUTDOWN, gone.getMessage());
+                    }
+                }
             }
 
             @Override
             @SuppressWarnings("unchecked")
             public List<ChunkRef> reserve(long epoch, int count) throws IOException {
-                return (List<ChunkRef>) orError(apply(new ReserveChunks(vg, lv, "n0", epoch, count)));
+                return (List<ChunkRef>) call(new ReserveChunks(vg, lv, "n0", epoch, count, leg));
             }
 
             @Override
             public void commit(long epoch, List<ChunkMapping> mappings) throws IOException {
-                orError(apply(new CommitChunks(vg, lv, "n0", epoch, mappings)));
+                call(new CommitChunks(vg, lv, "n0", epoch, mappings, leg));
             }
         };
     }
@@ -184,13 +326,34 @@ final class VolumeTestCluster implements AutoCloseable {
         return new RemoteExport(pv.nbdAddress(), GuardedExport.exportName(pv.exportName(), volume, epoch), Duration.ofSeconds(5));
     }
 
+    /** The volume's bytes as leg {@code leg} holds them, read from the PV files (unmapped chunks are zeroes). */
+    byte[] legBytes(String volume, int leg) throws IOException {
+        VolumeView view;
+        synchronized (this) {
+            view = machine.state().volumes().view(volume, leg);
+        }
+        byte[] all = new byte[(int) view.size()];
+        for (VolumeView.Run run : view.runs()) {
+            PhysicalVolume pv;
+            synchronized (this) {
+                pv = machine.state().storage().requirePhysicalVolume(run.run().physicalVolume());
+            }
+            FileExport file = files.get(pv.exportName());
+            var buffer = java.nio.ByteBuffer.allocate((int) (run.run().count() * fivenines.model.storage.Volumes.CHUNK_SIZE));
+            file.read(run.run().chunk() * fivenines.model.storage.Volumes.CHUNK_SIZE, buffer);
+            System.arraycopy(buffer.array(), 0, all, (int) (run.run().virtualChunk() * fivenines.model.storage.Volumes.CHUNK_SIZE),
+                (int) Math.min(buffer.capacity(), all.length - run.run().virtualChunk() * fivenines.model.storage.Volumes.CHUNK_SIZE));
+        }
+        return all;
+    }
+
     String uri(String volume) {
         return "nbd+unix:///" + volume + "?socket=" + socket;
     }
 
     @Override
     public void close() throws IOException {
-        for (VolumeEngine engine : started) {
+        for (AttachedVolume engine : started) {
             engine.abandon("test over");
         }
         engineServer.close();

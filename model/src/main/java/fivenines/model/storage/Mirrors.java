@@ -191,10 +191,13 @@ final class Mirrors {
             throw Rejection.conflict("leg " + leg.index() + " is the last in-sync leg of " + volume.path()
                 + "; it cannot leave the set (the volume would have no complete copy)");
         }
-        Regions r = regionsFor(volume.path());
-        // writes in flight when it failed are in the activity log: it missed those regions too
-        ChunkSet missed = r.missed(leg.index());
-        r.active.values().forEach(missed::addAll);
+        for (ChunkSpan span : command.missed()) {
+            requireWithin(volume, span, volume.chunks());
+        }
+        // the writer names the chunks it failed to write there; writes still in flight on it are recorded
+        // by the writer next, or, if it dies first, are in its activity log (added when it goes: writerGone)
+        ChunkSet missed = regionsFor(volume.path()).missed(leg.index());
+        command.missed().forEach(missed::add);
         LogicalVolume dropped = volume.withLeg(leg.withState(LegState.OUT, command.at(), command.reason()))
             .withEpoch(volume.epoch() + 1);
         volumes.put(dropped);

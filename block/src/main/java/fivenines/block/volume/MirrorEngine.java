@@ -1,0 +1,898 @@
+package fivenines.block.volume;
+
+import fivenines.block.export.Extent;
+import fivenines.block.nbd.NbdErrorException;
+import fivenines.block.nbd.NbdProtocol;
+import fivenines.model.storage.Attachment;
+import fivenines.model.storage.ChunkSpan;
+import fivenines.model.storage.Leg;
+import fivenines.model.storage.LegState;
+import fivenines.model.storage.MirrorStatus;
+import fivenines.model.storage.VolumeView;
+import fivenines.model.storage.Volumes;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * Serves a mirrored volume: each leg is a {@link VolumeEngine} of its own (thin allocation and
+ * copy-on-write happen on every leg alike), and this engine sends every write, zeroing and flush
+ * to every leg in the set (and to a leg resyncing) in parallel. A write is acknowledged only when
+ * every leg in the set has it; a leg that fails or does not answer within the leg timeout is first
+ * taken out of the set by a store commit, and only then is the write acknowledged. When that commit
+ * cannot be made (the store has no quorum here), the write fails: a node cut off from the store
+ * never goes on writing alone (invariant 1).
+ *
+ * <p>Reads come from the local in-sync leg when there is one, otherwise in turn from the in-sync
+ * legs. An {@link ActivityLog} records the regions being written before the first write into each;
+ * chunks written while a leg is out are recorded as missed. When a leg's node is back, the engine
+ * copies back what it missed only (throttled, in the background, resumed after a restart), then
+ * the leg joins the set by a commit. Regions a previous writer left open are made alike on every
+ * leg before anything is served.
+ */
+public final class MirrorEngine implements AttachedVolume {
+    private static final Logger LOG = LoggerFactory.getLogger(MirrorEngine.class);
+    private static final long CHUNK = Volumes.CHUNK_SIZE;
+    private static final int MAX_OPEN_REGIONS = 32;
+    /** Chunks copied between two records of resync progress. */
+    private static final int RESYNC_BATCH = 32;
+    private static final int EPOCH_RETRIES = 4;
+
+    /** Settings of a mirror engine. */
+    public record Settings(Duration commitInterval, Duration legTimeout, long resyncBytesPerSecond) {
+        public static Settings defaults() {
+            return new Settings(Duration.ofMillis(200), Duration.ofSeconds(2), 200L << 20);
+        }
+    }
+
+    private final MirrorMetadata metadata;
+    private final ChunkDevices devices;
+    private final Settings settings;
+    private final String name;
+    private final long size;
+    private final boolean readOnly;
+    private volatile long epoch;
+    /** Legs as this engine sees them (the store's state, moved ahead by the engine's own commits). */
+    private final Map<Integer, Leg> legs = new TreeMap<>();
+    /** Engines of the legs written to: in the set, or resyncing. */
+    private final Map<Integer, VolumeEngine> open = new ConcurrentHashMap<>();
+    /** Leg state changes take it exclusively; I/O shares it. */
+    private final ReentrantReadWriteLock legLock = new ReentrantReadWriteLock();
+    /** Snapshots quiesce all I/O. */
+    private final ReentrantReadWriteLock quiesce = new ReentrantReadWriteLock();
+    /** Per chunk stripe: guest writes share it, a resync copy of a chunk takes it alone. */
+    private final ReentrantReadWriteLock[] stripes = new ReentrantReadWriteLock[64];
+    private final ActivityLog activity;
+    private final ExecutorService fanout = Executors.newVirtualThreadPerTaskExecutor();
+    private final AtomicInteger turn = new AtomicInteger();
+    private final Object wakeup = new Object();
+    private final Thread worker;
+    private volatile Progress progress;
+    /** Per leg that failed: when a resync may be tried again, and the wait after the next failure (doubling to 30 s). */
+    private final Map<Integer, long[]> retry = new ConcurrentHashMap<>();
+    private volatile String cutOff;
+    private volatile boolean closed;
+    /** Copied by resyncs and repairs since the engine started (for tests and benchmarks). */
+    private final java.util.concurrent.atomic.AtomicLong copiedBytes = new java.util.concurrent.atomic.AtomicLong();
+
+    public MirrorEngine(MirrorMetadata metadata, ChunkDevices devices, Settings settings) throws IOException {
+        this.metadata = metadata;
+        this.devices = devices;
+        this.settings = settings;
+        for (int i = 0; i < stripes.length; i++) {
+            stripes[i] = new ReentrantReadWriteLock();
+        }
+        MirrorStatus status = metadata.status();
+        Leg first = status.legs().stream().filter(Leg::inSync).findFirst().orElseThrow(() -> new NbdErrorException(
+            NbdProtocol.EIO, "no leg of the volume is in sync; nothing can be served"));
+        VolumeView view = metadata.view(first.index());
+        this.name = view.path();
+        this.size = view.size();
+        this.readOnly = view.readOnly();
+        this.epoch = view.epoch();
+        long chunks = (size + CHUNK - 1) / CHUNK;
+        // regions this node had open before a restart may be half-written: repaired like a gone writer's
+        var leftOver = new ArrayList<ChunkSpan>(status.active().getOrDefault(metadata.node(), List.of()));
+        activity = new ActivityLog(MAX_OPEN_REGIONS, new ActivityLog.Recorder() {
+            @Override
+            public void record(List<ChunkSpan> activate, List<ChunkSpan> retire, Map<Integer, List<ChunkSpan>> missed)
+                throws IOException {
+                withEpoch(at -> {
+                    metadata.markRegions(at, activate, retire, missed);
+                    return null;
+                });
+            }
+
+            @Override
+            public void flushLegs() throws IOException {
+                flushAll();
+            }
+        }, ActivityLog.regionsOf(leftOver));
+        activity.volumeChunks(chunks);
+        for (Leg leg : status.legs()) {
+            legs.put(leg.index(), leg);
+            if (leg.state() != LegState.OUT) {
+                open.put(leg.index(), new VolumeEngine(metadata.leg(leg.index()), devices, settings.commitInterval()));
+            }
+        }
+        var repair = new fivenines.model.storage.ChunkSet(status.repair());
+        leftOver.forEach(repair::add);
+        if (!repair.isEmpty() && !readOnly) {
+            // legs out of the set missed whatever was half-written there too
+            var missed = new TreeMap<Integer, List<ChunkSpan>>();
+            legs.values().stream().filter(l -> !l.inSync()).forEach(l -> missed.put(l.index(), repair.spans()));
+            if (!missed.isEmpty()) {
+                withEpoch(at -> {
+                    metadata.markRegions(at, List.of(), List.of(), missed);
+                    return null;
+                });
+            }
+            repair(repair.spans());
+        }
+        worker = Thread.ofVirtual().name("mirror-" + name).start(this::work);
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public String description() {
+        return "mirrored logical volume " + name;
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public boolean readOnly() {
+        return readOnly;
+    }
+
+    @Override
+    public long epoch() {
+        return epoch;
+    }
+
+    @Override
+    public boolean canMultiConn() {
+        return true;
+    }
+
+    @Override
+    public int preferredBlockSize() {
+        return 4096;
+    }
+
+    /** Legs as the engine sees them now. */
+    public List<Leg> legs() {
+        legLock.readLock().lock();
+        try {
+            return List.copyOf(legs.values());
+        } finally {
+            legLock.readLock().unlock();
+        }
+    }
+
+    /** Bytes copied by resyncs and repairs since the engine started. */
+    public long copiedBytes() {
+        return copiedBytes.get();
+    }
+
+    @Override
+    public Progress progress() {
+        return progress;
+    }
+
+    // ---- I/O ----
+
+    @Override
+    public void read(long offset, ByteBuffer target) throws IOException {
+        requireNotCutOff();
+        int start = target.position();
+        quiesce.readLock().lock();
+        try {
+            for (int attempt = 0; ; attempt++) {
+                int leg = readLeg();
+                VolumeEngine engine = open.get(leg);
+                if (engine == null) {
+                    continue;
+                }
+                try {
+                    target.position(start);
+                    timed(leg, () -> {
+                        engine.read(offset, target.duplicate().position(start));
+                        return null;
+                    });
+                    target.position(target.limit());
+                    return;
+                } catch (IOException e) {
+                    if (!legFailure(e) || attempt >= 3) {
+                        throw e;
+                    }
+                    dropLeg(leg, "reading failed: " + e.getMessage(), List.of());
+                }
+            }
+        } finally {
+            quiesce.readLock().unlock();
+        }
+    }
+
+    /** The leg to read from: this node's own in-sync leg, else the in-sync legs in turn. */
+    private int readLeg() throws NbdErrorException {
+        legLock.readLock().lock();
+        try {
+            var inSync = legs.values().stream().filter(Leg::inSync).filter(l -> open.containsKey(l.index())).toList();
+            if (inSync.isEmpty()) {
+                throw new NbdErrorException(NbdProtocol.EIO, name + " has no leg in sync to read from");
+            }
+            for (Leg leg : inSync) {
+                if (metadata.node().equals(leg.node())) {
+                    return leg.index();
+                }
+            }
+            return inSync.get(Math.floorMod(turn.getAndIncrement(), inSync.size())).index();
+        } finally {
+            legLock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer source, boolean fua) throws IOException {
+        int length = source.remaining();
+        int at = source.position();
+        mutate(offset, length, (leg, engine) -> engine.write(offset, source.duplicate().position(at), fua));
+        source.position(source.limit());
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean noHole, boolean fua) throws IOException {
+        mutate(offset, length, (leg, engine) -> engine.writeZeroes(offset, length, noHole, fua));
+    }
+
+    @Override
+    public void flush() throws IOException {
+        requireNotCutOff();
+        quiesce.readLock().lock();
+        try {
+            fanOut(-1, 0, (leg, engine) -> engine.flush());
+        } finally {
+            quiesce.readLock().unlock();
+        }
+    }
+
+    /** A hint only, as on a plain volume. */
+    @Override
+    public void trim(long offset, long length) throws IOException {
+        requireWritable();
+    }
+
+    @Override
+    public List<Extent> blockStatus(long offset, long length) throws IOException {
+        VolumeEngine engine = open.get(readLeg());
+        if (engine == null) {
+            throw new NbdErrorException(NbdProtocol.EIO, name + " has no leg in sync to read from");
+        }
+        return engine.blockStatus(offset, length);
+    }
+
+    private interface LegIo {
+        void run(int leg, VolumeEngine engine) throws IOException;
+    }
+
+    private void mutate(long offset, long length, LegIo io) throws IOException {
+        requireWritable();
+        requireNotCutOff();
+        if (length <= 0) {
+            return;
+        }
+        long firstChunk = offset / CHUNK;
+        long lastChunk = (offset + length - 1) / CHUNK;
+        long firstRegion = ActivityLog.region(firstChunk);
+        long lastRegion = ActivityLog.region(lastChunk);
+        quiesce.readLock().lock();
+        try {
+            activity.enter(firstRegion, lastRegion);
+            try {
+                List<ReentrantReadWriteLock> locked = lockStripes(firstChunk, lastChunk);
+                try {
+                    fanOut(firstChunk, lastChunk - firstChunk + 1, io);
+                } finally {
+                    locked.forEach(l -> l.readLock().unlock());
+                }
+            } finally {
+                activity.exit(firstRegion, lastRegion);
+            }
+        } finally {
+            quiesce.readLock().unlock();
+        }
+    }
+
+    private List<ReentrantReadWriteLock> lockStripes(long firstChunk, long lastChunk) {
+        var indexes = new java.util.TreeSet<Integer>();
+        for (long c = firstChunk; c <= lastChunk && indexes.size() < stripes.length; c++) {
+            indexes.add((int) (c % stripes.length));
+        }
+        var locked = new ArrayList<ReentrantReadWriteLock>();
+        for (int i : indexes) {
+            stripes[i].readLock().lock();
+            locked.add(stripes[i]);
+        }
+        return locked;
+    }
+
+    /**
+     * Runs {@code io} on every leg written to, in parallel, and returns once each leg in the set has
+     * it. A leg that fails or is too slow leaves the set (a commit) before this returns; a resyncing
+     * one goes back out. Chunks {@code firstChunk} to {@code firstChunk + chunks} are recorded as missed
+     * by every leg that did not get them ({@code chunks} 0: a flush, which misses nothing).
+     */
+    private void fanOut(long firstChunk, long chunks, LegIo io) throws IOException {
+        Map<Integer, VolumeEngine> targets = new TreeMap<>();
+        legLock.readLock().lock();
+        try {
+            for (Leg leg : legs.values()) {
+                VolumeEngine engine = open.get(leg.index());
+                if (leg.state() == LegState.OUT || engine == null) {
+                    if (chunks > 0) {
+                        activity.missed(leg.index(), firstChunk, chunks);
+                    }
+                } else {
+                    targets.put(leg.index(), engine);
+                }
+            }
+        } finally {
+            legLock.readLock().unlock();
+        }
+        if (targets.isEmpty()) {
+            throw new NbdErrorException(NbdProtocol.EIO, name + " has no leg to write to");
+        }
+        var futures = new TreeMap<Integer, Future<Void>>();
+        for (var target : targets.entrySet()) {
+            futures.put(target.getKey(), fanout.submit(() -> {
+                io.run(target.getKey(), target.getValue());
+                return null;
+            }));
+        }
+        long deadline = System.nanoTime() + settings.legTimeout().toNanos();
+        var failed = new TreeMap<Integer, String>();
+        IOException refusal = null;
+        for (var f : futures.entrySet()) {
+            try {
+                f.getValue().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (TimeoutException e) {
+                failed.put(f.getKey(), "did not answer within " + settings.legTimeout().toMillis() + " ms");
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new NbdErrorException(NbdProtocol.EIO, name + ": interrupted");
+            } catch (ExecutionException e) {
+                Throwable cause = e.getCause();
+                IOException io2 = cause instanceof IOException x ? x : new IOException(String.valueOf(cause), cause);
+                if (legFailure(io2)) {
+                    failed.put(f.getKey(), String.valueOf(io2.getMessage()));
+                } else {
+                    refusal = io2;
+                }
+            }
+        }
+        if (refusal != null) {
+            // not the leg's fault (no space, a read-only snapshot, the epoch moved away): the request fails as it is
+            throw refusal;
+        }
+        for (var failure : failed.entrySet()) {
+            dropLeg(failure.getKey(), failure.getValue(), chunks > 0 ? List.of(new ChunkSpan(firstChunk, chunks)) : List.of());
+        }
+    }
+
+    /** An error that is the leg's (its node, disk or network), as opposed to a refusal of the request itself. */
+    private static boolean legFailure(IOException e) {
+        if (e instanceof NbdErrorException nbd) {
+            return nbd.errno() != NbdProtocol.ENOSPC && nbd.errno() != NbdProtocol.EPERM && nbd.errno() != NbdProtocol.ESHUTDOWN
+                && nbd.errno() != NbdProtocol.EINVAL;
+        }
+        return true;
+    }
+
+    private <T> T timed(int leg, java.util.concurrent.Callable<T> call) throws IOException {
+        Future<T> f = fanout.submit(call);
+        try {
+            return f.get(settings.legTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            f.cancel(true);
+            throw new IOException("leg " + leg + " did not answer within " + settings.legTimeout().toMillis() + " ms");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new NbdErrorException(NbdProtocol.EIO, name + ": interrupted");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new IOException(String.valueOf(e.getCause()), e.getCause());
+        }
+    }
+
+    // ---- legs leaving and joining ----
+
+    /**
+     * Takes a leg out of the set by a store commit (invariant 1). When the commit cannot be made the
+     * caller's write fails; the last in-sync leg is never dropped (the commit is refused: the write fails).
+     */
+    private void dropLeg(int index, String reason, List<ChunkSpan> missed) throws IOException {
+        legLock.writeLock().lock();
+        try {
+            Leg leg = legs.get(index);
+            if (leg == null || leg.state() == LegState.OUT) {
+                return;
+            }
+            String why = "leg " + index + (leg.node() == null ? "" : " on " + leg.node()) + ": " + reason;
+            LOG.warn("{}: {}; taking it out of the set", name, why);
+            try {
+                withEpoch(at -> {
+                    metadata.dropLeg(at, index, why, missed);
+                    return null;
+                });
+            } catch (IOException e) {
+                throw new NbdErrorException(NbdProtocol.EIO, name + ": " + why + ", and it cannot be taken out of the set ("
+                    + e.getMessage() + "); the write is not acknowledged");
+            }
+            legs.put(index, new Leg(leg.index(), leg.layer(), leg.node(), leg.physicalVolume(), LegState.OUT,
+                System.currentTimeMillis(), why, leg.replaces()));
+            VolumeEngine engine = open.remove(index);
+            if (engine != null) {
+                engine.abandon("leg " + index + " left the set");
+            }
+            long[] wait = retry.computeIfAbsent(index, i -> new long[] {0, 1000});
+            wait[1] = Math.min(30_000, wait[1] * 2);
+            wait[0] = System.currentTimeMillis() + wait[1];
+            progress = null;
+        } finally {
+            legLock.writeLock().unlock();
+        }
+        adoptEpoch();
+        wake();
+    }
+
+    /** After this engine moved the epoch: every leg engine takes it now rather than at its next refusal. */
+    private void adoptEpoch() throws IOException {
+        for (var e : open.entrySet()) {
+            VolumeView view = metadata.view(e.getKey());
+            e.getValue().refresh(view);
+            epoch = Math.max(epoch, view.epoch());
+        }
+    }
+
+    private interface EpochCall<T> {
+        T call(long epoch) throws IOException;
+    }
+
+    /** A store command at the engine's epoch; when refused for an old one while still attached here, at the new one. */
+    private <T> T withEpoch(EpochCall<T> call) throws IOException {
+        for (int attempt = 1; ; attempt++) {
+            long at = epoch;
+            try {
+                return call.call(at);
+            } catch (NbdErrorException e) {
+                if (e.errno() != NbdProtocol.ESHUTDOWN || attempt >= EPOCH_RETRIES) {
+                    throw e;
+                }
+                VolumeView view = metadata.view(anyLeg());
+                boolean attached = view.attachments().stream().map(Attachment::node).anyMatch(metadata.node()::equals);
+                if (!attached || view.epoch() <= at) {
+                    if (!attached) {
+                        cutOff = "it is no longer attached on " + metadata.node();
+                    }
+                    throw e;
+                }
+                epoch = view.epoch();
+            }
+        }
+    }
+
+    private int anyLeg() {
+        legLock.readLock().lock();
+        try {
+            return legs.keySet().iterator().next();
+        } finally {
+            legLock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void refresh(VolumeView ignored) throws IOException {
+        MirrorStatus status = metadata.status();
+        var gone = new ArrayList<VolumeEngine>();
+        legLock.writeLock().lock();
+        try {
+            var present = new HashSet<Integer>();
+            for (Leg leg : status.legs()) {
+                present.add(leg.index());
+                Leg mine = legs.get(leg.index());
+                // the store's word wins, except a leg this engine took out (its commit is what the store says too)
+                legs.put(leg.index(), mine != null && mine.state() == LegState.OUT && leg.state() != LegState.IN_SYNC
+                    ? mine : leg);
+            }
+            for (Integer index : List.copyOf(legs.keySet())) {
+                if (!present.contains(index)) {
+                    legs.remove(index);
+                    VolumeEngine engine = open.remove(index);
+                    if (engine != null) {
+                        gone.add(engine);
+                    }
+                }
+            }
+        } finally {
+            legLock.writeLock().unlock();
+        }
+        gone.forEach(e -> e.abandon("leg removed from " + name));
+        adoptEpoch();
+        wake();
+    }
+
+    // ---- background: recording missed chunks, resync ----
+
+    private void wake() {
+        synchronized (wakeup) {
+            wakeup.notifyAll();
+        }
+    }
+
+    private void work() {
+        long backoffUntil = 0;
+        while (!closed) {
+            try {
+                synchronized (wakeup) {
+                    if (!closed) {
+                        wakeup.wait(1000);
+                    }
+                }
+                if (closed || cutOff != null) {
+                    return;
+                }
+                if (activity.hasMissed()) {
+                    activity.recordMissed();
+                }
+                if (!readOnly && System.currentTimeMillis() >= backoffUntil && !resyncOnce()) {
+                    backoffUntil = System.currentTimeMillis() + 3000;
+                }
+            } catch (InterruptedException e) {
+                return;
+            } catch (IOException | RuntimeException e) {
+                if (!closed) {
+                    LOG.warn("{}: background work failed (retrying): {}", name, e.getMessage());
+                }
+                backoffUntil = System.currentTimeMillis() + 3000;
+            }
+        }
+    }
+
+    /** Resyncs one leg that is behind, if any and this engine is the volume's only writer; false when it could not. */
+    private boolean resyncOnce() throws IOException {
+        MirrorStatus status = metadata.status();
+        VolumeView any = metadata.view(anyLeg());
+        if (any.attachments().size() != 1) {
+            return true; // a migration is going on: the writer that stays resyncs
+        }
+        Integer behind = null;
+        legLock.readLock().lock();
+        try {
+            long now = System.currentTimeMillis();
+            for (Leg leg : legs.values()) {
+                long[] wait = retry.get(leg.index());
+                if (!leg.inSync() && (wait == null || now >= wait[0])) {
+                    behind = leg.index();
+                    break;
+                }
+            }
+        } finally {
+            legLock.readLock().unlock();
+        }
+        if (behind == null) {
+            return true;
+        }
+        return resync(behind, status);
+    }
+
+    private boolean resync(int index, MirrorStatus status) throws IOException {
+        Leg stored = status.legs().stream().filter(l -> l.index() == index).findFirst().orElse(null);
+        if (stored == null) {
+            return true;
+        }
+        // 1. the leg becomes a write target, so that it misses nothing from now on
+        legLock.writeLock().lock();
+        try {
+            Leg leg = legs.get(index);
+            if (leg == null || leg.inSync()) {
+                return true;
+            }
+            if (!open.containsKey(index)) {
+                open.put(index, new VolumeEngine(metadata.leg(index), devices, settings.commitInterval()));
+            }
+            legs.put(index, new Leg(leg.index(), leg.layer(), leg.node(), leg.physicalVolume(), LegState.RESYNCING,
+                System.currentTimeMillis(), null, leg.replaces()));
+        } finally {
+            legLock.writeLock().unlock();
+        }
+        try {
+            // 2. what it missed before is recorded; 3. the store hears it resyncs
+            activity.recordMissed();
+            if (stored.state() == LegState.OUT) {
+                withEpoch(at -> {
+                    metadata.startResync(at, index);
+                    return null;
+                });
+            }
+        } catch (IOException e) {
+            LOG.info("{}: leg {} cannot resync yet: {}", name, index, e.getMessage());
+            backOut(index, "resync not started: " + e.getMessage());
+            return false;
+        }
+        LOG.info("{}: leg {} resyncs ({} chunks to copy)", name, index, metadata.status().missedChunks(index));
+        try {
+            copyBack(index);
+            return true;
+        } catch (IOException e) {
+            LOG.warn("{}: resync of leg {} stopped: {}", name, index, e.getMessage());
+            if (!closed) {
+                try {
+                    dropLeg(index, "resync failed: " + e.getMessage(), List.of());
+                } catch (IOException again) {
+                    LOG.warn("{}: leg {}: {}", name, index, again.getMessage());
+                }
+            }
+            return false;
+        } finally {
+            progress = null;
+        }
+    }
+
+    /** The leg goes back out without a commit (it was never taken in by one). */
+    private void backOut(int index, String why) {
+        legLock.writeLock().lock();
+        try {
+            Leg leg = legs.get(index);
+            if (leg != null) {
+                legs.put(index, new Leg(leg.index(), leg.layer(), leg.node(), leg.physicalVolume(), LegState.OUT,
+                    leg.since(), why, leg.replaces()));
+            }
+            VolumeEngine engine = open.remove(index);
+            if (engine != null) {
+                engine.abandon(why);
+            }
+        } finally {
+            legLock.writeLock().unlock();
+        }
+    }
+
+    private boolean resyncing(int index) {
+        legLock.readLock().lock();
+        try {
+            Leg leg = legs.get(index);
+            return leg != null && leg.state() == LegState.RESYNCING && open.containsKey(index);
+        } finally {
+            legLock.readLock().unlock();
+        }
+    }
+
+    /** Copies every chunk the leg missed from an in-sync leg, batch by batch, then lets it join the set. */
+    private void copyBack(int index) throws IOException {
+        long started = System.nanoTime();
+        long copied = 0;
+        ByteBuffer buffer = ByteBuffer.allocateDirect((int) CHUNK);
+        while (!closed && resyncing(index)) {
+            MirrorStatus status = metadata.status();
+            long left = status.missedChunks(index);
+            List<ChunkSpan> batch = new fivenines.model.storage.ChunkSet(status.missed(index)).first(RESYNC_BATCH);
+            VolumeEngine target = open.get(index);
+            if (target == null) {
+                return;
+            }
+            if (batch.isEmpty()) {
+                target.flush();
+                withEpoch(at -> {
+                    metadata.resynced(at, index, List.of(), true);
+                    return null;
+                });
+                legLock.writeLock().lock();
+                try {
+                    Leg leg = legs.get(index);
+                    legs.put(index, new Leg(leg.index(), leg.layer(), leg.node(), leg.physicalVolume(), LegState.IN_SYNC,
+                        System.currentTimeMillis(), null, null));
+                } finally {
+                    legLock.writeLock().unlock();
+                }
+                retry.remove(index);
+                LOG.info("{}: leg {} is in sync again ({} MiB copied)", name, index, (copied * CHUNK) >> 20);
+                refresh(null); // a replaced leg may have left
+                return;
+            }
+            for (ChunkSpan span : batch) {
+                for (long c = span.start(); c < span.end(); c++) {
+                    if (closed || !resyncing(index)) {
+                        return;
+                    }
+                    copyChunk(c, List.of(target), buffer);
+                    copied++;
+                    double seconds = Math.max(1e-3, (System.nanoTime() - started) / 1e9);
+                    double rate = copied * CHUNK / seconds;
+                    progress = new Progress("resync of leg " + index, copied * CHUNK, Math.max(0, left - 1) * CHUNK, rate);
+                    left--;
+                    throttle(started, copied);
+                }
+            }
+            target.flush();
+            withEpoch(at -> {
+                metadata.resynced(at, index, batch, false);
+                return null;
+            });
+        }
+    }
+
+    private void throttle(long startedNanos, long copiedChunks) {
+        long rate = settings.resyncBytesPerSecond();
+        if (rate <= 0) {
+            return;
+        }
+        long due = startedNanos + (long) (copiedChunks * CHUNK * 1e9 / rate);
+        long wait = due - System.nanoTime();
+        if (wait > 0) {
+            try {
+                Thread.sleep(Duration.ofNanos(wait));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Copies chunk {@code c} as an in-sync leg holds it onto {@code targets}, with guest writes to it held off. */
+    private void copyChunk(long c, List<VolumeEngine> targets, ByteBuffer buffer) throws IOException {
+        ReentrantReadWriteLock stripe = stripes[(int) (c % stripes.length)];
+        stripe.writeLock().lock();
+        try {
+            int from = readLeg();
+            VolumeEngine source = open.get(from);
+            if (source == null) {
+                throw new IOException("no in-sync leg to copy from");
+            }
+            long offset = c * CHUNK;
+            int length = (int) Math.min(CHUNK, size - offset);
+            List<Extent> extents = source.blockStatus(offset, length);
+            boolean zero = extents.size() == 1 && extents.getFirst().zero() && extents.getFirst().length() >= length;
+            buffer.clear().limit(length);
+            if (!zero) {
+                source.read(offset, buffer);
+                buffer.flip();
+            }
+            for (VolumeEngine target : targets) {
+                if (zero) {
+                    target.writeZeroes(offset, length, false, false);
+                } else {
+                    target.write(offset, buffer.duplicate(), false);
+                }
+            }
+            copiedBytes.addAndGet(length);
+        } finally {
+            stripe.writeLock().unlock();
+        }
+    }
+
+    /** Makes the in-sync legs alike over regions a writer may have left half-written, before anything is served. */
+    private void repair(List<ChunkSpan> spans) throws IOException {
+        List<VolumeEngine> others = new ArrayList<>();
+        int from = readLeg();
+        open.forEach((index, engine) -> {
+            if (index != from) {
+                others.add(engine);
+            }
+        });
+        long chunks = spans.stream().mapToLong(ChunkSpan::count).sum();
+        LOG.info("{}: repairing {} MiB a previous writer may have left half-written, from leg {}", name,
+            (chunks * CHUNK) >> 20, from);
+        if (!others.isEmpty()) {
+            ByteBuffer buffer = ByteBuffer.allocateDirect((int) CHUNK);
+            for (ChunkSpan span : spans) {
+                for (long c = span.start(); c < span.end(); c++) {
+                    copyChunk(c, others, buffer);
+                }
+            }
+            for (VolumeEngine other : others) {
+                other.flush();
+            }
+        }
+        withEpoch(at -> {
+            metadata.repaired(at, spans);
+            return null;
+        });
+    }
+
+    // ---- quiescing, closing ----
+
+    private void flushAll() throws IOException {
+        for (VolumeEngine engine : List.copyOf(open.values())) {
+            engine.flush();
+        }
+    }
+
+    @Override
+    public <T> T quiesced(VolumeEngine.EpochAction<T> action) throws IOException {
+        quiesce.writeLock().lock();
+        try {
+            flushAll();
+            T result = action.run(epoch);
+            for (VolumeEngine engine : List.copyOf(open.values())) {
+                engine.reload();
+            }
+            return result;
+        } finally {
+            quiesce.writeLock().unlock();
+        }
+    }
+
+    private void requireNotCutOff() throws NbdErrorException {
+        String cut = cutOff;
+        if (cut != null) {
+            throw new NbdErrorException(NbdProtocol.ESHUTDOWN, name + " is cut off: " + cut);
+        }
+    }
+
+    private void requireWritable() throws NbdErrorException {
+        if (readOnly) {
+            throw new NbdErrorException(NbdProtocol.EPERM, name + " is a read-only snapshot");
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        quiesce.writeLock().lock();
+        try {
+            closed = true;
+            wake();
+            if (cutOff == null && !readOnly) {
+                activity.closeAll();
+            }
+        } finally {
+            for (VolumeEngine engine : open.values()) {
+                try {
+                    engine.close();
+                } catch (IOException e) {
+                    LOG.warn("{}: closing a leg failed: {}", name, e.getMessage());
+                }
+            }
+            open.clear();
+            fanout.shutdownNow();
+            quiesce.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public void abandon(String reason) {
+        cutOff = reason;
+        closed = true;
+        wake();
+        open.values().forEach(e -> e.abandon(reason));
+        open.clear();
+        fanout.shutdownNow();
+    }
+}
