@@ -16,6 +16,7 @@ import java.util.Map;
     subcommands = {LogicalVolumeCommand.Create.class, LogicalVolumeCommand.Extend.class, LogicalVolumeCommand.Rename.class,
         LogicalVolumeCommand.Remove.class, LogicalVolumeCommand.ListVolumes.class, LogicalVolumeCommand.Show.class,
         LogicalVolumeCommand.Snapshot.class, LogicalVolumeCommand.Attach.class, LogicalVolumeCommand.Detach.class,
+        LogicalVolumeCommand.Convert.class, LogicalVolumeCommand.Resync.class,
         VolumeTransfer.Import.class, VolumeTransfer.Export.class})
 final class LogicalVolumeCommand {
 
@@ -35,7 +36,8 @@ final class LogicalVolumeCommand {
             + where);
     }
 
-    @Command(name = "create", mixinStandardHelpOptions = true, description = "lv create -n NAME -L SIZE [--thin] [--on NODE] VG")
+    @Command(name = "create", mixinStandardHelpOptions = true,
+        description = "lv create -n NAME -L SIZE [--thin] [-m 1|2 [--alloc anywhere]] [--on NODE] VG")
     static final class Create implements Runnable {
         @Mixin
         AgentOptions agent;
@@ -47,6 +49,10 @@ final class LogicalVolumeCommand {
         String node;
         @Option(names = {"-T", "--thin"}, description = "take space on first write (may be larger than the group)")
         boolean thin;
+        @Option(names = {"-m", "--mirrors"}, description = "copies beyond the first, each on another node (LVM's -m)")
+        Integer mirrors;
+        @Option(names = "--alloc", description = "'anywhere': legs may be on different PVs of one node")
+        String alloc;
         @Parameters(paramLabel = "VG")
         String vg;
 
@@ -57,6 +63,12 @@ final class LogicalVolumeCommand {
             body.put("name", name);
             body.put("size", Sizes.parse(size));
             body.put("thin", thin);
+            if (mirrors != null) {
+                body.put("mirrors", mirrors);
+            }
+            if (alloc != null) {
+                body.put("alloc", alloc);
+            }
             if (node != null) {
                 body.put("on", node);
             }
@@ -125,13 +137,14 @@ final class LogicalVolumeCommand {
 
         @Override
         void print(JsonNode lvs) {
-            var table = new Table("LV", "VG", "ATTR", "LSIZE", "DATA%", "ORIGIN", "ATTACHED", "NODES");
+            var table = new Table("LV", "VG", "ATTR", "LSIZE", "DATA%", "CPY%SYNC", "ORIGIN", "ATTACHED", "NODES");
             for (JsonNode lv : lvs) {
                 var attached = new java.util.ArrayList<String>();
                 lv.path("attachments").forEach(a -> attached.add(a.path("node").asText()));
                 table.row(lv.path("name").asText(), lv.path("vg").asText(), lv.path("attributes").asText(),
                     Sizes.format(lv.path("size").asLong()),
                     lv.path("thin").asBoolean() ? String.format(Locale.ROOT, "%.2f", lv.path("dataPercent").asDouble()) : "",
+                    lv.path("mirrors").asInt() > 0 ? String.format(Locale.ROOT, "%.2f", lv.path("copyPercent").asDouble()) : "",
                     lv.path("origin").isTextual() ? lv.path("origin").asText() : "", String.join(",", attached),
                     nodes(lv.path("nodes")));
             }
@@ -157,7 +170,121 @@ final class LogicalVolumeCommand {
 
         @Override
         void print(JsonNode lv) {
-            lv.fields().forEachRemaining(e -> System.out.printf("%-24s %s%n", e.getKey() + ":", e.getValue()));
+            lv.fields().forEachRemaining(e -> {
+                if (!e.getKey().equals("legs")) {
+                    System.out.printf("%-24s %s%n", e.getKey() + ":", e.getValue().isTextual() ? e.getValue().asText() : e.getValue());
+                }
+            });
+            if (lv.path("legs").size() > 1) {
+                System.out.println("legs:");
+                var table = new Table("  LEG", "NODE", "PV", "STATE", "SINCE", "TO COPY", "WHY");
+                for (JsonNode leg : lv.path("legs")) {
+                    long since = leg.path("since").asLong();
+                    table.row("  " + leg.path("index").asInt(), leg.path("node").asText("") + (leg.path("nodeUp").asBoolean(true)
+                            ? "" : " (down)"), leg.path("physicalVolume").asText(""),
+                        leg.path("state").asText() + (leg.hasNonNull("replaces") ? " (replaces " + leg.path("replaces").asInt() + ")" : ""),
+                        since == 0 ? "" : java.time.Instant.ofEpochMilli(since).toString(),
+                        leg.path("missedBytes").asLong() == 0 ? "" : Sizes.format(leg.path("missedBytes").asLong()),
+                        leg.path("reason").asText(""));
+                }
+                table.print(System.out);
+            }
+            JsonNode resync = lv.path("resync");
+            if (resync.isObject()) {
+                long eta = resync.path("etaSeconds").asLong();
+                System.out.println(resync.path("what").asText() + ": " + Sizes.format(resync.path("bytesLeft").asLong()) + " left at "
+                    + Sizes.format(resync.path("bytesPerSecond").asLong()) + "/s" + (eta >= 0 ? ", about " + eta + " s to go" : ""));
+            }
+        }
+    }
+
+    @Command(name = "convert", mixinStandardHelpOptions = true,
+        description = "lv convert -m N | --replace NODE[:PV] | --repair VG/LV: add or remove legs, move one, replace lost ones")
+    static final class Convert implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Option(names = {"-m", "--mirrors"}, description = "copies beyond the first (a new leg copies everything)")
+        Integer mirrors;
+        @Option(names = "--replace", description = "move the leg on NODE (or NODE:PV) elsewhere")
+        String replace;
+        @Option(names = "--repair", description = "replace every leg out of the set whose node is down or gone")
+        boolean repair;
+        @Option(names = "--on", description = "put the new leg on this node")
+        String node;
+        @Option(names = "--alloc", description = "'anywhere': a new leg may be on another PV of a node with a leg")
+        String alloc;
+        @Parameters(paramLabel = "VG/LV")
+        String volume;
+
+        @Override
+        public void run() {
+            var body = new HashMap<String, Object>();
+            if (mirrors != null) {
+                body.put("mirrors", mirrors);
+            }
+            if (replace != null) {
+                body.put("replace", replace);
+            }
+            if (repair) {
+                body.put("repair", true);
+            }
+            if (node != null) {
+                body.put("on", node);
+            }
+            if (alloc != null) {
+                body.put("alloc", alloc);
+            }
+            JsonNode lv = agent.client().post("/v1/lvs/" + path(volume) + "/convert", body);
+            System.out.println(volume + " converted: " + lv.path("legs").size() + " legs; " + lv.path("health").asText());
+        }
+    }
+
+    @Command(name = "resync", mixinStandardHelpOptions = true,
+        description = "lv resync VG/LV [--follow]: how far the legs out of the set have come; with --follow, until all are in sync")
+    static final class Resync implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Option(names = "--follow", description = "show progress until every leg is in sync")
+        boolean follow;
+        @Parameters(paramLabel = "VG/LV")
+        String volume;
+
+        @Override
+        public void run() {
+            long lastLeft = -1;
+            long lastAt = 0;
+            while (true) {
+                JsonNode lv = agent.client().get("/v1/lvs/" + path(volume));
+                long left = 0;
+                for (JsonNode leg : lv.path("legs")) {
+                    left = Math.max(left, leg.path("missedBytes").asLong());
+                }
+                double percent = lv.path("copyPercent").asDouble(100);
+                long now = System.nanoTime();
+                String rate = "";
+                if (lastLeft >= 0 && lastLeft > left) {
+                    double perSecond = (lastLeft - left) / ((now - lastAt) / 1e9);
+                    rate = String.format(Locale.ROOT, ", %s/s, about %d s to go", Sizes.format((long) perSecond),
+                        (long) Math.ceil(left / Math.max(1, perSecond)));
+                }
+                int width = 30;
+                int filled = (int) Math.round(percent / 100 * width);
+                String bar = "[" + "#".repeat(filled) + ".".repeat(width - filled) + "]";
+                boolean done = !lv.path("health").asText().startsWith("degraded");
+                System.out.print((follow ? "\r" : "") + volume + " " + bar + String.format(Locale.ROOT, " %6.2f%%", percent)
+                    + " Cpy%Sync, " + Sizes.format(left) + " to copy" + rate + (done ? "; " + lv.path("health").asText() : ""));
+                if (!follow || done) {
+                    System.out.println();
+                    return;
+                }
+                lastLeft = left;
+                lastAt = now;
+                try {
+                    Thread.sleep(1000);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
         }
     }
 

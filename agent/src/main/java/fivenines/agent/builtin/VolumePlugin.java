@@ -1,7 +1,7 @@
 package fivenines.agent.builtin;
 
 import fivenines.agent.storage.VolumeService;
-import fivenines.block.volume.VolumeEngine;
+import fivenines.block.volume.MirrorEngine;
 import fivenines.plugin.Health;
 import fivenines.plugin.Plugin;
 import fivenines.plugin.PluginCommand;
@@ -51,7 +51,7 @@ public final class VolumePlugin implements Plugin {
     public Map<String, PluginCommand> commands() {
         return Map.of("engines", PluginCommand.of("engines: volumes served here, their epochs and uncommitted chunks", a -> {
             var out = new LinkedHashMap<String, Object>();
-            for (Map.Entry<String, VolumeEngine> e : volumes.engines().entrySet()) {
+            for (Map.Entry<String, MirrorEngine> e : volumes.engines().entrySet()) {
                 out.put(e.getKey(), Map.of("epoch", e.getValue().epoch(), "uncommittedChunks", e.getValue().uncommitted()));
             }
             return out;

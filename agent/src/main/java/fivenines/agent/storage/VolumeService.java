@@ -13,8 +13,10 @@ import fivenines.block.nbd.NbdProtocol;
 import fivenines.block.volume.ChunkDevices;
 import fivenines.block.volume.GuardedExport;
 import fivenines.block.volume.RemoteExport;
-import fivenines.block.volume.VolumeEngine;
-import fivenines.block.volume.VolumeMetadata;
+import fivenines.block.volume.MirrorEngine;
+import fivenines.model.command.AddLeg;
+import fivenines.model.command.DropLeg;
+import fivenines.model.command.RemoveLeg;
 import fivenines.model.cluster.Node;
 import fivenines.model.cluster.NodeState;
 import fivenines.model.command.AttachLogicalVolume;
@@ -72,7 +74,7 @@ public final class VolumeService {
     private final ExportRegistry exports;
     /** Volumes whose attach here has just been applied on this replica (their engine may start from a local read). */
     private final java.util.Set<String> justAttached = ConcurrentHashMap.newKeySet();
-    private final Map<String, VolumeEngine> engines = new ConcurrentHashMap<>();
+    private final Map<String, MirrorEngine> engines = new ConcurrentHashMap<>();
     private final ExecutorService reconciler = Executors.newSingleThreadExecutor(
         Thread.ofPlatform().daemon(true).name("volume-reconcile").factory());
     private volatile boolean running;
@@ -99,7 +101,7 @@ public final class VolumeService {
     }
 
     /** Engines running here, by volume. */
-    public Map<String, VolumeEngine> engines() {
+    public Map<String, MirrorEngine> engines() {
         return Map.copyOf(engines);
     }
 
@@ -111,6 +113,15 @@ public final class VolumeService {
                 return;
             }
             if (command instanceof ReserveChunks) {
+                return;
+            }
+            if (command instanceof AddLeg || command instanceof RemoveLeg) {
+                // legs changed under an engine serving the volume here (a convert): it takes them
+                String path = command instanceof AddLeg a ? a.volumeGroup() + "/" + a.name()
+                    : ((RemoveLeg) command).volumeGroup() + "/" + ((RemoveLeg) command).name();
+                if (engines.containsKey(path) && running) {
+                    reconciler.execute(() -> refresh(path));
+                }
                 return;
             }
             if (command instanceof CommitChunks c) {
@@ -141,6 +152,9 @@ public final class VolumeService {
             case DetachLogicalVolume c -> true;
             case ReserveChunks c -> true;
             case CommitChunks c -> true;
+            case DropLeg c -> true;
+            case AddLeg c -> true;
+            case RemoveLeg c -> true;
             case RemoveNode c -> true;
             default -> false;
         };
@@ -158,7 +172,7 @@ public final class VolumeService {
     public void stop() {
         running = false;
         for (String path : List.copyOf(engines.keySet())) {
-            VolumeEngine engine = engines.remove(path);
+            MirrorEngine engine = engines.remove(path);
             exports.remove(path);
             try {
                 engine.close();
@@ -183,17 +197,18 @@ public final class VolumeService {
         });
         for (String path : List.copyOf(engines.keySet())) {
             if (!mine.containsKey(path)) {
-                VolumeEngine engine = engines.remove(path);
+                MirrorEngine engine = engines.remove(path);
                 exports.remove(path);
                 engine.abandon("no longer attached on " + config.nodeName());
                 LOG.info("{}: no longer attached here; engine stopped", path);
             }
         }
         mine.forEach((path, view) -> {
-            VolumeEngine engine = engines.get(path);
+            MirrorEngine engine = engines.get(path);
             if (engine == null) {
                 try {
-                    engine = new VolumeEngine(metadata(path), devices, COMMIT_INTERVAL);
+                    engine = new MirrorEngine(new StoreMirrorMetadata(cluster, config.nodeName(), path, justAttached), devices,
+                        settings());
                     engines.put(path, engine);
                     exports.add(engine);
                     LOG.info("{}: attached here at epoch {}, serving it as NBD export {}", path, view.epoch(), path);
@@ -201,90 +216,27 @@ public final class VolumeService {
                     LOG.error("{}: cannot start its volume engine: {}", path, e.getMessage());
                 }
             } else if (engine.epoch() != view.epoch()) {
-                engine.refresh(view);
+                try {
+                    engine.refresh(view);
+                } catch (IOException e) {
+                    LOG.warn("{}: its engine cannot take epoch {}: {}", path, view.epoch(), e.getMessage());
+                }
             }
         });
     }
 
     /** Brings the engine serving {@code path} here up to what the store has committed (a migration's switch-over). */
     public void refresh(String path) {
-        VolumeEngine engine = engines.get(path);
+        MirrorEngine engine = engines.get(path);
         if (engine != null) {
             try {
                 engine.refresh(cluster.store().readLinearizable(state -> state.volumes().view(path)));
             } catch (Rejection gone) {
                 LOG.debug("{}: gone before its refresh", path);
+            } catch (IOException e) {
+                LOG.warn("{}: its engine cannot take the store's state: {}", path, e.getMessage());
             }
         }
-    }
-
-    private VolumeMetadata metadata(String path) {
-        int slash = path.indexOf('/');
-        String vg = path.substring(0, slash);
-        String lv = path.substring(slash + 1);
-        return new VolumeMetadata() {
-            @Override
-            public String node() {
-                return config.nodeName();
-            }
-
-            /**
-             * Right after this node's own attach was applied here, the local replica holds every mapping
-             * committed before it, and no one else can commit after it unless the attachment is shared
-             * (a migration's destination, which reads the volume linearizably again at the switch-over).
-             * Otherwise (an agent restarting, whose replica may still be catching up) it reads linearizably.
-             */
-            @Override
-            public VolumeView initialView() throws IOException {
-                if (justAttached.remove(path)) {
-                    try {
-                        return cluster.store().read(state -> state.volumes().view(path));
-                    } catch (Rejection gone) {
-                        throw new NbdErrorException(NbdProtocol.ESHUTDOWN, gone.getMessage());
-                    }
-                }
-                return view();
-            }
-
-            @Override
-            public VolumeView view() throws IOException {
-                try {
-                    return cluster.store().readLinearizable(state -> state.volumes().view(path));
-                } catch (Rejection gone) {
-                    throw new NbdErrorException(NbdProtocol.ESHUTDOWN, gone.getMessage());
-                } catch (StoreException e) {
-                    throw new NbdErrorException(NbdProtocol.EIO, path + ": the store cannot be read: " + e.getMessage());
-                }
-            }
-
-            @Override
-            @SuppressWarnings("unchecked")
-            public List<ChunkRef> reserve(long epoch, int count) throws IOException {
-                return (List<ChunkRef>) submit(path, new ReserveChunks(vg, lv, config.nodeName(), epoch, count));
-            }
-
-            @Override
-            public void commit(long epoch, List<ChunkMapping> mappings) throws IOException {
-                submit(path, new CommitChunks(vg, lv, config.nodeName(), epoch, mappings));
-            }
-        };
-    }
-
-    private Object submit(String path, Command command) throws NbdErrorException {
-        Result result;
-        try {
-            result = cluster.store().submitAndWait(command);
-        } catch (StoreException e) {
-            throw new NbdErrorException(NbdProtocol.EIO, path + ": " + e.getMessage());
-        }
-        return switch (result) {
-            case Result.Applied applied -> applied.value();
-            case Result.Rejected rejected -> throw new NbdErrorException(switch (rejected.reason()) {
-                case NO_SPACE -> NbdProtocol.ENOSPC;
-                case STALE_EPOCH, NOT_FOUND -> NbdProtocol.ESHUTDOWN;
-                default -> NbdProtocol.EIO;
-            }, path + ": " + rejected.message());
-        };
     }
 
     /** The engines' way to their chunks: this node's PVs directly, other nodes' through their block services. */
@@ -343,7 +295,7 @@ public final class VolumeService {
             return null;
         }
         return exports.find(parsed.physicalVolumeExport())
-            .filter(e -> !(e instanceof VolumeEngine))
+            .filter(e -> !(e instanceof MirrorEngine))
             .map(e -> (BlockExport) new GuardedExport(e, parsed.volume(), parsed.epoch(), this::epoch))
             .orElse(null);
     }
@@ -410,7 +362,7 @@ public final class VolumeService {
 
     private synchronized void detachHere(String vg, String lv) {
         String path = vg + "/" + lv;
-        VolumeEngine engine = engines.remove(path);
+        MirrorEngine engine = engines.remove(path);
         if (engine != null) {
             exports.remove(path);
             try {
@@ -431,7 +383,7 @@ public final class VolumeService {
                 + "/snapshot", Map.of("name", name, "writable", writable));
             return;
         }
-        VolumeEngine engine = engines.get(path);
+        MirrorEngine engine = engines.get(path);
         if (engine == null) {
             ApiException.valueOf(cluster.store().submitAndWait(new SnapshotLogicalVolume(vg, lv, name, writable, volume.epoch())));
             return;
@@ -442,6 +394,28 @@ public final class VolumeService {
         } catch (IOException e) {
             throw new ApiException(503, "cannot quiesce " + path + " for its snapshot: " + e.getMessage(), true);
         }
+    }
+
+    /**
+     * The mirror settings from the cluster config: {@code volume.leg_timeout_ms} (how long a leg may take
+     * before it leaves the set; default 2000) and {@code volume.resync_mib_per_s} (resync rate; default 200, 0: unthrottled).
+     */
+    private MirrorEngine.Settings settings() {
+        var defaults = MirrorEngine.Settings.defaults();
+        long timeout = configLong("volume.leg_timeout_ms", defaults.legTimeout().toMillis());
+        long rate = configLong("volume.resync_mib_per_s", defaults.resyncBytesPerSecond() >> 20);
+        return new MirrorEngine.Settings(COMMIT_INTERVAL, Duration.ofMillis(Math.max(50, timeout)), rate << 20);
+    }
+
+    private long configLong(String key, long fallback) {
+        return cluster.store().read(state -> state.configuration().get(key)).map(value -> {
+            try {
+                return Long.parseLong(value.trim());
+            } catch (NumberFormatException e) {
+                LOG.warn("config {}={} is not a number; using {}", key, value, fallback);
+                return fallback;
+            }
+        }).orElse(fallback);
     }
 
     private boolean reachable(String node) {

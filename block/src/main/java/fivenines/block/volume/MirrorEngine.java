@@ -194,6 +194,38 @@ public final class MirrorEngine implements AttachedVolume {
         }
     }
 
+    /** Whether the volume has more than one leg (else every request goes straight to the one, as on a plain volume). */
+    private boolean mirrored() {
+        legLock.readLock().lock();
+        try {
+            return legs.size() > 1;
+        } finally {
+            legLock.readLock().unlock();
+        }
+    }
+
+    /** The one leg's engine while the volume is not mirrored, else null. */
+    private VolumeEngine sole() {
+        legLock.readLock().lock();
+        try {
+            return legs.size() == 1 ? open.get(legs.keySet().iterator().next()) : null;
+        } finally {
+            legLock.readLock().unlock();
+        }
+    }
+
+    /** Like a plain volume's: true while its one leg is on this node's own PVs (a mirror hands requests to threads). */
+    @Override
+    public boolean servesFromMemory() {
+        VolumeEngine one = sole();
+        return one != null && cutOff == null && one.servesFromMemory();
+    }
+
+    /** Chunks written and not yet committed to the store, on all legs. */
+    public int uncommitted() {
+        return open.values().stream().mapToInt(VolumeEngine::uncommitted).sum();
+    }
+
     /** Bytes copied by resyncs and repairs since the engine started. */
     public long copiedBytes() {
         return copiedBytes.get();
@@ -212,6 +244,11 @@ public final class MirrorEngine implements AttachedVolume {
         int start = target.position();
         quiesce.readLock().lock();
         try {
+            VolumeEngine one = sole();
+            if (one != null) {
+                one.read(offset, target);
+                return;
+            }
             for (int attempt = 0; ; attempt++) {
                 int leg = readLeg();
                 VolumeEngine engine = open.get(leg);
@@ -312,6 +349,12 @@ public final class MirrorEngine implements AttachedVolume {
         long lastRegion = ActivityLog.region(lastChunk);
         quiesce.readLock().lock();
         try {
+            VolumeEngine one = sole();
+            if (one != null) {
+                // one leg: nothing to keep alike, no activity log (a leg added later copies everything first)
+                io.run(legs.keySet().iterator().next(), one);
+                return;
+            }
             activity.enter(firstRegion, lastRegion);
             try {
                 List<ReentrantReadWriteLock> locked = lockStripes(firstChunk, lastChunk);
@@ -366,6 +409,12 @@ public final class MirrorEngine implements AttachedVolume {
         }
         if (targets.isEmpty()) {
             throw new NbdErrorException(NbdProtocol.EIO, name + " has no leg to write to");
+        }
+        if (targets.size() == 1) {
+            // no other leg to go on with: the request is the leg's, and so is its outcome
+            var only = targets.entrySet().iterator().next();
+            io.run(only.getKey(), only.getValue());
+            return;
         }
         var futures = new TreeMap<Integer, Future<Void>>();
         for (var target : targets.entrySet()) {
