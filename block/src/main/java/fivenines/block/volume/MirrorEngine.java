@@ -82,6 +82,9 @@ public final class MirrorEngine implements AttachedVolume {
     private final ActivityLog activity;
     private final ExecutorService fanout = Executors.newVirtualThreadPerTaskExecutor();
     private final AtomicInteger turn = new AtomicInteger();
+    /** Chunk spans of writes being fanned out now (a leg dropped meanwhile may or may not have them). */
+    private final Map<Long, ChunkSpan> inFlight = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong requests = new java.util.concurrent.atomic.AtomicLong();
     private final Object wakeup = new Object();
     private final Thread worker;
     private volatile Progress progress;
@@ -416,6 +419,18 @@ public final class MirrorEngine implements AttachedVolume {
             io.run(only.getKey(), only.getValue());
             return;
         }
+        long id = requests.incrementAndGet();
+        if (chunks > 0) {
+            inFlight.put(id, new ChunkSpan(firstChunk, chunks));
+        }
+        try {
+            fanOutTo(targets, firstChunk, chunks, io);
+        } finally {
+            inFlight.remove(id);
+        }
+    }
+
+    private void fanOutTo(Map<Integer, VolumeEngine> targets, long firstChunk, long chunks, LegIo io) throws IOException {
         var futures = new TreeMap<Integer, Future<Void>>();
         for (var target : targets.entrySet()) {
             futures.put(target.getKey(), fanout.submit(() -> {
@@ -495,9 +510,17 @@ public final class MirrorEngine implements AttachedVolume {
             }
             String why = "leg " + index + (leg.node() == null ? "" : " on " + leg.node()) + ": " + reason;
             LOG.warn("{}: {}; taking it out of the set", name, why);
+            // besides the failed write: writes still in flight (the leg may not get them), and chunks the
+            // leg's engine mapped without committing yet (lost with it)
+            var all = new fivenines.model.storage.ChunkSet(missed);
+            inFlight.values().forEach(all::add);
+            VolumeEngine failing = open.get(index);
+            if (failing != null) {
+                failing.uncommittedChunks().forEach(c -> all.add(c, 1));
+            }
             try {
                 withEpoch(at -> {
-                    metadata.dropLeg(at, index, why, missed);
+                    metadata.dropLeg(at, index, why, all.spans());
                     return null;
                 });
             } catch (IOException e) {

@@ -118,6 +118,13 @@ public final class VolumeEngine implements AttachedVolume {
         return epoch;
     }
 
+    /** Volume chunks written to new chunks whose mappings are not committed yet (lost if the engine is abandoned). */
+    public List<Long> uncommittedChunks() {
+        synchronized (pending) {
+            return pending.stream().map(ChunkMapping::virtualChunk).toList();
+        }
+    }
+
     /** Mappings written but not yet committed to the store. */
     public int uncommitted() {
         synchronized (pending) {

@@ -67,7 +67,7 @@ class MirrorEngineProperties {
             net.jqwik.api.Tuple.of(2, Arbitraries.just(new Flush()))).list().ofMinSize(4).ofMaxSize(18);
     }
 
-    @Property(tries = 12)
+    @Property(tries = 20)
     void acknowledgedWritesAreOnEveryLegInTheSet(@ForAll("steps") List<Step> steps) throws Exception {
         Path dir = Files.createTempDirectory("mirror-property");
         try (var cluster = new VolumeTestCluster(dir, 32L * MIB)) {
