@@ -16,7 +16,7 @@ import java.util.Map;
     subcommands = {LogicalVolumeCommand.Create.class, LogicalVolumeCommand.Extend.class, LogicalVolumeCommand.Rename.class,
         LogicalVolumeCommand.Remove.class, LogicalVolumeCommand.ListVolumes.class, LogicalVolumeCommand.Show.class,
         LogicalVolumeCommand.Snapshot.class, LogicalVolumeCommand.Attach.class, LogicalVolumeCommand.Detach.class,
-        LogicalVolumeCommand.Convert.class, LogicalVolumeCommand.Resync.class,
+        LogicalVolumeCommand.Convert.class, LogicalVolumeCommand.Resync.class, LogicalVolumeCommand.Check.class,
         VolumeTransfer.Import.class, VolumeTransfer.Export.class})
 final class LogicalVolumeCommand {
 
@@ -236,6 +236,38 @@ final class LogicalVolumeCommand {
             }
             JsonNode lv = agent.client().post("/v1/lvs/" + path(volume) + "/convert", body);
             System.out.println(volume + " converted: " + lv.path("legs").size() + " legs; " + lv.path("health").asText());
+        }
+    }
+
+    @Command(name = "check", mixinStandardHelpOptions = true,
+        description = "lv check VG/LV [--repair [--from LEG]]: compare the legs online (LVM's --syncaction check|repair)")
+    static final class Check implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Option(names = "--repair", description = "rewrite the chunks that differ, from one leg onto the others")
+        boolean repair;
+        @Option(names = "--from", description = "the leg to repair from (default: the serving node's leg, else the first)")
+        Integer from;
+        @Parameters(paramLabel = "VG/LV")
+        String volume;
+
+        @Override
+        public void run() {
+            var body = new HashMap<String, Object>();
+            body.put("repair", repair);
+            if (from != null) {
+                body.put("from", from);
+            }
+            JsonNode result = agent.client().post("/v1/lvs/" + path(volume) + "/check", body);
+            long mismatched = result.path("mismatchedChunks").asLong();
+            System.out.println(volume + ": legs " + result.path("legsCompared") + " compared over "
+                + Sizes.format(result.path("chunksChecked").asLong() << 20) + ": " + (mismatched == 0 ? "alike"
+                : Sizes.format(mismatched << 20) + " differ (mismatch count " + mismatched + ", in 1 MiB chunks: "
+                + result.path("mismatched") + ")" + (result.hasNonNull("repairedFrom") ? "; rewritten from leg "
+                + result.path("repairedFrom").asInt() : "; 'nines lv check --repair' rewrites them")));
+            if (mismatched > 0 && !repair) {
+                throw new Nines.CommandFailed(volume + ": its legs differ in " + mismatched + " chunks");
+            }
         }
     }
 

@@ -109,6 +109,101 @@ class MirrorSystemTest extends ClusterSystemTest {
         qemuIoOk(uri, List.of("read -P 0x5c 0 1M", "read -P 0x5d 1M 1M", "read -P 0x5c 2M 14M"));
     }
 
+    @Test
+    void whenTheWritersNodeDiesTheNextWriterMakesTheLegsAlikeWhereWritesWereOpenBeforeServing() throws Exception {
+        cluster = TestCluster.ofThree(dir);
+        String pv1 = pv("node1", "pv1.img", 64 * MiB);
+        String pv2 = pv("node2", "pv2.img", 64 * MiB);
+        api("node1").post("/v1/vgs", Map.of("name", "vg", "pvs", List.of(pv1, pv2)));
+        api("node1").post("/v1/lvs", Map.of("vg", "vg", "name", "web", "size", 16 * MiB, "mirrors", 1, "on", "node1"));
+        JsonNode attached = api("node1").post("/v1/lvs/vg/web/attach", Map.of("node", "node0"));
+        String uri = attached.path("attachments").get(0).path("nbdUnixUri").asText();
+        qemuIoOk(uri, List.of("write -P 0x11 0 16M", "flush", "write -P 0x12 8M 1M", "flush"));
+        JsonNode open = api("node1").get("/v1/lvs/vg/web");
+        cluster.get("node0").kill();
+        // the dead writer's last write reached one leg only: node2's copy of chunk 8 is older
+        try (var raf = new RandomAccessFile(pv2File().toFile(), "rw")) {
+            raf.seek(DATA_OFFSET + 8 * MiB);
+            byte[] old = new byte[(int) MiB];
+            java.util.Arrays.fill(old, (byte) 0x11);
+            raf.write(old);
+        }
+        assertFalse(sha(pv1File(), 16 * MiB).equals(sha(pv2File(), 16 * MiB)));
+        // node0 cannot be reached: its attachment goes through the store alone
+        TestCluster.await(cluster.get("node1"), n -> {
+            try {
+                api("node1").post("/v1/lvs/vg/web/detach", Map.of());
+                return true;
+            } catch (RuntimeException e) {
+                return false;
+            }
+        }, Duration.ofSeconds(60), "vg/web detached from the dead node0");
+        JsonNode again = api("node1").post("/v1/lvs/vg/web/attach", Map.of("node", "node1"));
+        assertEquals(sha(pv1File(), 16 * MiB), sha(pv2File(), 16 * MiB),
+            "the regions node0 had open were made alike before node1 served anything: " + open.path("legs"));
+        String onNode1 = again.path("attachments").get(0).path("nbdUnixUri").asText();
+        qemuIoOk(onNode1, List.of("read -P 0x11 0 8M", "read -P 0x12 8M 1M", "read -P 0x11 9M 7M"));
+        var check = Cli.nines(cluster.get("node2"), "lv", "check", "vg/web");
+        assertEquals(0, check.exit(), check.toString());
+        assertTrue(check.out().contains("alike"), check.toString());
+    }
+
+    @Test
+    void checkFindsLegsThatDifferAndRepairRewritesThem() throws Exception {
+        cluster = TestCluster.ofThree(dir);
+        String pv1 = pv("node1", "pv1.img", 64 * MiB);
+        String pv2 = pv("node2", "pv2.img", 64 * MiB);
+        api("node0").post("/v1/vgs", Map.of("name", "vg", "pvs", List.of(pv1, pv2)));
+        api("node0").post("/v1/lvs", Map.of("vg", "vg", "name", "web", "size", 8 * MiB, "mirrors", 1, "on", "node1"));
+        JsonNode attached = api("node0").post("/v1/lvs/vg/web/attach", Map.of("node", "node0"));
+        qemuIoOk(attached.path("attachments").get(0).path("nbdUnixUri").asText(), List.of("write -P 0x21 0 8M", "flush"));
+        api("node0").post("/v1/lvs/vg/web/detach", Map.of());
+        try (var raf = new RandomAccessFile(pv2File().toFile(), "rw")) {
+            raf.seek(DATA_OFFSET + 3 * MiB + 4096);
+            raf.write(new byte[] {9, 9, 9});
+        }
+        var check = Cli.nines(cluster.get("node0"), "lv", "check", "vg/web");
+        assertEquals(1, check.exit(), check.toString());
+        assertTrue(check.out().contains("1.00 MiB differ") || check.out().contains("differ (mismatch count 1"), check.toString());
+        var repair = Cli.nines(cluster.get("node0"), "lv", "check", "vg/web", "--repair", "--from", "0");
+        assertEquals(0, repair.exit(), repair.toString());
+        assertTrue(repair.out().contains("rewritten from leg 0"), repair.toString());
+        assertEquals(sha(pv1File(), 8 * MiB), sha(pv2File(), 8 * MiB));
+        assertTrue(show().path("attachments").isEmpty(), "attached for the check only");
+    }
+
+    @Test
+    void aWriterCutOffFromTheStoreAndItsLegsCannotDropALegSoItsWritesAreNotAcknowledged() throws Exception {
+        try (var lan = new fivenines.testsupport.cluster.Lan("mi" + ProcessHandle.current().pid() % 10_000,
+            (int) (ProcessHandle.current().pid() % 200) + 21, 3)) {
+            cluster = TestCluster.ofThree(dir, lan);
+            String pv1 = pv("node1", "pv1.img", 64 * MiB);
+            String pv2 = pv("node2", "pv2.img", 64 * MiB);
+            api("node1").post("/v1/vgs", Map.of("name", "vg", "pvs", List.of(pv1, pv2)));
+            api("node1").post("/v1/lvs", Map.of("vg", "vg", "name", "web", "size", 8 * MiB, "mirrors", 1, "on", "node1"));
+            JsonNode attached = api("node1").post("/v1/lvs/vg/web/attach", Map.of("node", "node0"));
+            String uri = attached.path("attachments").get(0).path("nbdUnixUri").asText();
+            qemuIoOk(uri, List.of("write -P 0x31 0 8M", "flush"));
+
+            lan.cut(List.of(0), List.of(1, 2));
+            try {
+                Process write = new ProcessBuilder("qemu-io", "-f", "raw", "-c", "write -P 0x32 1M 64k", "-c", "flush", uri)
+                    .redirectErrorStream(true).start();
+                write.getOutputStream().close();
+                String out = new String(write.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertTrue(write.waitFor(120, TimeUnit.SECONDS));
+                assertTrue(write.exitValue() != 0 || out.contains("failed"), "the cut-off writer's write failed: " + out);
+                JsonNode seen = api("node1").get("/v1/lvs/vg/web");
+                for (JsonNode leg : seen.path("legs")) {
+                    assertEquals("in-sync", leg.path("state").asText(), "no leg was dropped: " + seen);
+                }
+            } finally {
+                lan.heal();
+            }
+            assertEquals(sha(pv1File(), 8 * MiB), sha(pv2File(), 8 * MiB), "the legs are alike");
+        }
+    }
+
     private long missed(JsonNode volume) {
         long most = 0;
         for (JsonNode leg : volume.path("legs")) {

@@ -418,6 +418,48 @@ class VmSystemTest extends ClusterSystemTest {
      * the VM shows as failed, nothing stays attached and nothing is retried; fixed, it starts.
      */
     @Test
+    void aGuestOnAMirroredVolumeKeepsWritingWhenALegsNodeIsKilledAndLosesNoAcknowledgedRecord() throws Exception {
+        long t0 = System.nanoTime();
+        // a third node holds the second leg (and keeps the store's quorum when it is killed)
+        if (nodes.agents.stream().noneMatch(a -> a.name.equals("node2"))) {
+            nodes.join(nodes.add("node2"), false);
+            nodes.awaitOnEvery(s -> s.path("nodes").size() == 3, Duration.ofSeconds(60), "three nodes seen by all");
+        }
+        String pv1 = pv("node1", "mirror1.img", 128 * MiB);
+        String pv2 = pv("node2", "mirror2.img", 128 * MiB);
+        api("node0").post("/v1/vgs", Map.of("name", "mirror", "pvs", List.of(pv1, pv2)));
+        JsonNode volume = api("node0").post("/v1/lvs", Map.of("vg", "mirror", "name", "disk", "size", 64 * MiB, "thin", true,
+            "mirrors", 1, "on", "node1"));
+        assertEquals(2, volume.path("legs").size(), volume.toString());
+        define("node0", "mirrored", "mirror/disk", List.of(Map.of("mac", "52:54:00:00:00:41", "network", "user")));
+        assertRunsOn("mirrored", start("mirrored", "node0"), "node0");
+        long before = awaitAcknowledged("mirrored", 10, Duration.ofSeconds(120));
+        lap(t0, "guest writing on a mirror, legs on node1 and node2");
+
+        nodes.get("node2").kill();
+        long after = awaitAcknowledged("mirrored", before + 10, Duration.ofSeconds(60));
+        JsonNode degraded = api("node0").get("/v1/lvs/mirror/disk");
+        assertTrue(degraded.path("health").asText().startsWith("degraded"), degraded.toString());
+        JsonNode vm = api("node0").get("/v1/vms/mirrored");
+        assertEquals("running", vm.path("state").asText(), "the guest did not stay paused: " + vm);
+        lap(t0, "leg on node2 out of the set, guest at " + after);
+
+        nodes.get("node2").start();
+        TestCluster.await(nodes.get("node0"), n -> {
+            try {
+                return api("node0").get("/v1/lvs/mirror/disk").path("health").asText().startsWith("in sync");
+            } catch (IOException e) {
+                return false;
+            }
+        }, Duration.ofSeconds(120), "the leg on node2 in sync again");
+        awaitAcknowledged("mirrored", after + 5, Duration.ofSeconds(60));
+        stop("mirrored");
+        long last = acknowledged(console("mirrored"));
+        export("node0", "mirror/disk").requireHolds(last);
+        lap(t0, "resynced; every one of " + last + " acknowledged records on the disk");
+    }
+
+    @Test
     void aVmThatCannotStartFailsWithItsReasonHoldsNothingAndStartsOnceFixed() throws Exception {
         long t0 = System.nanoTime();
         String pv0 = pv("node0", "fail0.img", 128 * MiB);

@@ -55,6 +55,14 @@ public final class VolumeRoutes {
             .map(v -> describe(v, s)).toList()));
         router.add("GET", "/v1/lvs/{vg}/{name}", r -> show(r.path("vg"), r.path("name")));
         router.add("POST", "/v1/lvs/{vg}/{name}/convert", this::convert);
+        router.add("POST", "/v1/lvs/{vg}/{name}/check", r -> {
+            JsonNode body = r.json();
+            if (body.has("from") && !body.path("from").canConvertToInt()) {
+                throw ApiException.badRequest("'from' is a leg number ('nines lv show' lists them)");
+            }
+            return volumes.check(r.path("vg"), r.path("name"), body.path("repair").asBoolean(false),
+                body.has("from") ? body.path("from").asInt() : null);
+        });
         router.add("POST", "/v1/lvs", this::create);
         router.add("POST", "/v1/lvs/{vg}/{name}/extend", r -> volume(new ExtendLogicalVolume(r.path("vg"), r.path("name"),
             newSize(r))));

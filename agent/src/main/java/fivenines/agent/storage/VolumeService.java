@@ -43,6 +43,8 @@ import fivenines.store.StoreException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import com.fasterxml.jackson.databind.JsonNode;
+
 import java.io.IOException;
 import java.time.Duration;
 import java.util.HashMap;
@@ -416,6 +418,60 @@ public final class VolumeService {
                 return fallback;
             }
         }).orElse(fallback);
+    }
+
+    /**
+     * Compares a volume's legs (and with {@code repair} rewrites what differs from leg {@code from}):
+     * by the node serving it, else here, attached for the check and detached after.
+     */
+    public Object check(String vg, String lv, boolean repair, Integer from) {
+        String path = vg + "/" + lv;
+        LogicalVolume volume = cluster.store().readLinearizable(s -> s.volumes().requireVolume(vg, lv));
+        if (!volume.mirrored()) {
+            throw new ApiException(409, path + " has one leg: there is nothing to compare it with");
+        }
+        if (volume.attachments().size() > 1) {
+            throw new ApiException(409, path + " is attached on " + volume.attachments().stream().map(Attachment::node).toList()
+                + " (a migration); check it once it has one writer");
+        }
+        if (volume.attached() && !volume.attachments().getFirst().node().equals(config.nodeName())) {
+            var body = new HashMap<String, Object>();
+            body.put("repair", repair);
+            if (from != null) {
+                body.put("from", from);
+            }
+            return forwardForResult(volume.attachments().getFirst().node(), "/v1/lvs/" + AgentClient.encode(vg) + "/"
+                + AgentClient.encode(lv) + "/check", body);
+        }
+        boolean attachedForCheck = !volume.attached();
+        if (attachedForCheck) {
+            attach(vg, lv, config.nodeName(), false, false);
+        }
+        try {
+            MirrorEngine engine = engines.get(path);
+            if (engine == null) {
+                throw new ApiException(500, path + " is attached here but its engine is not running; see the agent log");
+            }
+            return engine.check(repair, from);
+        } catch (NbdErrorException e) {
+            throw new ApiException(e.errno() == NbdProtocol.EINVAL ? 400 : 409, e.getMessage());
+        } catch (IOException e) {
+            throw new ApiException(503, path + ": the check stopped: " + e.getMessage(), false);
+        } finally {
+            if (attachedForCheck) {
+                detachHere(vg, lv);
+            }
+        }
+    }
+
+    private JsonNode forwardForResult(String node, String path, Map<String, Object> body) {
+        Node member = cluster.store().read(s -> s.membership().node(node)).orElseThrow(() -> ApiException.notFound(
+            "no node '" + node + "'"));
+        try {
+            return new AgentClient("http://" + member.apiAddress(), credentials.secret(), Duration.ofMinutes(30)).post(path, body);
+        } catch (AgentClientException e) {
+            throw new ApiException(e.status() == 0 ? 503 : e.status(), e.getMessage(), e.mayHaveHappened());
+        }
     }
 
     private boolean reachable(String node) {

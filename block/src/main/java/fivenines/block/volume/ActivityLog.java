@@ -39,6 +39,8 @@ final class ActivityLog {
     private final Recorder recorder;
     /** Open regions, least recently used first, with the writes in flight in each. */
     private final LinkedHashMap<Long, int[]> open = new LinkedHashMap<>(16, 0.75f, true);
+    /** When each open region was last entered (nanoTime), for closing idle ones. */
+    private final java.util.HashMap<Long, Long> lastUsed = new java.util.HashMap<>();
     /** Regions being opened (their record not yet made): writers into them wait. */
     private final Set<Long> opening = new HashSet<>();
     private final Map<Integer, ChunkSet> missed = new TreeMap<>();
@@ -48,7 +50,11 @@ final class ActivityLog {
     ActivityLog(int maxOpen, Recorder recorder, Iterable<Long> alreadyOpen) {
         this.maxOpen = maxOpen;
         this.recorder = recorder;
-        alreadyOpen.forEach(region -> open.put(region, new int[1]));
+        long now = System.nanoTime();
+        alreadyOpen.forEach(region -> {
+            open.put(region, new int[1]);
+            lastUsed.put(region, now);
+        });
     }
 
     static long region(long chunk) {
@@ -108,11 +114,16 @@ final class ActivityLog {
                     }
                 }
                 int excess = open.size() + toOpen.size() - maxOpen;
+                if (excess > 0) {
+                    // closing costs a flush of every leg: close an eighth of the log at once, not one region per write
+                    excess = Math.max(excess, maxOpen / 8);
+                }
                 for (Iterator<Map.Entry<Long, int[]>> it = open.entrySet().iterator(); excess > 0 && it.hasNext(); ) {
                     Map.Entry<Long, int[]> e = it.next();
                     if (e.getValue()[0] == 0 && (e.getKey() < first || e.getKey() > last)) {
                         toClose.add(e.getKey());
                         it.remove();
+                        lastUsed.remove(e.getKey());
                         excess--;
                     }
                 }
@@ -128,10 +139,18 @@ final class ActivityLog {
                 synchronized (this) {
                     opening.removeAll(toOpen);
                     if (recorded) {
-                        toOpen.forEach(r -> open.put(r, new int[] {1}));
+                        long now = System.nanoTime();
+                        toOpen.forEach(r -> {
+                            open.put(r, new int[] {1});
+                            lastUsed.put(r, now);
+                        });
                     } else {
                         // nothing changed in the record: the closed regions stay open, the write fails
-                        toClose.forEach(r -> open.put(r, new int[1]));
+                        long now = System.nanoTime();
+                        toClose.forEach(r -> {
+                            open.put(r, new int[1]);
+                            lastUsed.put(r, now);
+                        });
                         for (long r = first; r <= last; r++) {
                             int[] inFlight = open.get(r);
                             if (inFlight != null && !toOpen.contains(r)) {
@@ -153,10 +172,59 @@ final class ActivityLog {
                 return false;
             }
         }
+        long now = System.nanoTime();
         for (long r = first; r <= last; r++) {
             open.get(r)[0]++;
+            lastUsed.put(r, now);
         }
         return true;
+    }
+
+    /**
+     * Closes the regions no write has entered for {@code idle} (after a flush of every leg), so that
+     * a writer that dies after a quiet spell leaves little to repair. Returns how many it closed.
+     */
+    int closeIdle(java.time.Duration idle) throws IOException {
+        recording.lock();
+        try {
+            var toClose = new ArrayList<Long>();
+            synchronized (this) {
+                long cutoff = System.nanoTime() - idle.toNanos();
+                for (Map.Entry<Long, int[]> e : open.entrySet()) {
+                    if (e.getValue()[0] == 0 && lastUsed.getOrDefault(e.getKey(), 0L) < cutoff) {
+                        toClose.add(e.getKey());
+                    }
+                }
+                if (toClose.isEmpty()) {
+                    return 0;
+                }
+                toClose.forEach(r -> {
+                    open.remove(r);
+                    lastUsed.remove(r);
+                });
+            }
+            boolean recorded = false;
+            Map<Integer, List<ChunkSpan>> drained = drainMissed();
+            try {
+                recorder.flushLegs();
+                recorder.record(List.of(), spans(toClose, chunks), drained);
+                recorded = true;
+            } finally {
+                if (!recorded) {
+                    restoreMissed(drained);
+                    synchronized (this) {
+                        long now = System.nanoTime();
+                        toClose.forEach(r -> {
+                            open.putIfAbsent(r, new int[1]);
+                            lastUsed.put(r, now);
+                        });
+                    }
+                }
+            }
+            return toClose.size();
+        } finally {
+            recording.unlock();
+        }
     }
 
     /** The write into regions {@code first..last} is done (on every leg, or failed). */

@@ -50,7 +50,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 public final class MirrorEngine implements AttachedVolume {
     private static final Logger LOG = LoggerFactory.getLogger(MirrorEngine.class);
     private static final long CHUNK = Volumes.CHUNK_SIZE;
-    private static final int MAX_OPEN_REGIONS = 32;
+    /** Regions the activity log keeps open (1 GiB of 4 MiB regions; DRBD's default covers about 4.7 GiB). */
+    private static final int MAX_OPEN_REGIONS = 256;
+    /** A region no write entered for this long is closed in the background. */
+    private static final Duration IDLE_REGION = Duration.ofSeconds(60);
     /** Chunks copied between two records of resync progress. */
     private static final int RESYNC_BATCH = 32;
     private static final int EPOCH_RETRIES = 4;
@@ -260,10 +263,14 @@ public final class MirrorEngine implements AttachedVolume {
                 }
                 try {
                     target.position(start);
-                    timed(leg, () -> {
+                    if (localLeg(List.of(leg)) != null) {
                         engine.read(offset, target.duplicate().position(start));
-                        return null;
-                    });
+                    } else {
+                        timed(leg, () -> {
+                            engine.read(offset, target.duplicate().position(start));
+                            return null;
+                        });
+                    }
                     target.position(target.limit());
                     return;
                 } catch (IOException e) {
@@ -432,39 +439,108 @@ public final class MirrorEngine implements AttachedVolume {
 
     private void fanOutTo(Map<Integer, VolumeEngine> targets, long firstChunk, long chunks, LegIo io) throws IOException {
         var futures = new TreeMap<Integer, Future<Void>>();
+        Integer inline = localLeg(targets.keySet());
         for (var target : targets.entrySet()) {
+            if (inline != null && inline.equals(target.getKey())) {
+                continue;
+            }
             futures.put(target.getKey(), fanout.submit(() -> {
                 io.run(target.getKey(), target.getValue());
                 return null;
             }));
         }
-        long deadline = System.nanoTime() + settings.legTimeout().toNanos();
+        long started = System.nanoTime();
+        long deadline = started + settings.legTimeout().toNanos();
         var failed = new TreeMap<Integer, String>();
+        var late = new TreeMap<Integer, Future<Void>>();
         IOException refusal = null;
+        if (inline != null) {
+            // this node's own leg on this thread (a local disk does not go silent the way a network does)
+            try {
+                io.run(inline, targets.get(inline));
+            } catch (IOException e) {
+                if (legFailure(e)) {
+                    failed.put(inline, String.valueOf(e.getMessage()));
+                } else {
+                    refusal = e;
+                }
+            }
+        }
         for (var f : futures.entrySet()) {
             try {
                 f.getValue().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
             } catch (TimeoutException e) {
-                failed.put(f.getKey(), "did not answer within " + settings.legTimeout().toMillis() + " ms");
+                late.put(f.getKey(), f.getValue());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new NbdErrorException(NbdProtocol.EIO, name + ": interrupted");
             } catch (ExecutionException e) {
-                Throwable cause = e.getCause();
-                IOException io2 = cause instanceof IOException x ? x : new IOException(String.valueOf(cause), cause);
-                if (legFailure(io2)) {
-                    failed.put(f.getKey(), String.valueOf(io2.getMessage()));
+                IOException cause = cause(e);
+                if (legFailure(cause)) {
+                    failed.put(f.getKey(), String.valueOf(cause.getMessage()));
                 } else {
-                    refusal = io2;
+                    refusal = cause;
                 }
             }
         }
+        if (!late.isEmpty() && late.size() + failed.size() == targets.size()) {
+            // no leg has it yet: the slowness is this node's or the whole cluster's, not one leg's. Waiting
+            // on (to a hard limit) drops nothing that could as well be the only one to finish.
+            long hardDeadline = started + Math.max(settings.legTimeout().toNanos() * 10, Duration.ofSeconds(20).toNanos());
+            for (var f : List.copyOf(late.entrySet())) {
+                try {
+                    f.getValue().get(Math.max(0, hardDeadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                    late.remove(f.getKey());
+                    // one finished: the others have the leg timeout from now on, as at the start
+                    hardDeadline = Math.min(hardDeadline, System.nanoTime() + settings.legTimeout().toNanos());
+                } catch (TimeoutException e) {
+                    // still late
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new NbdErrorException(NbdProtocol.EIO, name + ": interrupted");
+                } catch (ExecutionException e) {
+                    late.remove(f.getKey());
+                    IOException cause = cause(e);
+                    if (legFailure(cause)) {
+                        failed.put(f.getKey(), String.valueOf(cause.getMessage()));
+                    } else {
+                        refusal = cause;
+                    }
+                }
+            }
+            if (late.size() + failed.size() == targets.size() && refusal == null) {
+                throw new NbdErrorException(NbdProtocol.EIO, name + ": no leg finished the request within "
+                    + Duration.ofNanos(System.nanoTime() - started).toMillis() + " ms; no leg was dropped");
+            }
+        }
+        late.keySet().forEach(leg -> failed.put(leg, "did not answer within " + settings.legTimeout().toMillis() + " ms"));
         if (refusal != null) {
             // not the leg's fault (no space, a read-only snapshot, the epoch moved away): the request fails as it is
             throw refusal;
         }
         for (var failure : failed.entrySet()) {
             dropLeg(failure.getKey(), failure.getValue(), chunks > 0 ? List.of(new ChunkSpan(firstChunk, chunks)) : List.of());
+        }
+    }
+
+    private static IOException cause(ExecutionException e) {
+        Throwable cause = e.getCause();
+        return cause instanceof IOException x ? x : new IOException(String.valueOf(cause), cause);
+    }
+
+    /** Of these legs, the one on this node, or null. */
+    private Integer localLeg(java.util.Collection<Integer> indexes) {
+        legLock.readLock().lock();
+        try {
+            for (Integer index : indexes) {
+                Leg leg = legs.get(index);
+                if (leg != null && metadata.node().equals(leg.node())) {
+                    return index;
+                }
+            }
+            return null;
+        } finally {
+            legLock.readLock().unlock();
         }
     }
 
@@ -642,6 +718,9 @@ public final class MirrorEngine implements AttachedVolume {
                 }
                 if (activity.hasMissed()) {
                     activity.recordMissed();
+                }
+                if (!readOnly && mirrored() && activity.openRegions() > 0) {
+                    activity.closeIdle(IDLE_REGION);
                 }
                 if (!readOnly && System.currentTimeMillis() >= backoffUntil && !resyncOnce()) {
                     backoffUntil = System.currentTimeMillis() + 3000;
@@ -894,6 +973,92 @@ public final class MirrorEngine implements AttachedVolume {
             metadata.repaired(at, spans);
             return null;
         });
+    }
+
+    // ---- check and repair ----
+
+    /** What a check found: chunks compared, those whose legs differ, and whether they were rewritten. */
+    public record CheckResult(long chunksChecked, List<ChunkSpan> mismatched, long mismatchedChunks, Integer repairedFrom,
+                              List<Integer> legsCompared) {
+    }
+
+    /**
+     * Compares the in-sync legs chunk by chunk, online (LVM's {@code --syncaction check}: a chunk is
+     * held still against guest writes while it is compared); with {@code repair}, rewrites each
+     * mismatched chunk on the other legs from leg {@code from} (null: this node's leg, else the first).
+     */
+    public CheckResult check(boolean repair, Integer from) throws IOException {
+        requireNotCutOff();
+        Map<Integer, VolumeEngine> legsToCompare = new TreeMap<>();
+        legLock.readLock().lock();
+        try {
+            for (Leg leg : legs.values()) {
+                VolumeEngine engine = open.get(leg.index());
+                if (leg.inSync() && engine != null) {
+                    legsToCompare.put(leg.index(), engine);
+                }
+            }
+        } finally {
+            legLock.readLock().unlock();
+        }
+        int source = from != null ? from : readLeg();
+        if (repair && readOnly) {
+            throw new NbdErrorException(NbdProtocol.EPERM, name + " is a read-only snapshot; it cannot be repaired");
+        }
+        if (from != null && !legsToCompare.containsKey(from)) {
+            throw new NbdErrorException(NbdProtocol.EINVAL, name + ": leg " + from + " is not in sync here (legs in sync: "
+                + legsToCompare.keySet() + ")");
+        }
+        long chunks = (size + CHUNK - 1) / CHUNK;
+        var mismatched = new fivenines.model.storage.ChunkSet();
+        var buffers = new TreeMap<Integer, ByteBuffer>();
+        legsToCompare.keySet().forEach(i -> buffers.put(i, ByteBuffer.allocateDirect((int) CHUNK)));
+        long started = System.nanoTime();
+        quiesce.readLock().lock();
+        try {
+            for (long c = 0; c < chunks && legsToCompare.size() > 1; c++) {
+                ReentrantReadWriteLock stripe = stripes[(int) (c % stripes.length)];
+                stripe.writeLock().lock();
+                try {
+                    long offset = c * CHUNK;
+                    int length = (int) Math.min(CHUNK, size - offset);
+                    for (var e : legsToCompare.entrySet()) {
+                        ByteBuffer b = buffers.get(e.getKey()).clear().limit(length);
+                        e.getValue().read(offset, b);
+                        b.flip();
+                    }
+                    ByteBuffer reference = buffers.get(source);
+                    boolean differs = buffers.values().stream().anyMatch(b -> !b.equals(reference));
+                    if (differs) {
+                        mismatched.add(c, 1);
+                        if (repair) {
+                            for (var e : legsToCompare.entrySet()) {
+                                if (e.getKey() != source) {
+                                    e.getValue().write(offset, reference.duplicate(), false);
+                                }
+                            }
+                        }
+                    }
+                } finally {
+                    stripe.writeLock().unlock();
+                }
+                double seconds = Math.max(1e-3, (System.nanoTime() - started) / 1e9);
+                progress = new Progress((repair ? "repair" : "check") + " of " + legsToCompare.size() + " legs",
+                    (c + 1) * CHUNK, (chunks - c - 1) * CHUNK, (c + 1) * CHUNK / seconds);
+            }
+            if (repair && !mismatched.isEmpty()) {
+                flushAll();
+            }
+        } finally {
+            quiesce.readLock().unlock();
+            progress = null;
+        }
+        if (!mismatched.isEmpty()) {
+            LOG.warn("{}: legs {} differ in {} chunks{}", name, legsToCompare.keySet(), mismatched.size(),
+                repair ? "; rewritten from leg " + source : "");
+        }
+        return new CheckResult(chunks, mismatched.spans(), mismatched.size(), repair ? source : null,
+            List.copyOf(legsToCompare.keySet()));
     }
 
     // ---- quiescing, closing ----
