@@ -195,7 +195,7 @@ public final class VolumeRoutes {
         if (engine != null) {
             // this node serves it: what its engine has done
             shown.put("engine", Map.of("copiedBytes", engine.copiedBytes(),
-                "uncommittedChunks", engine.uncommitted()));
+                "uncommittedChunks", engine.uncommitted(), "repairPendingBytes", engine.repairPending() * Volumes.CHUNK_SIZE));
         }
         AttachedVolume.Progress progress = engine == null ? null : engine.progress();
         if (progress != null) {

@@ -52,10 +52,8 @@ public final class MirrorEngine implements AttachedVolume {
     private static final long CHUNK = Volumes.CHUNK_SIZE;
     /** Regions the activity log keeps open (1 GiB of 4 MiB regions; DRBD's default covers about 4.7 GiB). */
     private static final int MAX_OPEN_REGIONS = 256;
-    /** A region no write entered for this long is closed in the background. */
-    private static final Duration IDLE_REGION = Duration.ofSeconds(60);
-    /** Chunks copied between two records of resync progress. */
-    private static final int RESYNC_BATCH = 32;
+    /** A region no write entered for this long is closed in the background (a crash leaves it to repair, in the background too). */
+    private static final Duration IDLE_REGION = Duration.ofMinutes(5);
     private static final int EPOCH_RETRIES = 4;
 
     /** Settings of a mirror engine. */
@@ -65,24 +63,24 @@ public final class MirrorEngine implements AttachedVolume {
         }
     }
 
-    private final MirrorMetadata metadata;
-    private final ChunkDevices devices;
-    private final Settings settings;
+    final MirrorMetadata metadata;
+    final ChunkDevices devices;
+    final Settings settings;
     private final String name;
     private final long size;
     private final boolean readOnly;
     private volatile long epoch;
     /** Legs as this engine sees them (the store's state, moved ahead by the engine's own commits). */
-    private final Map<Integer, Leg> legs = new TreeMap<>();
+    final Map<Integer, Leg> legs = new TreeMap<>();
     /** Engines of the legs written to: in the set, or resyncing. */
-    private final Map<Integer, VolumeEngine> open = new ConcurrentHashMap<>();
+    final Map<Integer, VolumeEngine> open = new ConcurrentHashMap<>();
     /** Leg state changes take it exclusively; I/O shares it. */
-    private final ReentrantReadWriteLock legLock = new ReentrantReadWriteLock();
+    final ReentrantReadWriteLock legLock = new ReentrantReadWriteLock();
     /** Snapshots quiesce all I/O. */
     private final ReentrantReadWriteLock quiesce = new ReentrantReadWriteLock();
     /** Per chunk stripe: guest writes share it, a resync copy of a chunk takes it alone. */
     private final ReentrantReadWriteLock[] stripes = new ReentrantReadWriteLock[64];
-    private final ActivityLog activity;
+    final ActivityLog activity;
     private final ExecutorService fanout = Executors.newVirtualThreadPerTaskExecutor();
     private final AtomicInteger turn = new AtomicInteger();
     /** Chunk spans of writes being fanned out now (a leg dropped meanwhile may or may not have them). */
@@ -90,11 +88,16 @@ public final class MirrorEngine implements AttachedVolume {
     private final java.util.concurrent.atomic.AtomicLong requests = new java.util.concurrent.atomic.AtomicLong();
     private final Object wakeup = new Object();
     private final Thread worker;
-    private volatile Progress progress;
+    private final MirrorResync resync = new MirrorResync(this);
+    /** Chunks a previous writer may have left different on the legs, not yet made alike (guarded by itself). */
+    private final fivenines.model.storage.ChunkSet repairPending = new fivenines.model.storage.ChunkSet();
+    /** The leg those chunks are read from and copied from until they are repaired. */
+    private volatile Integer repairSource;
+    volatile Progress progress;
     /** Per leg that failed: when a resync may be tried again, and the wait after the next failure (doubling to 30 s). */
-    private final Map<Integer, long[]> retry = new ConcurrentHashMap<>();
+    final Map<Integer, long[]> retry = new ConcurrentHashMap<>();
     private volatile String cutOff;
-    private volatile boolean closed;
+    volatile boolean closed;
     /** Copied by resyncs and repairs since the engine started (for tests and benchmarks). */
     private final java.util.concurrent.atomic.AtomicLong copiedBytes = new java.util.concurrent.atomic.AtomicLong();
 
@@ -150,7 +153,11 @@ public final class MirrorEngine implements AttachedVolume {
                     return null;
                 });
             }
-            repair(repair.spans());
+            // repaired in the background: until then reads of those chunks come from one leg only
+            repairSource = readLeg();
+            repairPending.addAll(repair);
+            LOG.info("{}: {} MiB a previous writer may have left half-written are repaired from leg {} in the background",
+                name, (repair.size() * CHUNK) >> 20, repairSource);
         }
         worker = Thread.ofVirtual().name("mirror-" + name).start(this::work);
     }
@@ -255,8 +262,9 @@ public final class MirrorEngine implements AttachedVolume {
                 one.read(offset, target);
                 return;
             }
+            boolean repairing = repairing(offset / CHUNK, (target.remaining() + offset % CHUNK + CHUNK - 1) / CHUNK);
             for (int attempt = 0; ; attempt++) {
-                int leg = readLeg();
+                int leg = repairing && repairSource != null && open.containsKey(repairSource) ? repairSource : readLeg();
                 VolumeEngine engine = open.get(leg);
                 if (engine == null) {
                     continue;
@@ -577,7 +585,7 @@ public final class MirrorEngine implements AttachedVolume {
      * Takes a leg out of the set by a store commit (invariant 1). When the commit cannot be made the
      * caller's write fails; the last in-sync leg is never dropped (the commit is refused: the write fails).
      */
-    private void dropLeg(int index, String reason, List<ChunkSpan> missed) throws IOException {
+    void dropLeg(int index, String reason, List<ChunkSpan> missed) throws IOException {
         legLock.writeLock().lock();
         try {
             Leg leg = legs.get(index);
@@ -629,12 +637,12 @@ public final class MirrorEngine implements AttachedVolume {
         }
     }
 
-    private interface EpochCall<T> {
+    interface EpochCall<T> {
         T call(long epoch) throws IOException;
     }
 
     /** A store command at the engine's epoch; when refused for an old one while still attached here, at the new one. */
-    private <T> T withEpoch(EpochCall<T> call) throws IOException {
+    <T> T withEpoch(EpochCall<T> call) throws IOException {
         for (int attempt = 1; ; attempt++) {
             long at = epoch;
             try {
@@ -656,7 +664,7 @@ public final class MirrorEngine implements AttachedVolume {
         }
     }
 
-    private int anyLeg() {
+    int anyLeg() {
         legLock.readLock().lock();
         try {
             return legs.keySet().iterator().next();
@@ -722,7 +730,14 @@ public final class MirrorEngine implements AttachedVolume {
                 if (!readOnly && mirrored() && activity.openRegions() > 0) {
                     activity.closeIdle(IDLE_REGION);
                 }
-                if (!readOnly && System.currentTimeMillis() >= backoffUntil && !resyncOnce()) {
+                if (!readOnly && repairPending() > 0) {
+                    // repairs first: a resync copies from the legs being repaired
+                    while (!closed && repairStep()) {
+                        // batch after batch
+                    }
+                    continue;
+                }
+                if (!readOnly && System.currentTimeMillis() >= backoffUntil && !resync.resyncOnce()) {
                     backoffUntil = System.currentTimeMillis() + 3000;
                 }
             } catch (InterruptedException e) {
@@ -736,88 +751,8 @@ public final class MirrorEngine implements AttachedVolume {
         }
     }
 
-    /** Resyncs one leg that is behind, if any and this engine is the volume's only writer; false when it could not. */
-    private boolean resyncOnce() throws IOException {
-        MirrorStatus status = metadata.status();
-        VolumeView any = metadata.view(anyLeg());
-        if (any.attachments().size() != 1) {
-            return true; // a migration is going on: the writer that stays resyncs
-        }
-        Integer behind = null;
-        legLock.readLock().lock();
-        try {
-            long now = System.currentTimeMillis();
-            for (Leg leg : legs.values()) {
-                long[] wait = retry.get(leg.index());
-                if (!leg.inSync() && (wait == null || now >= wait[0])) {
-                    behind = leg.index();
-                    break;
-                }
-            }
-        } finally {
-            legLock.readLock().unlock();
-        }
-        if (behind == null) {
-            return true;
-        }
-        return resync(behind, status);
-    }
-
-    private boolean resync(int index, MirrorStatus status) throws IOException {
-        Leg stored = status.legs().stream().filter(l -> l.index() == index).findFirst().orElse(null);
-        if (stored == null) {
-            return true;
-        }
-        // 1. the leg becomes a write target, so that it misses nothing from now on
-        legLock.writeLock().lock();
-        try {
-            Leg leg = legs.get(index);
-            if (leg == null || leg.inSync()) {
-                return true;
-            }
-            if (!open.containsKey(index)) {
-                open.put(index, new VolumeEngine(metadata.leg(index), devices, settings.commitInterval()));
-            }
-            legs.put(index, new Leg(leg.index(), leg.layer(), leg.node(), leg.physicalVolume(), LegState.RESYNCING,
-                System.currentTimeMillis(), null, leg.replaces()));
-        } finally {
-            legLock.writeLock().unlock();
-        }
-        try {
-            // 2. what it missed before is recorded; 3. the store hears it resyncs
-            activity.recordMissed();
-            if (stored.state() == LegState.OUT) {
-                withEpoch(at -> {
-                    metadata.startResync(at, index);
-                    return null;
-                });
-            }
-        } catch (IOException e) {
-            LOG.info("{}: leg {} cannot resync yet: {}", name, index, e.getMessage());
-            backOut(index, "resync not started: " + e.getMessage());
-            return false;
-        }
-        LOG.info("{}: leg {} resyncs ({} chunks to copy)", name, index, metadata.status().missedChunks(index));
-        try {
-            copyBack(index);
-            return true;
-        } catch (IOException e) {
-            LOG.warn("{}: resync of leg {} stopped: {}", name, index, e.getMessage());
-            if (!closed) {
-                try {
-                    dropLeg(index, "resync failed: " + e.getMessage(), List.of());
-                } catch (IOException again) {
-                    LOG.warn("{}: leg {}: {}", name, index, again.getMessage());
-                }
-            }
-            return false;
-        } finally {
-            progress = null;
-        }
-    }
-
     /** The leg goes back out without a commit (it was never taken in by one). */
-    private void backOut(int index, String why) {
+    void backOut(int index, String why) {
         legLock.writeLock().lock();
         try {
             Leg leg = legs.get(index);
@@ -834,7 +769,7 @@ public final class MirrorEngine implements AttachedVolume {
         }
     }
 
-    private boolean resyncing(int index) {
+    boolean resyncing(int index) {
         legLock.readLock().lock();
         try {
             Leg leg = legs.get(index);
@@ -844,82 +779,12 @@ public final class MirrorEngine implements AttachedVolume {
         }
     }
 
-    /** Copies every chunk the leg missed from an in-sync leg, batch by batch, then lets it join the set. */
-    private void copyBack(int index) throws IOException {
-        long started = System.nanoTime();
-        long copied = 0;
-        ByteBuffer buffer = ByteBuffer.allocateDirect((int) CHUNK);
-        while (!closed && resyncing(index)) {
-            MirrorStatus status = metadata.status();
-            long left = status.missedChunks(index);
-            List<ChunkSpan> batch = new fivenines.model.storage.ChunkSet(status.missed(index)).first(RESYNC_BATCH);
-            VolumeEngine target = open.get(index);
-            if (target == null) {
-                return;
-            }
-            if (batch.isEmpty()) {
-                target.flush();
-                withEpoch(at -> {
-                    metadata.resynced(at, index, List.of(), true);
-                    return null;
-                });
-                legLock.writeLock().lock();
-                try {
-                    Leg leg = legs.get(index);
-                    legs.put(index, new Leg(leg.index(), leg.layer(), leg.node(), leg.physicalVolume(), LegState.IN_SYNC,
-                        System.currentTimeMillis(), null, null));
-                } finally {
-                    legLock.writeLock().unlock();
-                }
-                retry.remove(index);
-                LOG.info("{}: leg {} is in sync again ({} MiB copied)", name, index, (copied * CHUNK) >> 20);
-                refresh(null); // a replaced leg may have left
-                return;
-            }
-            for (ChunkSpan span : batch) {
-                for (long c = span.start(); c < span.end(); c++) {
-                    if (closed || !resyncing(index)) {
-                        return;
-                    }
-                    copyChunk(c, List.of(target), buffer);
-                    copied++;
-                    double seconds = Math.max(1e-3, (System.nanoTime() - started) / 1e9);
-                    double rate = copied * CHUNK / seconds;
-                    progress = new Progress("resync of leg " + index, copied * CHUNK, Math.max(0, left - 1) * CHUNK, rate);
-                    left--;
-                    throttle(started, copied);
-                }
-            }
-            target.flush();
-            withEpoch(at -> {
-                metadata.resynced(at, index, batch, false);
-                return null;
-            });
-        }
-    }
-
-    private void throttle(long startedNanos, long copiedChunks) {
-        long rate = settings.resyncBytesPerSecond();
-        if (rate <= 0) {
-            return;
-        }
-        long due = startedNanos + (long) (copiedChunks * CHUNK * 1e9 / rate);
-        long wait = due - System.nanoTime();
-        if (wait > 0) {
-            try {
-                Thread.sleep(Duration.ofNanos(wait));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-    }
-
     /** Copies chunk {@code c} as an in-sync leg holds it onto {@code targets}, with guest writes to it held off. */
-    private void copyChunk(long c, List<VolumeEngine> targets, ByteBuffer buffer) throws IOException {
+    void copyChunk(long c, List<VolumeEngine> targets, ByteBuffer buffer) throws IOException {
         ReentrantReadWriteLock stripe = stripes[(int) (c % stripes.length)];
         stripe.writeLock().lock();
         try {
-            int from = readLeg();
+            int from = repairing(c, 1) && repairSource != null ? repairSource : readLeg();
             VolumeEngine source = open.get(from);
             if (source == null) {
                 throw new IOException("no in-sync leg to copy from");
@@ -947,32 +812,70 @@ public final class MirrorEngine implements AttachedVolume {
     }
 
     /** Makes the in-sync legs alike over regions a writer may have left half-written, before anything is served. */
-    private void repair(List<ChunkSpan> spans) throws IOException {
-        List<VolumeEngine> others = new ArrayList<>();
-        int from = readLeg();
-        open.forEach((index, engine) -> {
-            if (index != from) {
-                others.add(engine);
+    /**
+     * Makes one batch of the regions a previous writer left open alike on every leg written to, from
+     * the repair source; true when there was any. Until a chunk is repaired, reads of it come from the
+     * source only, and writes go to every leg as always (so the legs never drift further apart).
+     */
+    boolean repairStep() throws IOException {
+        List<ChunkSpan> batch;
+        synchronized (repairPending) {
+            if (repairPending.isEmpty()) {
+                return false;
             }
-        });
-        long chunks = spans.stream().mapToLong(ChunkSpan::count).sum();
-        LOG.info("{}: repairing {} MiB a previous writer may have left half-written, from leg {}", name,
-            (chunks * CHUNK) >> 20, from);
-        if (!others.isEmpty()) {
-            ByteBuffer buffer = ByteBuffer.allocateDirect((int) CHUNK);
-            for (ChunkSpan span : spans) {
-                for (long c = span.start(); c < span.end(); c++) {
+            batch = repairPending.first(32);
+        }
+        Integer from = repairSource;
+        List<VolumeEngine> others = new ArrayList<>();
+        legLock.readLock().lock();
+        try {
+            open.forEach((index, engine) -> {
+                if (!index.equals(from)) {
+                    others.add(engine);
+                }
+            });
+        } finally {
+            legLock.readLock().unlock();
+        }
+        ByteBuffer buffer = ByteBuffer.allocateDirect((int) CHUNK);
+        for (ChunkSpan span : batch) {
+            for (long c = span.start(); c < span.end(); c++) {
+                if (closed) {
+                    return true;
+                }
+                if (!others.isEmpty()) {
                     copyChunk(c, others, buffer);
                 }
             }
-            for (VolumeEngine other : others) {
-                other.flush();
-            }
+        }
+        for (VolumeEngine other : others) {
+            other.flush();
         }
         withEpoch(at -> {
-            metadata.repaired(at, spans);
+            metadata.repaired(at, batch);
             return null;
         });
+        synchronized (repairPending) {
+            batch.forEach(repairPending::remove);
+            if (repairPending.isEmpty()) {
+                LOG.info("{}: the regions a previous writer left open are alike on every leg again", name);
+            }
+        }
+        return true;
+    }
+
+    /** Whether chunks {@code first..first+count} still wait for their repair. */
+    private boolean repairing(long first, long count) {
+        synchronized (repairPending) {
+            return !repairPending.isEmpty() && repairPending.intersects(first, count);
+        }
+    }
+
+    /** Chunks that wait for their repair (0 when none). */
+    public long repairPending() {
+        synchronized (repairPending) {
+            return repairPending.size();
+        }
     }
 
     // ---- check and repair ----
@@ -989,6 +892,10 @@ public final class MirrorEngine implements AttachedVolume {
      */
     public CheckResult check(boolean repair, Integer from) throws IOException {
         requireNotCutOff();
+        if (repairPending() > 0) {
+            throw new NbdErrorException(NbdProtocol.EPERM, name + ": " + repairPending() + " MiB a previous"
+                + " writer left open are being made alike; check again once that is done");
+        }
         Map<Integer, VolumeEngine> legsToCompare = new TreeMap<>();
         legLock.readLock().lock();
         try {

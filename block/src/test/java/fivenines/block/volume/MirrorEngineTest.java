@@ -120,7 +120,7 @@ class MirrorEngineTest {
         ok(qemuIo(uri, "write -P 0x22 " + 4 * MIB + " " + 2 * MIB, "flush"));
         LogicalVolume degraded = volume("vg/web");
         assertEquals(LegState.OUT, degraded.leg(1).orElseThrow().state(), "the failed leg left the set");
-        assertTrue(degraded.leg(1).orElseThrow().reason().contains("EIO"), degraded.leg(1).orElseThrow().reason());
+        assertTrue(degraded.leg(1).orElseThrow().reason().contains("EIO") || degraded.leg(1).orElseThrow().reason().contains("did not answer"), degraded.leg(1).orElseThrow().reason());
         assertTrue(degraded.degraded());
         assertTrue(degraded.epoch() > epoch, "the epoch moved: the leg's block service refuses the old writer");
         ok(qemuIo(uri, "read -P 0x22 " + 4 * MIB + " " + 2 * MIB, "read -P 0x11 0 " + 4 * MIB));
@@ -191,9 +191,11 @@ class MirrorEngineTest {
         assertFalse(sha(cluster.legBytes("vg/web", 0)).equals(sha(cluster.legBytes("vg/web", 1))));
         value(cluster.apply(new DetachLogicalVolume("vg", "web", "n0")));
         assertFalse(status("vg/web").repair().isEmpty(), "the crashed writer's open regions are to be repaired");
-        cluster.attachMirror("vg", "web", FAST);
-        assertTrue(status("vg/web").repair().isEmpty());
-        assertEquals(sha(cluster.legBytes("vg/web", 0)), sha(cluster.legBytes("vg/web", 1)), "repaired before serving");
+        MirrorEngine next = cluster.attachMirror("vg", "web", FAST);
+        // served at once: what is not repaired yet reads from one leg only
+        ok(qemuIo(cluster.uri("vg/web"), "read -P 0x11 0 " + 8 * MIB));
+        waitFor("the repair", () -> status("vg/web").repair().isEmpty() && next.repairPending() == 0);
+        assertEquals(sha(cluster.legBytes("vg/web", 0)), sha(cluster.legBytes("vg/web", 1)), "repaired in the background");
         ok(qemuIo(cluster.uri("vg/web"), "read -P 0x11 0 " + 8 * MIB));
     }
 
