@@ -163,7 +163,7 @@ done
 missed_of() { cli "$p0" lv show vg/m-local --json | python3 -c '
 import json, sys
 v = json.load(sys.stdin)
-print(max(l["missedBytes"] for l in v["legs"]), " ".join(l["state"] for l in v["legs"]), v["engine"]["copiedBytes"])'; }
+print(max(l["missedBytes"] for l in v["legs"]), ",".join(l["state"] for l in v["legs"]), v["engine"]["copiedBytes"])'; }
 kill -9 "${pid[1]}"; wait "${pid[1]}" 2>/dev/null || true
 fio_json --uri="$(uri_of m-local)" --size="${resync_mib}M" --rw=write --bs=1M --iodepth=16 --end_fsync=1 >/dev/null
 sleep 2
@@ -172,7 +172,7 @@ start_agent 1; wait_health 1
 t0=$(date +%s.%N)
 while :; do
   read -r left states copied_now <<<"$(missed_of)"
-  [ "$states" = "in-sync in-sync" ] && break
+  [ "$states" = "in-sync,in-sync" ] && break
   python3 -c "import sys; sys.exit(0 if $(date +%s.%N) - $t0 < 600 else 1)" || { echo "resync did not finish in 600 s" >&2; exit 1; }
   sleep 0.2
 done

@@ -133,7 +133,8 @@ class MirrorEngineProperties {
             ByteBuffer read = ByteBuffer.allocate(SIZE);
             engine.read(0, read);
             for (int i = 0; i < SIZE; i++) {
-                if (!unknown[i]) {
+                // the message only when a byte differs: building it for each of 8 Mi bytes would take minutes
+                if (!unknown[i] && (acked[i] != leg0[i] || acked[i] != read.array()[i])) {
                     assertEquals(acked[i], leg0[i], "byte " + i + " on leg 0 after " + steps);
                     assertEquals(acked[i], read.array()[i], "byte " + i + " read back after " + steps);
                 }

@@ -115,16 +115,25 @@ final class VolumeAttachments {
             + command.legIndex()));
         String key = Volumes.poolKey(volume.path(), leg.index());
         ChunkPool pool = volumes.pool(key);
+        // never more than the leg has left to own: its chunks not yet its own in its top layer nor reserved for it
+        long reservedHere = attachment.reserved().stream().filter(c -> volumes.storage().physicalVolume(c.physicalVolume())
+            .map(leg::allows).orElse(false)).count();
+        long left = volume.chunks() - volumes.layers().get(leg.layer()).chunks.size() - reservedHere;
+        if (left <= 0) {
+            throw Rejection.noSpace(volume.path() + " (leg " + leg.index() + ") has every one of its " + volume.chunks()
+                + " chunks mapped or reserved already");
+        }
+        int count = (int) Math.min(command.count(), left);
         List<ChunkRef> taken;
         if (pool != null) {
             // a thick volume's own chunks first, the nearest to the writer first
-            taken = pool.take(command.count(),
+            taken = pool.take(count,
                 pv -> storage.requirePhysicalVolume(pv).node().equals(command.node()));
             if (pool.isEmpty()) {
                 volumes.setPool(key, null);
             }
         } else {
-            List<PhysicalRange> found = volumes.allocator().find(group, command.count(), 1,
+            List<PhysicalRange> found = volumes.allocator().find(group, count, 1,
                 leg.node() != null ? leg.node() : command.node(), storage, membership, leg::allows, Volumes.legWhere(leg));
             volumes.allocator().take(found);
             taken = ChunkAllocator.chunks(found);

@@ -152,6 +152,25 @@ class MirroredVolumesTest {
     }
 
     @Test
+    @SuppressWarnings("unchecked")
+    void aWriterNeverReservesMoreThanTheVolumeHasLeftToOwnSoAThickVolumeTakesNothingFromTheGroup() {
+        applied(new CreateLogicalVolume("vg", "thick", 8 * MIB, "n0"));
+        applied(new AttachLogicalVolume("vg", "thick", "n0", false, false));
+        long free = state.volumes().freeChunks(state.volumes().requireGroup("vg"), state.storage());
+        var first = (List<ChunkRef>) applied(new ReserveChunks("vg", "thick", "n0", epoch("thick"), 6));
+        assertEquals(6, first.size());
+        var capped = (List<ChunkRef>) applied(new ReserveChunks("vg", "thick", "n0", epoch("thick"), 16));
+        assertEquals(2, capped.size(), "only the two chunks it has left to own");
+        var none = rejected(new ReserveChunks("vg", "thick", "n0", epoch("thick"), 16));
+        assertEquals(Rejection.Reason.NO_SPACE, none.reason());
+        assertEquals(free, state.volumes().freeChunks(state.volumes().requireGroup("vg"), state.storage()),
+            "nothing was taken from the group beyond the volume's own pool");
+        applied(new CreateLogicalVolume("vg", "thin", 4 * MIB, "n0", true));
+        applied(new AttachLogicalVolume("vg", "thin", "n0", false, false));
+        assertEquals(4, ((List<ChunkRef>) applied(new ReserveChunks("vg", "thin", "n0", epoch("thin"), 32))).size());
+    }
+
+    @Test
     void aDroppedLegMissesWhatFailedThereAndWhatIsWrittenAfterAndRejoinsOnlyWhenNothingIsLeft() {
         applied(new CreateLogicalVolume("vg", "web", 64 * MIB, "n0", false, 1, null));
         applied(new AttachLogicalVolume("vg", "web", "n0", false, false));
