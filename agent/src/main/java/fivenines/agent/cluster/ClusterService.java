@@ -8,7 +8,11 @@ import fivenines.agent.api.ApiException;
 import fivenines.agent.client.AgentClient;
 import fivenines.agent.client.AgentClientException;
 import fivenines.model.cluster.Node;
+import fivenines.agent.pki.Certificates;
+import fivenines.agent.pki.ClusterTls;
+import fivenines.agent.pki.Pem;
 import fivenines.model.command.AddNode;
+import fivenines.model.command.RecordCertificate;
 import fivenines.model.command.CreateCluster;
 import fivenines.model.command.RemoveNode;
 import fivenines.model.state.Result;
@@ -41,6 +45,7 @@ public final class ClusterService implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ClusterService.class);
     private final AgentConfig config;
     private final Credentials credentials;
+    private final ClusterTls tls;
     private final List<Consumer<ClusterStore>> storeListeners = new CopyOnWriteArrayList<>();
     private volatile ClusterStore store;
     private volatile ClusterIdentity identity;
@@ -52,6 +57,12 @@ public final class ClusterService implements AutoCloseable {
     public ClusterService(AgentConfig config, Credentials credentials) {
         this.config = config;
         this.credentials = credentials;
+        this.tls = ClusterTls.open(config.dataDir());
+        tls.refuse(certificate -> {
+            ClusterStore current = store;
+            return current != null && !current.read(s -> s.membership().acceptsCertificate(Certificates.commonName(certificate),
+                Certificates.serial(certificate)));
+        });
         this.snapshotEvery = StoreConfig.snapshotEvery(System.getProperty(StoreConfig.SNAPSHOT_EVERY_PROPERTY));
     }
 
@@ -74,6 +85,23 @@ public final class ClusterService implements AutoCloseable {
             startStore(UUID.fromString(id.groupId()), ClusterStore.Start.RECOVER);
             LOG.info("rejoined cluster '{}' from {}", id.clusterName(), config.dataDir());
         });
+    }
+
+    /** This node's certificates and the TLS context every server and client of the node uses. */
+    public ClusterTls tls() {
+        return tls;
+    }
+
+    /** The addresses a node certificate of this node names: where other nodes and local tools reach it. */
+    private List<String> certificateAddresses() {
+        var addresses = new java.util.ArrayList<String>();
+        addresses.add(config.advertiseHost());
+        if (!config.listenHost().equals("0.0.0.0") && !config.listenHost().equals("::")) {
+            addresses.add(config.listenHost());
+        }
+        addresses.add("127.0.0.1");
+        addresses.add("localhost");
+        return addresses.stream().distinct().toList();
     }
 
     public boolean inCluster() {
@@ -133,31 +161,59 @@ public final class ClusterService implements AutoCloseable {
         wipeRaftDir();
         identity = new ClusterIdentity(clusterName, groupId.toString());
         try {
+            tls.createAuthority(clusterName, config.nodeName(), certificateAddresses(), Instant.now());
             startStore(groupId, ClusterStore.Start.NEW_GROUP);
             awaitLeader(Duration.ofSeconds(30));
             Result result = store.submitAndWait(new CreateCluster(clusterName, Credentials.sha256(credentials.secret()),
                 config.nodeName(), config.apiAddress(), config.raftAddress(), maxVoters));
             Node node = (Node) ApiException.valueOf(result);
+            ApiException.valueOf(store.submitAndWait(new RecordCertificate(config.nodeName(),
+                Certificates.serial(tls.certificate()))));
             identity.save(config.dataDir());
             return node;
         } catch (RuntimeException e) {
             stopStore();
             wipeRaftDir();
+            tls.forget();
             identity = null;
             throw e;
         }
     }
 
-    /** Answered by a member to a node that asks to join, once its token checked out. */
-    public JoinOffer offer() {
+    /**
+     * Answered by a member to a node that asks to join, once its token checked out: the cluster, and
+     * the node's certificate signed for the public key it sent, with the CA's certificate and key
+     * (every member keeps the CA, so that any of them can sign for the next node).
+     */
+    public JoinOffer offer(String name, String publicKey, List<String> addresses) {
         var current = store();
-        return new JoinOffer(identity.clusterName(), current.groupId());
+        fivenines.model.state.Names.requireName("node", name);
+        if (!tls.canSign()) {
+            throw new ApiException(409, "node '" + config.nodeName() + "' keeps no cluster CA (it was made before certificates"
+                + " existed); join through a member that has " + tls.directory().resolve("ca-key.pem"), false);
+        }
+        java.security.PublicKey key;
+        try {
+            key = java.security.KeyFactory.getInstance("EC").generatePublic(
+                new java.security.spec.X509EncodedKeySpec(java.util.Base64.getDecoder().decode(publicKey)));
+        } catch (java.security.GeneralSecurityException | IllegalArgumentException | NullPointerException e) {
+            throw ApiException.badRequest("publicKey must be the base64 of an EC public key (X.509 SubjectPublicKeyInfo)");
+        }
+        if (addresses.size() > 16 || addresses.stream().anyMatch(a -> !a.matches("[A-Za-z0-9.:\\-]{1,253}"))) {
+            throw ApiException.badRequest("addresses must be at most 16 host names or IP addresses, not " + addresses);
+        }
+        var certificate = tls.issue(identity.clusterName(), name, key, addresses, Instant.now());
+        return new JoinOffer(identity.clusterName(), current.groupId(), Pem.certificate(certificate),
+            Pem.certificate(tls.authority()), Pem.privateKey(tls.authorityKey(), tls.authority().getPublicKey()));
     }
 
     /** On a member: admits a node that has started its empty replica. */
-    public Node admit(String name, String apiAddress, String raftAddress, boolean witness) {
+    public Node admit(String name, String apiAddress, String raftAddress, boolean witness, String certificateSerial) {
         ClusterStore current = store();
         Node node = (Node) ApiException.valueOf(current.submitAndWait(new AddNode(name, apiAddress, raftAddress, witness)));
+        if (certificateSerial != null) {
+            ApiException.valueOf(current.submitAndWait(new RecordCertificate(name, certificateSerial)));
+        }
         try {
             reconcileRaftMembers();
         } catch (StoreException e) {
@@ -179,9 +235,12 @@ public final class ClusterService implements AutoCloseable {
             throw ApiException.badRequest("the join token must be the 64 hex digits that 'nines cluster init' printed");
         }
         var seed = new AgentClient("http://" + seedAddress, token, Duration.ofSeconds(90));
+        var key = Certificates.newKeyPair();
         JsonNode offer;
         try {
-            offer = seed.post("/v1/cluster/join-offer", Map.of("name", config.nodeName()));
+            offer = seed.post("/v1/cluster/join-offer", Map.of("name", config.nodeName(),
+                "publicKey", java.util.Base64.getEncoder().encodeToString(key.getPublic().getEncoded()),
+                "addresses", certificateAddresses()));
         } catch (AgentClientException e) {
             throw new ApiException(e.status() == 401 ? 403 : 502, "joining through " + seedAddress + " failed: " + e.getMessage());
         }
@@ -192,15 +251,19 @@ public final class ClusterService implements AutoCloseable {
         wipeRaftDir();
         identity = new ClusterIdentity(clusterName, groupId.toString());
         try {
+            tls.adopt(Pem.readCertificate(offer.path("authority").asText()), Pem.readPrivateKey(offer.path("authorityKey").asText()),
+                Pem.readCertificate(offer.path("certificate").asText()), key);
             startStore(groupId, ClusterStore.Start.JOIN_GROUP);
             seed.post("/v1/cluster/admit", Map.of("name", config.nodeName(), "apiAddress", config.apiAddress(),
-                "raftAddress", config.raftAddress(), "witness", witness));
+                "raftAddress", config.raftAddress(), "witness", witness,
+                "certificateSerial", Certificates.serial(tls.certificate())));
             identity.save(config.dataDir());
             awaitSelfInState(Duration.ofSeconds(60));
             return store.read(s -> s.membership().requireNode(config.nodeName()));
         } catch (RuntimeException e) {
             stopStore();
             wipeRaftDir();
+            tls.forget();
             ClusterIdentity.forget(config.dataDir());
             identity = null;
             credentials.replace(previousSecret);
@@ -219,6 +282,7 @@ public final class ClusterService implements AutoCloseable {
         ClusterIdentity.forget(config.dataDir());
         identity = null;
         wipeRaftDir();
+        tls.forget();
         LOG.info("node {} left the cluster", config.nodeName());
     }
 
@@ -348,7 +412,7 @@ public final class ClusterService implements AutoCloseable {
     }
 
     /** What a member tells a node that may join. */
-    public record JoinOffer(String clusterName, String groupId) {
+    public record JoinOffer(String clusterName, String groupId, String certificate, String authority, String authorityKey) {
     }
 
     /** What a removal did. */

@@ -310,7 +310,8 @@ public final class VolumeService {
             return new GuardedExport(local, volume, epoch, this::epoch);
         }
         try {
-            return new RemoteExport(pv.nbdAddress(), GuardedExport.exportName(pv.exportName(), volume, epoch), REMOTE_TIMEOUT);
+            return new RemoteExport(pv.nbdAddress(), GuardedExport.exportName(pv.exportName(), volume, epoch), REMOTE_TIMEOUT,
+                cluster.tls().context());
         } catch (NbdErrorException refused) {
             throw refused; // refused for an outdated epoch: the engine takes the new one and retries
         } catch (IOException e) {
