@@ -118,25 +118,43 @@ class NoCredentialSystemTest extends ClusterSystemTest {
                         "nbdcopy write TLS " + credentials.getFileName() + " " + export);
                 }
             }
-            // the API: nothing without the token, nor with a wrong one
+            // the API is HTTPS: plain HTTP gets no answer, and over TLS nothing is done without the token
+            String ca = cluster.get("node0").dataDir.resolve("pki/ca-cert.pem").toString();
             for (String route : List.of("GET /v1/pvs", "GET /v1/lvs", "GET /v1/cluster/status", "POST /v1/cluster/join-offer",
-                "POST /v1/lvs", "POST /v1/cluster/remove", "POST /v1/lvs/vg/secret/attach")) {
+                "POST /v1/lvs", "POST /v1/cluster/remove", "POST /v1/lvs/vg/secret/attach", "DELETE /v1/lvs/vg/secret")) {
                 String method = route.substring(0, route.indexOf(' '));
-                String url = "http://" + host + ":" + api + route.substring(route.indexOf(' ') + 1);
-                Outcome wrong = from(where, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", method,
-                    "-H", "Authorization: Bearer " + "0".repeat(64), "-d", "{}", url);
+                String path = route.substring(route.indexOf(' ') + 1);
+                Outcome plainHttp = from(where, "curl", "-s", "-m", "10", "-o", "/dev/null", "-w", "%{http_code}", "-X", method,
+                    "-d", "{}", "http://" + host + ":" + api + path);
+                assertNotEquals("200", plainHttp.out(), route + " over plain HTTP");
+                assertNotEquals("401", plainHttp.out(), route + " over plain HTTP reached the API");
+                Outcome wrong = from(where, "curl", "-s", "-m", "10", "--cacert", ca, "-o", "/dev/null", "-w", "%{http_code}",
+                    "-X", method, "-H", "Authorization: Bearer " + "0".repeat(64), "-d", "{}", "https://" + host + ":" + api + path);
                 assertEquals("401", wrong.out(), route + " with a wrong token");
-                Outcome bare = from(where, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", method, "-d", "{}", url);
+                Outcome bare = from(where, "curl", "-s", "-m", "10", "-k", "-o", "/dev/null", "-w", "%{http_code}", "-X", method,
+                    "-d", "{}", "https://" + host + ":" + api + path);
                 assertEquals("401", bare.out(), route + " without a token");
-                refused.add(route + " without a token and with a wrong one, from " + (where == STRANGER ? "another host" : "the node itself"));
+                refused.add(route + " over plain HTTP, without a token and with a wrong one, from " + vantage(where));
             }
-            Outcome delete = from(where, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE",
-                "http://" + host + ":" + api + "/v1/lvs/vg/secret");
-            assertEquals("401", delete.out(), "removing a volume without a token");
-            // Raft's port speaks gRPC: an HTTP/1.1 client gets nothing from it
-            Outcome raftHttp = from(where, "curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}",
-                "http://" + host + ":" + raft + "/");
-            assertNotEquals("200", raftHttp.out(), "Raft's port answered plain HTTP");
+            // the API's certificate is the node's, from the cluster's CA: a client that checks it is not fooled
+            Outcome verified = from(where, "curl", "-s", "-m", "10", "--cacert", ca, "https://" + host + ":" + api + "/v1/health");
+            assertTrue(verified.out().contains("\"ok\""), verified.out());
+            // Raft's gRPC is mutual TLS: a plain-text call, a TLS client without a certificate and one with a forged
+            // certificate are cut off in the handshake
+            Outcome raftPlain = from(where, "curl", "-s", "-m", "5", "--http2-prior-knowledge", "-o", "/dev/null", "-w",
+                "%{http_code}", "http://" + host + ":" + raft + "/ratis.grpc.RaftClientProtocolService/ordered");
+            assertNotEquals("200", raftPlain.out(), "Raft's port answered plain text");
+            refused.add("Raft over plain text (HTTP/2) from " + vantage(where));
+            for (Path credentials : List.of(anonymous, forged)) {
+                var command = new ArrayList<>(List.of("sh", "-c", "sleep 2 | timeout 10 openssl s_client -connect " + host + ":" + raft
+                    + " -CAfile " + ca + " -alpn h2 -quiet"
+                    + (credentials == forged ? " -cert " + forged.resolve("client-cert.pem") + " -key " + forged.resolve("client-key.pem") : "")));
+                Outcome handshake = run(lan.inside(where, command));
+                System.out.println("raft TLS with " + credentials.getFileName() + ": " + handshake.out().strip());
+                assertTrue(handshake.out().contains("alert") || handshake.out().contains("error"),
+                    "Raft's port took a TLS client with " + credentials.getFileName() + ": " + handshake.out());
+                refused.add("Raft over TLS with " + credentials.getFileName() + " credentials from " + vantage(where));
+            }
         }
 
         // a node's own certificate works (the refusals above are not a broken setup) ...
@@ -148,6 +166,11 @@ class NoCredentialSystemTest extends ClusterSystemTest {
         Outcome listed = from(STRANGER, "nbdinfo", "--list", "nbds://" + host + ":" + nbd + "?tls-certificates=" + copied);
         assertEquals(0, listed.exit(), listed.out());
         assertTrue(listed.out().contains("vg/secret"), listed.out());
+        String ca = copied.resolve("ca-cert.pem").toString();
+        Outcome member = run(lan.inside(STRANGER, List.of("sh", "-c", "sleep 2 | timeout 10 openssl s_client -connect " + host
+            + ":" + raft + " -CAfile " + ca + " -alpn h2 -quiet -cert " + copied.resolve("client-cert.pem") + " -key "
+            + copied.resolve("client-key.pem"))));
+        assertFalse(member.out().contains("alert") || member.out().contains("error"), "a member's certificate: " + member.out());
         // ... until that node is removed: its certificate is refused by every server from then on
         cluster.get("node2").kill();
         Agents.client(cluster.get("node0")).post("/v1/cluster/remove", Map.of("node", "node2"));
@@ -162,6 +185,10 @@ class NoCredentialSystemTest extends ClusterSystemTest {
         assertTrue(Agents.status(node1).path("appliedIndex").asLong() >= appliedBefore);
         assertEquals(1, Agents.client(node1).get("/v1/lvs").size(), "the volume is still there");
         System.out.println("refused: " + refused.size() + " tries\n  " + String.join("\n  ", refused));
+    }
+
+    private static String vantage(int where) {
+        return where == STRANGER ? "another host" : "the node itself";
     }
 
     private void expectRefused(List<String> refused, Outcome outcome, int where, String what) {

@@ -28,6 +28,7 @@ public final class ClusterRoutes {
         router.add("POST", "/v1/cluster/init", this::init);
         router.add("POST", "/v1/cluster/join", this::join);
         router.add("POST", "/v1/cluster/join-offer", this::offer);
+        router.addOpen("POST", "/v1/cluster/hello", r -> cluster.hello(r.requireText("nonce")));
         router.add("POST", "/v1/cluster/admit", this::admit);
         router.add("POST", "/v1/cluster/leave", r -> {
             cluster.leave();

@@ -9,6 +9,7 @@ import fivenines.agent.client.AgentClient;
 import fivenines.agent.client.AgentClientException;
 import fivenines.model.cluster.Node;
 import fivenines.agent.pki.Certificates;
+import fivenines.agent.pki.JoinProof;
 import fivenines.agent.pki.ClusterTls;
 import fivenines.agent.pki.Pem;
 import fivenines.model.command.AddNode;
@@ -18,6 +19,7 @@ import fivenines.model.command.RemoveNode;
 import fivenines.model.state.Result;
 import fivenines.store.ClusterStore;
 import fivenines.store.StoreConfig;
+import fivenines.store.StoreTls;
 import fivenines.store.StoreException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -58,6 +60,7 @@ public final class ClusterService implements AutoCloseable {
         this.config = config;
         this.credentials = credentials;
         this.tls = ClusterTls.open(config.dataDir());
+        tls.makeStartupCertificate(config.nodeName(), certificateAddresses(), Instant.now());
         tls.refuse(certificate -> {
             ClusterStore current = store;
             return current != null && !current.read(s -> s.membership().acceptsCertificate(Certificates.commonName(certificate),
@@ -90,6 +93,48 @@ public final class ClusterService implements AutoCloseable {
     /** This node's certificates and the TLS context every server and client of the node uses. */
     public ClusterTls tls() {
         return tls;
+    }
+
+    /**
+     * A client of another agent's API: HTTPS (trusting the cluster's CA, and only members the store
+     * accepts) unless the address is a loopback one.
+     */
+    public AgentClient client(String apiAddress, String token, Duration timeout) {
+        return new AgentClient(AgentConfig.apiUrlOf(apiAddress), token, timeout, tls.context());
+    }
+
+    /**
+     * Answered to anyone, before a join: the cluster's CA certificate and a proof that this member
+     * knows the join token, so that a joining node trusts this CA before it sends the token.
+     */
+    public Map<String, Object> hello(String nonce) {
+        store();
+        if (nonce == null || !nonce.matches("[0-9a-f]{64}")) {
+            throw ApiException.badRequest("nonce must be 64 hex digits");
+        }
+        if (!tls.ready()) {
+            throw new ApiException(409, "node '" + config.nodeName() + "' has no cluster certificate", false);
+        }
+        return Map.of("authority", Pem.certificate(tls.authority()),
+            "proof", JoinProof.of(credentials.secret(), nonce, tls.authority()));
+    }
+
+    /** On the joining node: the seed's CA, once the seed proved it knows the token; nothing secret is sent before. */
+    private javax.net.ssl.SSLContext pinnedAuthority(String seedUrl, String token) {
+        String nonce = JoinProof.nonce();
+        JsonNode hello;
+        try {
+            hello = new AgentClient(seedUrl, null, Duration.ofSeconds(30), JoinProof.trustingAnyone())
+                .post("/v1/cluster/hello", Map.of("nonce", nonce));
+        } catch (AgentClientException e) {
+            throw new ApiException(502, "joining through " + seedUrl + " failed: " + e.getMessage(), false);
+        }
+        var authority = Pem.readCertificate(hello.path("authority").asText());
+        if (!JoinProof.of(token, nonce, authority).equals(hello.path("proof").asText())) {
+            throw new ApiException(403, "the agent at " + seedUrl + " does not know this join token (or something between"
+                + " poses as it); nothing was sent to it. Check the token ('nines cluster token' on a member)", false);
+        }
+        return JoinProof.trusting(authority);
     }
 
     /** The addresses a node certificate of this node names: where other nodes and local tools reach it. */
@@ -128,6 +173,10 @@ public final class ClusterService implements AutoCloseable {
     private void startStore(UUID groupId, ClusterStore.Start start) {
         var storeConfig = new StoreConfig(config.nodeName(), config.advertiseHost(), config.raftPort(), raftDir(),
             credentials.secretBytes(), snapshotEvery, StoreConfig.DEFAULT_REQUEST_TIMEOUT);
+        if (tls.ready()) {
+            // Raft's gRPC with mutual TLS: peers and clients need a node certificate of the cluster
+            storeConfig = storeConfig.withTls(new StoreTls(tls.keyManager(), tls.trustManager()));
+        }
         ClusterStore started;
         try {
             started = ClusterStore.start(storeConfig, groupId, start);
@@ -234,7 +283,9 @@ public final class ClusterService implements AutoCloseable {
         if (token == null || !token.matches("[0-9a-f]{64}")) {
             throw ApiException.badRequest("the join token must be the 64 hex digits that 'nines cluster init' printed");
         }
-        var seed = new AgentClient("http://" + seedAddress, token, Duration.ofSeconds(90));
+        String seedUrl = AgentConfig.apiUrlOf(seedAddress);
+        var seed = new AgentClient(seedUrl, token, Duration.ofSeconds(90),
+            seedUrl.startsWith("https://") ? pinnedAuthority(seedUrl, token) : null);
         var key = Certificates.newKeyPair();
         JsonNode offer;
         try {

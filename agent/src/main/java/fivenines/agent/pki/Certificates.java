@@ -66,21 +66,37 @@ public final class Certificates {
      */
     public static X509Certificate node(X509Certificate ca, PrivateKey caKey, String clusterName, String nodeName,
                                        PublicKey nodeKey, List<String> addresses, Instant now) {
+        byte[] extensions = Der.sequence(
+            extension("2.5.29.19", true, Der.sequence()),
+            extension("2.5.29.15", true, Der.namedBits(0)),
+            extension("2.5.29.37", false, Der.sequence(Der.oid("1.3.6.1.5.5.7.3.1"), Der.oid("1.3.6.1.5.5.7.3.2"))),
+            extension("2.5.29.17", false, subjectAltNames(addresses)),
+            extension("2.5.29.14", false, Der.octetString(keyIdentifier(nodeKey))),
+            extension("2.5.29.35", false, Der.sequence(Der.implicit(0, keyIdentifier(ca.getPublicKey())))));
+        return sign(ca.getSubjectX500Principal().getEncoded(), name(clusterName, nodeName), nodeKey, caKey, now,
+            NODE_VALIDITY, extensions);
+    }
+
+    /** A self-signed server certificate for the given addresses (an agent's API before it is in a cluster). */
+    public static X509Certificate selfSigned(String commonName, KeyPair key, List<String> addresses, Instant now) {
+        byte[] name = name("-", commonName);
+        byte[] extensions = Der.sequence(
+            extension("2.5.29.19", true, Der.sequence()),
+            extension("2.5.29.15", true, Der.namedBits(0)),
+            extension("2.5.29.37", false, Der.sequence(Der.oid("1.3.6.1.5.5.7.3.1"))),
+            extension("2.5.29.17", false, subjectAltNames(addresses)),
+            extension("2.5.29.14", false, Der.octetString(keyIdentifier(key.getPublic()))));
+        return sign(name, name, key.getPublic(), key.getPrivate(), now, NODE_VALIDITY, extensions);
+    }
+
+    private static byte[] subjectAltNames(List<String> addresses) {
         var names = new ArrayList<byte[]>();
         for (String address : addresses.stream().distinct().toList()) {
             InetAddress ip = ipLiteral(address);
             names.add(ip != null ? Der.implicit(7, ip.getAddress())
                 : Der.implicit(2, address.getBytes(StandardCharsets.US_ASCII)));
         }
-        byte[] extensions = Der.sequence(
-            extension("2.5.29.19", true, Der.sequence()),
-            extension("2.5.29.15", true, Der.namedBits(0)),
-            extension("2.5.29.37", false, Der.sequence(Der.oid("1.3.6.1.5.5.7.3.1"), Der.oid("1.3.6.1.5.5.7.3.2"))),
-            extension("2.5.29.17", false, Der.sequence(names.toArray(byte[][]::new))),
-            extension("2.5.29.14", false, Der.octetString(keyIdentifier(nodeKey))),
-            extension("2.5.29.35", false, Der.sequence(Der.implicit(0, keyIdentifier(ca.getPublicKey())))));
-        return sign(ca.getSubjectX500Principal().getEncoded(), name(clusterName, nodeName), nodeKey, caKey, now,
-            NODE_VALIDITY, extensions);
+        return Der.sequence(names.toArray(byte[][]::new));
     }
 
     /** The CN of a certificate's subject: the node's name for node certificates. */

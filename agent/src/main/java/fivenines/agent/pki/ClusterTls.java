@@ -39,11 +39,19 @@ import java.util.function.Predicate;
  * cluster's CA and the store has not revoked it ({@link #refuse}).
  */
 public final class ClusterTls {
+    /** The self-signed certificate an agent's API serves until the node has one of a cluster. */
+    public static final String STARTUP_CERTIFICATE = "startup-cert.pem";
     private static final String ALIAS = "node";
     private final Path dir;
     private volatile Material material;
+    private volatile Startup startup;
     private volatile Predicate<X509Certificate> revoked = certificate -> false;
+    private final NodeKeys keys = new NodeKeys();
+    private final ClusterTrust trust = new ClusterTrust();
     private final SSLContext context;
+
+    private record Startup(X509Certificate certificate, PrivateKey key) {
+    }
 
     private record Material(X509Certificate authority, PrivateKey authorityKey, X509Certificate node, PrivateKey nodeKey,
                             X509ExtendedTrustManager trust) {
@@ -53,7 +61,7 @@ public final class ClusterTls {
         this.dir = dir;
         try {
             context = SSLContext.getInstance("TLS");
-            context.init(new KeyManager[]{new NodeKeys()}, new TrustManager[]{new ClusterTrust()}, null);
+            context.init(new KeyManager[]{keys}, new TrustManager[]{trust}, null);
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("this JDK has no TLS", e);
         }
@@ -64,6 +72,26 @@ public final class ClusterTls {
         var tls = new ClusterTls(dataDir.resolve("pki"));
         tls.load();
         return tls;
+    }
+
+    /**
+     * Makes the self-signed certificate (and key) that the API serves while the node is in no cluster,
+     * so that {@code cluster init} and {@code join} reach it over HTTPS: a client on the machine trusts
+     * {@code DATA/pki/startup-cert.pem}. Made anew at every start, for the addresses given.
+     */
+    public synchronized void makeStartupCertificate(String nodeName, List<String> addresses, Instant now) {
+        KeyPair key = Certificates.newKeyPair();
+        X509Certificate certificate = Certificates.selfSigned("fivenines agent " + nodeName + " (in no cluster yet)", key,
+            addresses, now);
+        try {
+            Files.createDirectories(dir);
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+            write("startup-key.pem", Pem.privateKey(key.getPrivate(), key.getPublic()), true);
+            write(STARTUP_CERTIFICATE, Pem.certificate(certificate), false);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the start-up certificate to " + dir, e);
+        }
+        startup = new Startup(certificate, key.getPrivate());
     }
 
     private void load() {
@@ -100,6 +128,16 @@ public final class ClusterTls {
 
     public SSLContext context() {
         return context;
+    }
+
+    /** The node's key and chain as a key manager, for TLS stacks that take managers rather than a context (gRPC). */
+    public X509ExtendedKeyManager keyManager() {
+        return keys;
+    }
+
+    /** Whom this node trusts, as a trust manager: chains to the cluster's CA that the store accepts. */
+    public X509ExtendedTrustManager trustManager() {
+        return trust;
     }
 
     public Path directory() {
@@ -228,7 +266,7 @@ public final class ClusterTls {
     /** The node's key and certificate chain, whatever they are at the moment of a handshake. */
     private final class NodeKeys extends X509ExtendedKeyManager {
         private String alias(String keyType) {
-            return material != null && keyType != null && keyType.startsWith("EC") ? ALIAS : null;
+            return (material != null || startup != null) && keyType != null && keyType.startsWith("EC") ? ALIAS : null;
         }
 
         @Override
@@ -273,13 +311,27 @@ public final class ClusterTls {
         @Override
         public X509Certificate[] getCertificateChain(String alias) {
             Material current = material;
-            return current == null || !ALIAS.equals(alias) ? null : new X509Certificate[]{current.node(), current.authority()};
+            Startup before = startup;
+            if (!ALIAS.equals(alias)) {
+                return null;
+            }
+            if (current != null) {
+                return new X509Certificate[]{current.node(), current.authority()};
+            }
+            return before == null ? null : new X509Certificate[]{before.certificate()};
         }
 
         @Override
         public PrivateKey getPrivateKey(String alias) {
             Material current = material;
-            return current == null || !ALIAS.equals(alias) ? null : current.nodeKey();
+            Startup before = startup;
+            if (!ALIAS.equals(alias)) {
+                return null;
+            }
+            if (current != null) {
+                return current.nodeKey();
+            }
+            return before == null ? null : before.key();
         }
     }
 

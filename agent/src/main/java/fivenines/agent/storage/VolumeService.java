@@ -451,7 +451,7 @@ public final class VolumeService {
             return false;
         }
         try {
-            new AgentClient("http://" + member.get().apiAddress(), credentials.secret(), Duration.ofSeconds(3)).get("/v1/health");
+            cluster.client(member.get().apiAddress(), credentials.secret(), Duration.ofSeconds(3)).get("/v1/health");
             return true;
         } catch (AgentClientException e) {
             return false;
@@ -465,7 +465,7 @@ public final class VolumeService {
             throw new ApiException(409, "node '" + node + "' is down; choose a node that is up");
         }
         try {
-            new AgentClient("http://" + member.apiAddress(), credentials.secret(), Duration.ofSeconds(60)).post(path, body);
+            cluster.client(member.apiAddress(), credentials.secret(), Duration.ofSeconds(60)).post(path, body);
         } catch (AgentClientException e) {
             throw new ApiException(e.status() == 0 ? 503 : e.status(), e.status() == 0
                 ? "node '" + node + "' cannot be reached (" + e.getMessage() + "); is its agent running?" : e.getMessage(),
