@@ -80,7 +80,7 @@ public final class BlockPlugin implements Plugin {
         // forced TLS with client certificates on TCP: no export is named or served to anyone but another
         // node of the cluster; QEMU and local tools use the Unix socket, which only this user may open
         var nbd = new NbdServer(NbdServer.Config.builder().tcp(config.listenHost(), config.nbdPort()).unixSocket(config.nbdSocket())
-            .tls(cluster.tls().context(), true).clientCertificates(true).build(), resolver);
+            .tls(cluster.tls().context(), true).clientCertificates(true).peerCheck(cluster.tls()::accepts).build(), resolver);
         try {
             nbd.start();
         } catch (IOException e) {

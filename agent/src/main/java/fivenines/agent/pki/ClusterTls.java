@@ -62,6 +62,12 @@ public final class ClusterTls {
         try {
             context = SSLContext.getInstance("TLS");
             context.init(new KeyManager[]{keys}, new TrustManager[]{trust}, null);
+            // a resumed session skips the trust manager, so a removed node could come back on a session it had:
+            // sessions are kept for a second only (the NBD server also checks every session, see accepts)
+            context.getServerSessionContext().setSessionTimeout(1);
+            context.getServerSessionContext().setSessionCacheSize(1);
+            context.getClientSessionContext().setSessionTimeout(1);
+            context.getClientSessionContext().setSessionCacheSize(1);
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("this JDK has no TLS", e);
         }
@@ -158,6 +164,24 @@ public final class ClusterTls {
     public X509Certificate certificate() {
         Material current = material;
         return current == null ? null : current.node();
+    }
+
+    /** Whether the peer of a finished handshake (resumed or not) presented a certificate this node accepts now. */
+    public boolean accepts(javax.net.ssl.SSLSession session) {
+        try {
+            var chain = session.getPeerCertificates();
+            if (chain.length == 0 || !(chain[0] instanceof X509Certificate leaf)) {
+                return false;
+            }
+            var x509 = new X509Certificate[chain.length];
+            for (int i = 0; i < chain.length; i++) {
+                x509[i] = (X509Certificate) chain[i];
+            }
+            trust.checkClientTrusted(x509, "EC");
+            return !revoked.test(leaf);
+        } catch (javax.net.ssl.SSLPeerUnverifiedException | CertificateException | ClassCastException e) {
+            return false;
+        }
     }
 
     /** Peers whose certificates this test refuses are refused even when their chain is good. */

@@ -112,7 +112,7 @@ class ClusterTlsTest {
         Path socket = dir.resolve("nbd.sock");
         var registry = new ExportRegistry();
         var config = NbdServer.Config.builder().tcp("127.0.0.1", 0).unixSocket(socket)
-            .tls(server.context(), true).clientCertificates(true).build();
+            .tls(server.context(), true).clientCertificates(true).peerCheck(server::accepts).build();
         try (var export = FileExport.wholeFile("pv-secret", disk, false); var nbd = new NbdServer(config, registry)) {
             registry.add(export);
             nbd.start();
@@ -144,6 +144,20 @@ class ClusterTlsTest {
                 var back = ByteBuffer.allocate(8);
                 client.read(4096, back);
                 assertEquals("over TLS", new String(back.array(), StandardCharsets.UTF_8));
+                // whole chunks, as an engine writes them, direct buffers included
+                for (int i = 1; i < 6; i++) {
+                    var chunk = ByteBuffer.allocateDirect(1 << 20);
+                    while (chunk.hasRemaining()) {
+                        chunk.put((byte) i);
+                    }
+                    client.write((long) i << 20, chunk.flip(), false);
+                }
+                client.flush();
+                var whole = ByteBuffer.allocateDirect(5 << 20);
+                client.read(1 << 20, whole);
+                for (int i = 0; i < 5 << 20; i++) {
+                    assertEquals((byte) (i / (1 << 20) + 1), whole.get(i), "byte " + i);
+                }
             }
             // the engine's client with a forged certificate, and without TLS, is refused
             assertThrows(IOException.class, () -> NbdClient.connectTcp("127.0.0.1", nbd.tcpPort(), "pv-secret",

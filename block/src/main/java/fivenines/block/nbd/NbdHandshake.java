@@ -150,6 +150,10 @@ final class NbdHandshake {
             secure.setUseClientMode(false);
             secure.setNeedClientAuth(config.clientCertificates());
             secure.startHandshake();
+            if (config.peerCheck() != null && !config.peerCheck().test(secure.getSession())) {
+                secure.close();
+                throw new IOException("the client's certificate is no longer accepted (its node was removed or its certificate replaced)");
+            }
             wire = new NbdWire.Tls(secure);
             input.switchTo(wire);
             tls = true;

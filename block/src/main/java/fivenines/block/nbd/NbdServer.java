@@ -5,6 +5,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSession;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
@@ -19,6 +20,7 @@ import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
 
 /**
  * An NBD server (fixed newstyle) on TCP, on a Unix socket, or both. Each connection has its own
@@ -40,9 +42,12 @@ public final class NbdServer implements AutoCloseable {
      *                          (the protocol's "forced TLS": no export is named or served before it)
      * @param clientCertificates whether a TLS client must present a certificate that {@code tls} trusts
      * @param handshakeTimeout  how long a client may take from connecting to entering transmission
+     * @param peerCheck         asked after every TLS handshake whether the client may go on (null: any that
+     *                          {@code tls} trusted); a resumed TLS session skips the trust manager, this never
      */
     public record Config(String tcpHost, int tcpPort, Path unixSocket, int maxConnections, int maxPayload,
-                         SSLContext tls, boolean tlsRequiredForTcp, boolean clientCertificates, Duration handshakeTimeout) {
+                         SSLContext tls, boolean tlsRequiredForTcp, boolean clientCertificates, Duration handshakeTimeout,
+                         Predicate<SSLSession> peerCheck) {
         public static final int DEFAULT_MAX_CONNECTIONS = 256;
         public static final int DEFAULT_MAX_PAYLOAD = 32 << 20;
         public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(30);
@@ -69,12 +74,12 @@ public final class NbdServer implements AutoCloseable {
 
         public Config withTls(SSLContext context, boolean requiredForTcp) {
             return new Config(tcpHost, tcpPort, unixSocket, maxConnections, maxPayload, context, requiredForTcp, clientCertificates,
-                handshakeTimeout);
+                handshakeTimeout, peerCheck);
         }
 
         public Config withLimits(int connections, int payload) {
             return new Config(tcpHost, tcpPort, unixSocket, connections, payload, tls, tlsRequiredForTcp, clientCertificates,
-                handshakeTimeout);
+                handshakeTimeout, peerCheck);
         }
     }
 
@@ -88,6 +93,7 @@ public final class NbdServer implements AutoCloseable {
         private SSLContext tls;
         private boolean tlsRequiredForTcp;
         private boolean clientCertificates;
+        private Predicate<SSLSession> peerCheck;
         private Duration handshakeTimeout = Config.DEFAULT_HANDSHAKE_TIMEOUT;
 
         private Builder() {
@@ -126,6 +132,12 @@ public final class NbdServer implements AutoCloseable {
             return this;
         }
 
+        /** Asked after every TLS handshake, resumed ones too, whether the client may go on. */
+        public Builder peerCheck(Predicate<SSLSession> check) {
+            peerCheck = check;
+            return this;
+        }
+
         public Builder handshakeTimeout(Duration timeout) {
             handshakeTimeout = timeout;
             return this;
@@ -133,7 +145,7 @@ public final class NbdServer implements AutoCloseable {
 
         public Config build() {
             return new Config(tcpHost, tcpPort, unixSocket, maxConnections, maxPayload, tls, tlsRequiredForTcp, clientCertificates,
-                handshakeTimeout);
+                handshakeTimeout, peerCheck);
         }
     }
 
