@@ -7,29 +7,32 @@ import fivenines.agent.Credentials;
 import fivenines.agent.api.ApiException;
 import fivenines.agent.client.AgentClient;
 import fivenines.agent.client.AgentClientException;
-import fivenines.model.cluster.Node;
 import fivenines.agent.pki.Certificates;
-import fivenines.agent.pki.JoinProof;
 import fivenines.agent.pki.ClusterTls;
+import fivenines.agent.pki.JoinProof;
 import fivenines.agent.pki.Pem;
+import fivenines.model.cluster.Node;
 import fivenines.model.command.AddNode;
-import fivenines.model.command.RecordCertificate;
 import fivenines.model.command.CreateCluster;
+import fivenines.model.command.RecordCertificate;
 import fivenines.model.command.RemoveNode;
 import fivenines.model.state.Result;
 import fivenines.store.ClusterStore;
 import fivenines.store.StoreConfig;
-import fivenines.store.StoreTls;
 import fivenines.store.StoreException;
+import fivenines.store.StoreTls;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import javax.net.ssl.SSLContext;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.PublicKey;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -120,7 +123,7 @@ public final class ClusterService implements AutoCloseable {
     }
 
     /** On the joining node: the seed's CA, once the seed proved it knows the token; nothing secret is sent before. */
-    private javax.net.ssl.SSLContext pinnedAuthority(String seedUrl, String token) {
+    private SSLContext pinnedAuthority(String seedUrl, String token) {
         String nonce = JoinProof.nonce();
         JsonNode hello;
         try {
@@ -139,7 +142,7 @@ public final class ClusterService implements AutoCloseable {
 
     /** The addresses a node certificate of this node names: where other nodes and local tools reach it. */
     private List<String> certificateAddresses() {
-        var addresses = new java.util.ArrayList<String>();
+        var addresses = new ArrayList<String>();
         addresses.add(config.advertiseHost());
         if (!config.listenHost().equals("0.0.0.0") && !config.listenHost().equals("::")) {
             addresses.add(config.listenHost());
@@ -241,12 +244,11 @@ public final class ClusterService implements AutoCloseable {
             throw new ApiException(409, "node '" + config.nodeName() + "' keeps no cluster CA (it was made before certificates"
                 + " existed); join through a member that has " + tls.directory().resolve("ca-key.pem"), false);
         }
-        java.security.PublicKey key;
+        PublicKey key;
         try {
-            key = java.security.KeyFactory.getInstance("EC").generatePublic(
-                new java.security.spec.X509EncodedKeySpec(java.util.Base64.getDecoder().decode(publicKey)));
-        } catch (java.security.GeneralSecurityException | IllegalArgumentException | NullPointerException e) {
-            throw ApiException.badRequest("publicKey must be the base64 of an EC public key (X.509 SubjectPublicKeyInfo)");
+            key = Pem.readPublicKey(publicKey);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest(e.getMessage());
         }
         if (addresses.size() > 16 || addresses.stream().anyMatch(a -> !a.matches("[A-Za-z0-9.:\\-]{1,253}"))) {
             throw ApiException.badRequest("addresses must be at most 16 host names or IP addresses, not " + addresses);
@@ -290,7 +292,7 @@ public final class ClusterService implements AutoCloseable {
         JsonNode offer;
         try {
             offer = seed.post("/v1/cluster/join-offer", Map.of("name", config.nodeName(),
-                "publicKey", java.util.Base64.getEncoder().encodeToString(key.getPublic().getEncoded()),
+                "publicKey", Pem.publicKey(key.getPublic()),
                 "addresses", certificateAddresses()));
         } catch (AgentClientException e) {
             throw new ApiException(e.status() == 401 ? 403 : 502, "joining through " + seedAddress + " failed: " + e.getMessage());

@@ -14,6 +14,7 @@ import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.security.spec.PKCS8EncodedKeySpec;
+import java.security.spec.X509EncodedKeySpec;
 import java.util.Base64;
 
 /** PEM text (RFC 7468) of certificates and unencrypted PKCS #8 keys, as openssl and GnuTLS read them. */
@@ -42,6 +43,19 @@ public final class Pem {
         byte[] pkcs8 = Der.sequence(Der.integer(BigInteger.ZERO),
             Der.sequence(Der.oid("1.2.840.10045.2.1"), Der.oid("1.2.840.10045.3.1.7")), Der.octetString(inner));
         return encode("PRIVATE KEY", pkcs8);
+    }
+
+    /** A public key as the base64 of its X.509 SubjectPublicKeyInfo, as a join request carries it. */
+    public static String publicKey(PublicKey key) {
+        return Base64.getEncoder().encodeToString(key.getEncoded());
+    }
+
+    public static PublicKey readPublicKey(String base64) {
+        try {
+            return KeyFactory.getInstance("EC").generatePublic(new X509EncodedKeySpec(Base64.getDecoder().decode(base64)));
+        } catch (GeneralSecurityException | IllegalArgumentException | NullPointerException e) {
+            throw new IllegalArgumentException("publicKey must be the base64 of an EC public key (X.509 SubjectPublicKeyInfo)");
+        }
     }
 
     private static byte[] unsigned(BigInteger value, int length) {
