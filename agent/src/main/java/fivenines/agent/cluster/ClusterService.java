@@ -261,10 +261,13 @@ public final class ClusterService implements AutoCloseable {
     /** On a member: admits a node that has started its empty replica. */
     public Node admit(String name, String apiAddress, String raftAddress, boolean witness, String certificateSerial) {
         ClusterStore current = store();
-        Node node = (Node) ApiException.valueOf(current.submitAndWait(new AddNode(name, apiAddress, raftAddress, witness)));
         if (certificateSerial != null) {
+            // before the node: the manager on the leader adds every node in the state to the Raft group, and the
+            // leader's connection to a node whose certificate it does not know yet would be refused (and retried
+            // only after gRPC's back-off)
             ApiException.valueOf(current.submitAndWait(new RecordCertificate(name, certificateSerial)));
         }
+        Node node = (Node) ApiException.valueOf(current.submitAndWait(new AddNode(name, apiAddress, raftAddress, witness)));
         try {
             reconcileRaftMembers();
         } catch (StoreException e) {

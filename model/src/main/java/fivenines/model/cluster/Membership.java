@@ -146,10 +146,14 @@ public final class Membership {
         return candidate.map(n -> nodes.get(n.name()));
     }
 
-    /** Records a node's new certificate; the one it had before, if any, is revoked. Returns the serial. */
+    /**
+     * Records a node's new certificate; the one it had before, if any, is revoked. Returns the serial.
+     * A joining node's certificate is recorded before it is added, so that no replica ever sees the
+     * node in the Raft group without its certificate (the leader would refuse its connection).
+     */
     public String recordCertificate(String node, String serial) {
         requireInitialized();
-        requireNode(node);
+        Names.requireName("node", node);
         if (serial == null || !serial.matches("[0-9a-f]{1,40}")) {
             throw Rejection.invalid("a certificate serial is 1 to 40 lowercase hex digits, not '" + serial + "'");
         }

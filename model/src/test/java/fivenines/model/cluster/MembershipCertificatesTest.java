@@ -50,7 +50,11 @@ class MembershipCertificatesTest {
         apply(new AddNode("n1", "10.0.0.2:7600", "10.0.0.2:7601", false));
         assertInstanceOf(Result.Rejected.class, apply(new RecordCertificate("n1", "a2")));
         assertInstanceOf(Result.Rejected.class, apply(new RecordCertificate("n1", "NOT-HEX")));
-        assertInstanceOf(Result.Rejected.class, apply(new RecordCertificate("n9", "a9")), "an unknown node is refused");
+        assertInstanceOf(Result.Rejected.class, apply(new RecordCertificate("bad name!", "a9")), "a bad name is refused");
+        // a joining node's certificate is recorded just before the node is added
+        assertInstanceOf(Result.Applied.class, apply(new RecordCertificate("n9", "a9")));
+        apply(new AddNode("n9", "10.0.0.9:7600", "10.0.0.9:7601", false));
+        assertTrue(membership().acceptsCertificate("n9", "a9"));
 
         // the revocations survive a snapshot
         var restored = new Membership();
