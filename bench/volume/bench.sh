@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Volume benchmark: fio through attached logical volumes against the plain export of a physical
 # volume and qemu-nbd, side by side in one run, on loopback only.
+# The agents' exports are read through n0's Unix socket (their TCP port serves only TLS clients with a
+# node certificate of the cluster); the remote volume's chunks go from n0 to n1 over NBD with TLS.
 #
 # Two real agents (n0, n1) form a cluster; each offers a file as a PV; one volume group spans
 # both. On n0 are attached: vg/local (thick, every chunk on n0's PV: the engine writes the file
@@ -112,7 +114,7 @@ pv_uri=$(cli "$p0" pv list --json | python3 -c '
 import json, sys
 for pv in json.load(sys.stdin):
     if pv["node"] == "n0":
-        print([u for u in pv["nbdUris"] if u.startswith("nbd://")][0])')
+        print([u for u in pv["nbdUris"] if u.startswith("nbd+unix://")][0])')
 placement() { # VG/LV -> its bytesByPhysicalVolume, one line
   cli "$p0" lv show "$1" --json | python3 -c '
 import json, sys
@@ -131,8 +133,8 @@ agents=("${pids[0]}" "${pids[1]}"); qemu_pid=${pids[2]}
 
 uri_of() {
   case $1 in
-    local) echo "nbd://127.0.0.1:$nbd0/vg/local" ;;
-    remote) echo "nbd://127.0.0.1:$nbd0/vg/remote" ;;
+    local) echo "nbd+unix:///vg/local?socket=$work/n0/nbd.sock" ;;
+    remote) echo "nbd+unix:///vg/remote?socket=$work/n0/nbd.sock" ;;
     pv) echo "$pv_uri" ;;
     qemu) echo "nbd://127.0.0.1:$port_qemu/disk" ;;
   esac
@@ -187,8 +189,8 @@ for target in local remote pv; do
 done
 step cli "$p0" lv create -n warm -L 512M --thin --on n0 vg
 step cli "$p0" lv attach vg/warm --node n0
-fio_json --uri="nbd://127.0.0.1:$nbd0/vg/warm" --size=256M --rw=write --bs=1M --iodepth=16 --end_fsync=1 >/dev/null
-fio_json --uri="nbd://127.0.0.1:$nbd0/vg/warm" --offset=256M --size=256M --rw=write:1020k --bs=4k --iodepth=16 \
+fio_json --uri="nbd+unix:///vg/warm?socket=$work/n0/nbd.sock" --size=256M --rw=write --bs=1M --iodepth=16 --end_fsync=1 >/dev/null
+fio_json --uri="nbd+unix:///vg/warm?socket=$work/n0/nbd.sock" --offset=256M --size=256M --rw=write:1020k --bs=4k --iodepth=16 \
   --end_fsync=1 >/dev/null
 step cli "$p0" lv detach vg/warm
 step cli "$p0" lv remove vg/warm
@@ -243,7 +245,7 @@ declare -A thin=()
 for ((round = 0; round < rounds; round++)); do
   step cli "$p0" lv create -n "thin$round" -L 2G --thin --on n0 vg
   step cli "$p0" lv attach "vg/thin$round" --node n0
-  uri="nbd://127.0.0.1:$nbd0/vg/thin$round"
+  uri="nbd+unix:///vg/thin$round?socket=$work/n0/nbd.sock"
   # 1 MiB sequential writes over [0, 1G): each a whole new chunk
   whole=(--uri="$uri" --offset=0 --size=1G --rw=write --bs=1M --iodepth=16 --end_fsync=1)
   thin[seq_first]+="$(fio_json "${whole[@]}");"

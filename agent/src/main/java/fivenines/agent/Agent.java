@@ -100,7 +100,7 @@ public final class Agent implements AutoCloseable {
         host.register(new BlockPlugin(config, cluster, exports, volumes::resolveGuarded));
         host.register(new VolumePlugin(volumes));
         host.register(new VmPlugin(vms));
-        host.register(new ApiPlugin(config, router, credentials::matches));
+        host.register(new ApiPlugin(config, router, credentials::matches, cluster.tls().context()));
     }
 
     /**

@@ -36,6 +36,23 @@ public record AgentConfig(String nodeName, Path dataDir, String listenHost, int 
 
     public String apiUrl() {
         String host = listenHost.equals("0.0.0.0") || listenHost.equals("::") ? "127.0.0.1" : listenHost;
-        return "http://" + host + ":" + apiPort;
+        return (secureApi() ? "https://" : "http://") + host + ":" + apiPort;
+    }
+
+    /** Whether the API is HTTPS: whenever it listens beyond loopback (loopback may stay plain). */
+    public boolean secureApi() {
+        return !loopback(listenHost);
+    }
+
+    /** The URL of the API at {@code address} (HOST:PORT): HTTPS unless the host is a loopback one. */
+    public static String apiUrlOf(String address) {
+        int colon = address.lastIndexOf(':');
+        String host = colon < 0 ? address : address.substring(0, colon);
+        return (loopback(host) ? "http://" : "https://") + address;
+    }
+
+    static boolean loopback(String host) {
+        String bare = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+        return bare.equals("localhost") || bare.startsWith("127.") || bare.equals("::1");
     }
 }

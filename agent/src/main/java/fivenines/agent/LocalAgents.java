@@ -1,6 +1,7 @@
 package fivenines.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import fivenines.agent.pki.TrustedFiles;
 import fivenines.model.codec.Json;
 
 import java.io.IOException;
@@ -50,7 +51,8 @@ public final class LocalAgents {
             Path temporary = folder.resolve(config.apiPort() + ".json." + self + ".tmp");
             Files.write(temporary, Json.bytes(Map.of("url", config.apiUrl(), "node", config.nodeName(),
                 "dataDir", config.dataDir().toAbsolutePath().toString(),
-                "secretFile", secretFile.toAbsolutePath().toString(), "pid", self)));
+                "secretFile", secretFile.toAbsolutePath().toString(), "pid", self,
+                "trust", TrustedFiles.of(config.dataDir()).stream().map(p -> p.toAbsolutePath().toString()).toList())));
             Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException | UnsupportedOperationException e) {
             // the CLI then needs NINES_TOKEN; the agent itself works on
@@ -82,6 +84,32 @@ public final class LocalAgents {
         Optional<String> commandLine = running.apply(pid);
         boolean agent = commandLine.isPresent() && (commandLine.get().isEmpty() || commandLine.get().contains("nines"));
         return agent ? OptionalLong.of(pid) : OptionalLong.empty();
+    }
+
+    /**
+     * What a client of {@code url} trusts: {@code NINES_CA} (PEM files separated by ':'), else the
+     * cluster's CA and start-up certificate of the agent on this machine that serves it.
+     */
+    public static javax.net.ssl.SSLContext trustFor(String url) {
+        String env = System.getenv("NINES_CA");
+        var files = new java.util.ArrayList<Path>();
+        if (env != null && !env.isBlank()) {
+            for (String file : env.split(":")) {
+                files.add(Path.of(file));
+            }
+        } else {
+            try {
+                URI uri = URI.create(url);
+                int port = uri.getPort() < 0 ? AgentConfig.DEFAULT_API_PORT : uri.getPort();
+                Path file = folder().resolve(port + ".json");
+                if (Files.isReadable(file)) {
+                    Json.mapper().readTree(file.toFile()).path("trust").forEach(t -> files.add(Path.of(t.asText())));
+                }
+            } catch (IOException | IllegalArgumentException e) {
+                // nothing announced: the JDK's default trust, which knows no cluster CA
+            }
+        }
+        return files.isEmpty() ? null : TrustedFiles.context(files);
     }
 
     /** The secret of the agent on this machine that serves {@code url}, if it announced itself. */

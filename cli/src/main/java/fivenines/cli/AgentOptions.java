@@ -8,7 +8,8 @@ import picocli.CommandLine.Option;
 /** How a command finds its agent and credential: --agent, NINES_AGENT, or the local default. */
 final class AgentOptions {
     @Option(names = "--agent", paramLabel = "URL",
-        description = "the agent's API (default: $NINES_AGENT or http://127.0.0.1:" + AgentConfig.DEFAULT_API_PORT + ")")
+        description = "the agent's API (default: $NINES_AGENT or http://127.0.0.1:" + AgentConfig.DEFAULT_API_PORT
+            + "); an https URL is checked against $NINES_CA or the local agent's cluster CA")
     String agent;
 
     @Option(names = "--credential", paramLabel = "TOKEN", hidden = true,
@@ -21,7 +22,7 @@ final class AgentOptions {
             url = "http://127.0.0.1:" + AgentConfig.DEFAULT_API_PORT;
         }
         if (!url.startsWith("http://") && !url.startsWith("https://")) {
-            url = "http://" + url;
+            url = AgentConfig.apiUrlOf(url);
         }
         return url;
     }
@@ -38,6 +39,8 @@ final class AgentOptions {
     }
 
     AgentClient client() {
-        return new AgentClient(url(), credential());
+        String url = url();
+        return new AgentClient(url, credential(), java.time.Duration.ofSeconds(60),
+            url.startsWith("https://") ? LocalAgents.trustFor(url) : null);
     }
 }

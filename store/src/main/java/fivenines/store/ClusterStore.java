@@ -7,6 +7,8 @@ import fivenines.model.state.Result;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.client.RaftClientConfigKeys;
 import org.apache.ratis.conf.Parameters;
+import org.apache.ratis.grpc.GrpcFactory;
+import org.apache.ratis.grpc.GrpcTlsConfig;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.proto.RaftProtos;
@@ -87,6 +89,14 @@ public final class ClusterStore implements AutoCloseable {
      */
     static final boolean DIRECT_WRITES = Boolean.parseBoolean(System.getProperty("nines.store.direct-writes", "false"));
 
+    /** Ratis' parameters: with mutual TLS for the server, its peers and every client when the node has a certificate. */
+    static Parameters parameters(StoreConfig config) {
+        if (config.tls() == null) {
+            return new Parameters();
+        }
+        return GrpcFactory.newRaftParameters(new GrpcTlsConfig(config.tls().keys(), config.tls().trust(), true));
+    }
+
     private ClusterStore(StoreConfig config, UUID groupId, Start start) throws IOException {
         this.config = config;
         this.groupId = RaftGroupId.valueOf(groupId);
@@ -100,12 +110,13 @@ public final class ClusterStore implements AutoCloseable {
             .setGroup(group)
             .setStateMachine(stateMachine)
             .setProperties(properties)
-            .setParameters(new Parameters())
+            .setParameters(parameters(config))
             .setOption(start == Start.RECOVER ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
             .build();
         var lanes = new ArrayList<StoreClient>();
         for (int i = 0; i < CLIENT_LANES; i++) {
-            lanes.add(new StoreClient(this.groupId, properties, this::division, config.requestTimeout(), InstantSource.system()));
+            lanes.add(new StoreClient(this.groupId, properties, () -> parameters(config), this::division, config.requestTimeout(),
+                InstantSource.system()));
         }
         this.lanes = List.copyOf(lanes);
         this.localLeader = new LocalLeader(server, this.groupId, RaftPeerId.valueOf(config.nodeName()), this::division);

@@ -41,6 +41,7 @@ import java.util.function.Supplier;
 final class StoreClient implements AutoCloseable {
     private final RaftGroupId groupId;
     private final RaftProperties properties;
+    private final Supplier<Parameters> parameters;
     private final Supplier<RaftServer.Division> division;
     private final Duration retireAfter;
     private final InstantSource clock;
@@ -51,10 +52,11 @@ final class StoreClient implements AutoCloseable {
     private boolean closed;
     private long built;
 
-    StoreClient(RaftGroupId groupId, RaftProperties properties, Supplier<RaftServer.Division> division,
-                Duration requestTimeout, InstantSource clock) {
+    StoreClient(RaftGroupId groupId, RaftProperties properties, Supplier<Parameters> parameters,
+                Supplier<RaftServer.Division> division, Duration requestTimeout, InstantSource clock) {
         this.groupId = groupId;
         this.properties = properties;
+        this.parameters = parameters;
         this.division = division;
         this.retireAfter = requestTimeout.multipliedBy(2);
         this.clock = clock;
@@ -84,7 +86,7 @@ final class StoreClient implements AutoCloseable {
             .setProperties(properties)
             .setRaftGroup(RaftGroup.valueOf(groupId, peers))
             .setClientId(ClientId.randomId())
-            .setClientRpc(new GrpcFactory(new Parameters()).newRaftClientRpc(ClientId.randomId(), properties))
+            .setClientRpc(new GrpcFactory(parameters.get()).newRaftClientRpc(ClientId.randomId(), properties))
             .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(150,
                 TimeDuration.valueOf(100, TimeUnit.MILLISECONDS)));
         if (leader != null) {

@@ -13,9 +13,19 @@ import java.time.Duration;
  * @param secret       the cluster secret: every command and query carries its HMAC
  * @param snapshotEvery log entries between automatic snapshots (the log is purged up to each)
  * @param requestTimeout how long a command may take before the caller is told it may or may not have happened
+ * @param tls          mutual TLS for Raft's gRPC, or null for plain text (a node without a cluster certificate)
  */
 public record StoreConfig(String nodeName, String raftHost, int raftPort, Path dataDir, byte[] secret,
-                          long snapshotEvery, Duration requestTimeout) {
+                          long snapshotEvery, Duration requestTimeout, StoreTls tls) {
+
+    public StoreConfig(String nodeName, String raftHost, int raftPort, Path dataDir, byte[] secret,
+                       long snapshotEvery, Duration requestTimeout) {
+        this(nodeName, raftHost, raftPort, dataDir, secret, snapshotEvery, requestTimeout, null);
+    }
+
+    public StoreConfig withTls(StoreTls newTls) {
+        return new StoreConfig(nodeName, raftHost, raftPort, dataDir, secret, snapshotEvery, requestTimeout, newTls);
+    }
 
     public static final long DEFAULT_SNAPSHOT_EVERY = 10_000;
     public static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofSeconds(15);

@@ -52,7 +52,7 @@ class ClusterMembershipSystemTest extends ClusterSystemTest {
         assertEquals(indexBefore, Agents.status(cluster.get("node0")).path("appliedIndex").asLong());
 
         // the API refuses calls without the credential, and the CLI reports it with a non-zero exit
-        var anonymous = new fivenines.agent.client.AgentClient(cluster.get("node0").url(), null);
+        var anonymous = Agents.client(cluster.get("node0"), null, java.time.Duration.ofSeconds(60));
         assertEquals(401, assertThrows(AgentClientException.class, () -> anonymous.put("/v1/config/x",
             Map.of("value", "y"))).status());
         var outcome = Cli.run(Map.of("NINES_AGENT", cluster.get("node0").url(), "NINES_CONFIG_DIR", dir.resolve("empty").toString()),

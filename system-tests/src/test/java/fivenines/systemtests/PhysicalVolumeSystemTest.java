@@ -38,10 +38,15 @@ class PhysicalVolumeSystemTest extends ClusterSystemTest {
         assertEquals(1, listed.size());
         assertEquals("node1:" + file, listed.get(0).path("name").asText());
 
-        // real clients write over TCP and read back over the Unix socket; the data lands after the label
-        run("qemu-io", "-f", "raw", "-c", "write -P 0x5a 0 1M", tcpUri);
+        // TCP serves only TLS clients with a node certificate of the cluster (here node0's, as the engines use them)
+        String export = tcpUri.substring(tcpUri.indexOf('/', "nbd://".length()) + 1);
+        int port = cluster.get("node1").apiPort + 2;
+        assertNotEquals(0, exitOf("qemu-io", "-f", "raw", "-c", "write -P 0x66 0 1M", tcpUri), "plain TCP is refused");
+        Path pki = cluster.get("node0").dataDir.resolve("pki");
+        run(tls(pki, port, export, "qemu-io", "-c", "write -P 0x5a 0 1M"));
+        // real clients write over TLS and read back over the Unix socket; the data lands after the label
         run("qemu-io", "-f", "raw", "-c", "read -P 0x5a 0 1M", unixUri);
-        assertTrue(run("qemu-img", "info", "--output=json", tcpUri).contains("\"virtual-size\": " + (60L << 20)));
+        assertTrue(run(tls(pki, port, export, "qemu-img", "info", "--output=json")).contains("\"virtual-size\": " + (60L << 20)));
         byte[] head = new byte[16];
         try (var channel = java.nio.channels.FileChannel.open(file)) {
             channel.read(java.nio.ByteBuffer.wrap(head), 0);
@@ -68,7 +73,7 @@ class PhysicalVolumeSystemTest extends ClusterSystemTest {
         holder.kill();
         holder.start();
         TestCluster.await(holder, s -> s.path("leader").isTextual(), java.time.Duration.ofSeconds(60), "a leader");
-        run("qemu-io", "-f", "raw", "-c", "read -P 0x5a 0 1M", tcpUri);
+        run(tls(pki, port, export, "qemu-io", "-c", "read -P 0x5a 0 1M"));
 
         // removal from another node: the label is wiped on the holder and the export goes
         Agents.client(cluster.get("node0")).delete("/v1/pvs/" + AgentClient.encode("node1:" + file));
@@ -81,7 +86,15 @@ class PhysicalVolumeSystemTest extends ClusterSystemTest {
         }
         assertEquals(0, head[0], "label wiped");
         assertEquals(0, Agents.client(cluster.get("node2")).get("/v1/pvs").size());
-        assertNotEquals(0, exitOf("qemu-img", "info", tcpUri));
+        assertNotEquals(0, exitOf(tls(pki, port, export, "qemu-img", "info")));
+    }
+
+    /** A QEMU tool's command line for an NBD export over TLS with the certificates in {@code pki}. */
+    static String[] tls(Path pki, int port, String export, String... tool) {
+        var command = new java.util.ArrayList<>(java.util.List.of(tool));
+        command.addAll(java.util.List.of("--object", "tls-creds-x509,id=tls0,endpoint=client,dir=" + pki, "--image-opts",
+            "driver=raw,file.driver=nbd,file.host=127.0.0.1,file.port=" + port + ",file.export=" + export + ",file.tls-creds=tls0"));
+        return command.toArray(String[]::new);
     }
 
     private static String run(String... command) throws Exception {

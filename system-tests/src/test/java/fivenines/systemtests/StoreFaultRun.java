@@ -199,7 +199,7 @@ final class StoreFaultRun {
             for (AgentProcess agent : cluster.agents) {
                 JsonNode status;
                 try {
-                    status = new AgentClient(agent.url(), agent.secret(), Duration.ofSeconds(1)).get("/v1/cluster/status");
+                    status = Agents.client(agent, agent.secret(), Duration.ofSeconds(1)).get("/v1/cluster/status");
                 } catch (RuntimeException | IOException e) {
                     continue;
                 }
@@ -236,7 +236,7 @@ final class StoreFaultRun {
         while (running) {
             if (client == null) {
                 try {
-                    client = new AgentClient(agent.url(), agent.secret(), CALL_TIMEOUT);
+                    client = Agents.client(agent, agent.secret(), CALL_TIMEOUT);
                 } catch (IOException e) {
                     AgentProcess.sleep(100);
                     continue;

@@ -695,7 +695,7 @@ class VmSystemTest extends ClusterSystemTest {
 
     private AgentClient api(String node) throws IOException {
         AgentProcess agent = nodes.get(node);
-        return new AgentClient(agent.url(), agent.secret(), Duration.ofSeconds(180));
+        return Agents.client(agent, agent.secret(), Duration.ofSeconds(180));
     }
 
     private Cli.Outcome cli(String node, String... arguments) throws IOException, InterruptedException {

@@ -61,6 +61,7 @@ class VolumeEngineSystemTest extends ClusterSystemTest {
         long firstEpoch = first.path("epoch").asLong();
         String onNode2 = attachment(first, "node2").path("nbdUri").asText();
         assertEquals("nbd://127.0.0.1:" + (cluster.get("node2").apiPort + 2) + "/vg/data", onNode2);
+        onNode2 = attachment(first, "node2").path("nbdUnixUri").asText(); // TCP takes only node certificates
 
         var expected = new Expected(96 * MiB)
             .write(0, 70 * MiB, 0x11)                // more than node0's disk holds
@@ -89,7 +90,7 @@ class VolumeEngineSystemTest extends ClusterSystemTest {
         JsonNode second = attach("node2", "vg/data", "node1", false);
         assertEquals(List.of("node1"), attachedNodes(second));
         assertTrue(second.path("epoch").asLong() > detached.path("epoch").asLong(), second.toString());
-        String onNode1 = attachment(second, "node1").path("nbdUri").asText();
+        String onNode1 = attachment(second, "node1").path("nbdUnixUri").asText();
         qemuIoOk(onNode1, expected.readCommands());
         // and it writes there too
         expected.write(72 * MiB + 4 * KiB, 4 * KiB, 0x66);
@@ -110,11 +111,11 @@ class VolumeEngineSystemTest extends ClusterSystemTest {
         assertEquals(256 * MiB, group.path("thinProvisioned").asLong(), group.toString());
 
         // the thick volume is written on node2 (half of its space) before the group fills
-        String small = attachment(attach("node0", "vg/small", "node2", false), "node2").path("nbdUri").asText();
+        String small = attachment(attach("node0", "vg/small", "node2", false), "node2").path("nbdUnixUri").asText();
         qemuIoOk(small, List.of("write -P 0x71 0 4M", "flush"));
 
         // the thin one, on node1, is filled 1 MiB at a time until the group is full: one connection, one write per chunk
-        String big = attachment(attach("node0", "vg/big", "node1", false), "node1").path("nbdUri").asText();
+        String big = attachment(attach("node0", "vg/big", "node1", false), "node1").path("nbdUnixUri").asText();
         var writes = new ArrayList<String>();
         for (int i = 0; i < 56; i++) {
             writes.add("write -P " + hex(fill(i)) + " " + i * MiB + " 1M");
@@ -196,7 +197,8 @@ class VolumeEngineSystemTest extends ClusterSystemTest {
             String node = "node" + i % 3;
             uris.add(attachment(attach("node" + (i + 1) % 3, "vg/clone" + i, node, false), node).path("nbdUnixUri").asText());
         }
-        String exports = run("nbdinfo", "--list", "nbd://127.0.0.1:" + (cluster.get("node1").apiPort + 2));
+        String exports = run("nbdinfo", "--list", "nbds://127.0.0.1:" + (cluster.get("node1").apiPort + 2)
+            + "?tls-certificates=" + cluster.get("node0").dataDir.resolve("pki"));
         for (int i = 1; i < 20; i += 3) {
             assertTrue(exports.contains("vg/clone" + i), exports);
         }
@@ -250,10 +252,10 @@ class VolumeEngineSystemTest extends ClusterSystemTest {
         assertEquals(11, api("node1").get("/v1/lvs").size());
 
         // the base and the clones left read as before, all attached on node1 at once
-        String base = attachment(attach("node0", "vg/base", "node1", false), "node1").path("nbdUri").asText();
+        String base = attachment(attach("node0", "vg/base", "node1", false), "node1").path("nbdUnixUri").asText();
         qemuIoOk(base, golden.readCommands());
         for (int i = 1; i < 20; i += 2) {
-            String uri = attachment(attach("node2", "vg/clone" + i, "node1", false), "node1").path("nbdUri").asText();
+            String uri = attachment(attach("node2", "vg/clone" + i, "node1", false), "node1").path("nbdUnixUri").asText();
             qemuIoOk(uri, clones.get(i).readCommands());
         }
         assertEquals(0, show("vg/base").path("ownBytes").asLong());
@@ -269,7 +271,7 @@ class VolumeEngineSystemTest extends ClusterSystemTest {
 
         JsonNode one = attach("node0", "vg/disk", "node1", false);
         long firstEpoch = one.path("epoch").asLong();
-        String oldUri = attachment(one, "node1").path("nbdUri").asText();
+        String oldUri = attachment(one, "node1").path("nbdUnixUri").asText();
         // one connection, kept open across the take-over as a guest's disk would be: it writes, flushes,
         // reads (a sign that the flush is done), sleeps while node2 takes over, then tries again
         var old = new BackgroundQemuIo(oldUri, List.of("write -P 0x61 0 1M", "write -P 0x62 4M 4k", "flush",
@@ -301,7 +303,7 @@ class VolumeEngineSystemTest extends ClusterSystemTest {
 
         // the new writer sees what was flushed before the take-over and nothing of the fenced writes
         var expected = new Expected(32 * MiB).write(0, MiB, 0x61).write(4 * MiB, 4 * KiB, 0x62);
-        String newUri = attachment(taken, "node2").path("nbdUri").asText();
+        String newUri = attachment(taken, "node2").path("nbdUnixUri").asText();
         qemuIoOk(newUri, expected.readCommands());
         expected.write(8 * MiB, 4 * KiB, 0x63).write(512 * KiB, 4 * KiB, 0x64);
         qemuIoOk(newUri, List.of("write -P 0x63 8M 4k", "write -P 0x64 512k 4k", "flush"));
@@ -322,8 +324,8 @@ class VolumeEngineSystemTest extends ClusterSystemTest {
         assertEquals(Map.of(pv1, 16 * MiB), perPhysicalVolume(a), a.toString());
         assertEquals(Map.of(pv2, 16 * MiB), perPhysicalVolume(b), b.toString());
 
-        String uriA = attachment(attach("node0", "vg/a", "node0", false), "node0").path("nbdUri").asText();
-        String uriB = attachment(attach("node0", "vg/b", "node0", false), "node0").path("nbdUri").asText();
+        String uriA = attachment(attach("node0", "vg/a", "node0", false), "node0").path("nbdUnixUri").asText();
+        String uriB = attachment(attach("node0", "vg/b", "node0", false), "node0").path("nbdUnixUri").asText();
         qemuIoOk(uriA, List.of("write -P 0xa1 0 2M", "flush"));
         qemuIoOk(uriB, List.of("write -P 0xb1 0 2M", "flush"));
 

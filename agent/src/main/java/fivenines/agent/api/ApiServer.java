@@ -2,11 +2,14 @@ package fivenines.agent.api;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
 import fivenines.model.codec.Json;
 import fivenines.store.StoreException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import javax.net.ssl.SSLContext;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -41,9 +44,20 @@ public final class ApiServer implements AutoCloseable {
     }
 
     public ApiServer(String host, int port, Router router, Predicate<String> credentialCheck) throws IOException {
+        this(host, port, router, credentialCheck, null);
+    }
+
+    /** @param tls HTTPS with this context's certificate, or null for plain HTTP (an API on loopback) */
+    public ApiServer(String host, int port, Router router, Predicate<String> credentialCheck, SSLContext tls) throws IOException {
         this.router = router;
         this.credentialCheck = credentialCheck;
-        this.server = HttpServer.create(new InetSocketAddress(host, port), 256);
+        if (tls == null) {
+            this.server = HttpServer.create(new InetSocketAddress(host, port), 256);
+        } else {
+            var secure = HttpsServer.create(new InetSocketAddress(host, port), 256);
+            secure.setHttpsConfigurator(new HttpsConfigurator(tls));
+            this.server = secure;
+        }
         this.executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("api-request-", 0).factory());
         server.setExecutor(executor);
         server.createContext("/", this::handle);

@@ -27,7 +27,8 @@ public final class ClusterRoutes {
         router.add("GET", "/v1/cluster/status", r -> status());
         router.add("POST", "/v1/cluster/init", this::init);
         router.add("POST", "/v1/cluster/join", this::join);
-        router.add("POST", "/v1/cluster/join-offer", r -> cluster.offer());
+        router.add("POST", "/v1/cluster/join-offer", this::offer);
+        router.addOpen("POST", "/v1/cluster/hello", r -> cluster.hello(r.requireText("nonce")));
         router.add("POST", "/v1/cluster/admit", this::admit);
         router.add("POST", "/v1/cluster/leave", r -> {
             cluster.leave();
@@ -54,10 +55,17 @@ public final class ClusterRoutes {
         return Map.of("cluster", cluster.identity().clusterName(), "node", node);
     }
 
+    private Object offer(ApiRequest request) {
+        var addresses = new ArrayList<String>();
+        request.json().path("addresses").forEach(a -> addresses.add(a.asText()));
+        return cluster.offer(request.requireText("name"), request.requireText("publicKey"), addresses);
+    }
+
     private Object admit(ApiRequest request) {
         JsonNode body = request.json();
+        String serial = body.path("certificateSerial").asText(null);
         return cluster.admit(request.requireText("name"), request.requireText("apiAddress"),
-            request.requireText("raftAddress"), body.path("witness").asBoolean(false));
+            request.requireText("raftAddress"), body.path("witness").asBoolean(false), serial);
     }
 
     /** Nodes, leader, quorum, config_version and the applied log index. */

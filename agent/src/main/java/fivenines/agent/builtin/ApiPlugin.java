@@ -8,6 +8,7 @@ import fivenines.plugin.Health;
 import fivenines.plugin.Plugin;
 import fivenines.plugin.PluginContext;
 
+import javax.net.ssl.SSLContext;
 import java.io.IOException;
 import java.util.function.Predicate;
 
@@ -18,10 +19,14 @@ public final class ApiPlugin implements Plugin {
     private final Predicate<String> credentialCheck;
     private ApiServer server;
 
-    public ApiPlugin(AgentConfig config, Router router, Predicate<String> credentialCheck) {
+    private final SSLContext tls;
+
+    /** @param tls the node's TLS context: the API is HTTPS with it unless it listens on loopback only */
+    public ApiPlugin(AgentConfig config, Router router, Predicate<String> credentialCheck, SSLContext tls) {
         this.config = config;
         this.router = router;
         this.credentialCheck = credentialCheck;
+        this.tls = tls;
     }
 
     @Override
@@ -31,13 +36,14 @@ public final class ApiPlugin implements Plugin {
 
     @Override
     public String description() {
-        return "REST API (JSON) on " + config.listenHost() + ":" + config.apiPort();
+        return "REST API (JSON) on " + config.apiUrl();
     }
 
     @Override
     public void start(PluginContext context) throws Exception {
         try {
-            server = new ApiServer(config.listenHost(), config.apiPort(), router, credentialCheck);
+            server = new ApiServer(config.listenHost(), config.apiPort(), router, credentialCheck,
+                config.secureApi() ? tls : null);
         } catch (IOException e) {
             if (AgentPort.isBindFailure(e)) {
                 throw AgentPort.api(config).unavailable(e);

@@ -71,12 +71,16 @@ public final class BlockPlugin implements Plugin {
 
     @Override
     public String description() {
-        return "block service: this node's physical volumes over NBD on port " + config.nbdPort() + " and " + config.nbdSocket();
+        return "block service: this node's physical volumes over NBD on port " + config.nbdPort()
+            + " (TLS with a node certificate of the cluster) and " + config.nbdSocket();
     }
 
     @Override
     public void start(PluginContext context) throws IOException {
-        var nbd = new NbdServer(NbdServer.Config.tcpAndUnix(config.listenHost(), config.nbdPort(), config.nbdSocket()), resolver);
+        // forced TLS with client certificates on TCP: no export is named or served to anyone but another
+        // node of the cluster; QEMU and local tools use the Unix socket, which only this user may open
+        var nbd = new NbdServer(NbdServer.Config.builder().tcp(config.listenHost(), config.nbdPort()).unixSocket(config.nbdSocket())
+            .tls(cluster.tls().context(), true).clientCertificates(true).peerCheck(cluster.tls()::accepts).build(), resolver);
         try {
             nbd.start();
         } catch (IOException e) {

@@ -3,6 +3,7 @@ package fivenines.agent.client;
 import com.fasterxml.jackson.databind.JsonNode;
 import fivenines.model.codec.Json;
 
+import javax.net.ssl.SSLContext;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;
@@ -25,11 +26,20 @@ public final class AgentClient {
     }
 
     public AgentClient(String baseUrl, String token, Duration timeout) {
+        this(baseUrl, token, timeout, null);
+    }
+
+    /** @param tls whom to trust for an https URL (the cluster's CA), or null for the JDK's default trust */
+    public AgentClient(String baseUrl, String token, Duration timeout, SSLContext tls) {
         this.baseUrl = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
         this.token = token;
         this.timeout = timeout;
         // plain HTTP/1.1: the agent's server does not speak HTTP/2, so no h2c upgrade is attempted
-        this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+        var builder = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5));
+        if (tls != null) {
+            builder.sslContext(tls);
+        }
+        this.http = builder.build();
     }
 
     /** The credential this client sends. */
@@ -90,6 +100,10 @@ public final class AgentClient {
         } catch (ConnectException e) {
             throw new AgentClientException(0, "no agent answers at " + baseUrl
                 + ": start one with 'nines up' or 'nines agent', or point --agent / NINES_AGENT at a running one", false);
+        } catch (javax.net.ssl.SSLException e) {
+            throw new AgentClientException(0, "TLS with " + baseUrl + " failed (" + e.getMessage() + "): nothing was sent;"
+                + " trust the cluster's CA (NINES_CA=PATH of ca-cert.pem, in DATA/pki of any node) or use the agent's"
+                + " loopback address", false);
         } catch (java.net.http.HttpTimeoutException e) {
             throw new AgentClientException(0, method + " " + path + " at " + baseUrl + " got no answer within "
                 + timeout.toSeconds() + " s; it may or may not have happened", true);

@@ -7,23 +7,32 @@ import fivenines.agent.Credentials;
 import fivenines.agent.api.ApiException;
 import fivenines.agent.client.AgentClient;
 import fivenines.agent.client.AgentClientException;
+import fivenines.agent.pki.Certificates;
+import fivenines.agent.pki.ClusterTls;
+import fivenines.agent.pki.JoinProof;
+import fivenines.agent.pki.Pem;
 import fivenines.model.cluster.Node;
 import fivenines.model.command.AddNode;
 import fivenines.model.command.CreateCluster;
+import fivenines.model.command.RecordCertificate;
 import fivenines.model.command.RemoveNode;
 import fivenines.model.state.Result;
 import fivenines.store.ClusterStore;
 import fivenines.store.StoreConfig;
 import fivenines.store.StoreException;
+import fivenines.store.StoreTls;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import javax.net.ssl.SSLContext;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.PublicKey;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -41,6 +50,7 @@ public final class ClusterService implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ClusterService.class);
     private final AgentConfig config;
     private final Credentials credentials;
+    private final ClusterTls tls;
     private final List<Consumer<ClusterStore>> storeListeners = new CopyOnWriteArrayList<>();
     private volatile ClusterStore store;
     private volatile ClusterIdentity identity;
@@ -52,6 +62,13 @@ public final class ClusterService implements AutoCloseable {
     public ClusterService(AgentConfig config, Credentials credentials) {
         this.config = config;
         this.credentials = credentials;
+        this.tls = ClusterTls.open(config.dataDir());
+        tls.makeStartupCertificate(config.nodeName(), certificateAddresses(), Instant.now());
+        tls.refuse(certificate -> {
+            ClusterStore current = store;
+            return current != null && !current.read(s -> s.membership().acceptsCertificate(Certificates.commonName(certificate),
+                Certificates.serial(certificate)));
+        });
         this.snapshotEvery = StoreConfig.snapshotEvery(System.getProperty(StoreConfig.SNAPSHOT_EVERY_PROPERTY));
     }
 
@@ -74,6 +91,65 @@ public final class ClusterService implements AutoCloseable {
             startStore(UUID.fromString(id.groupId()), ClusterStore.Start.RECOVER);
             LOG.info("rejoined cluster '{}' from {}", id.clusterName(), config.dataDir());
         });
+    }
+
+    /** This node's certificates and the TLS context every server and client of the node uses. */
+    public ClusterTls tls() {
+        return tls;
+    }
+
+    /**
+     * A client of another agent's API: HTTPS (trusting the cluster's CA, and only members the store
+     * accepts) unless the address is a loopback one.
+     */
+    public AgentClient client(String apiAddress, String token, Duration timeout) {
+        return new AgentClient(AgentConfig.apiUrlOf(apiAddress), token, timeout, tls.context());
+    }
+
+    /**
+     * Answered to anyone, before a join: the cluster's CA certificate and a proof that this member
+     * knows the join token, so that a joining node trusts this CA before it sends the token.
+     */
+    public Map<String, Object> hello(String nonce) {
+        store();
+        if (nonce == null || !nonce.matches("[0-9a-f]{64}")) {
+            throw ApiException.badRequest("nonce must be 64 hex digits");
+        }
+        if (!tls.ready()) {
+            throw new ApiException(409, "node '" + config.nodeName() + "' has no cluster certificate", false);
+        }
+        return Map.of("authority", Pem.certificate(tls.authority()),
+            "proof", JoinProof.of(credentials.secret(), nonce, tls.authority()));
+    }
+
+    /** On the joining node: the seed's CA, once the seed proved it knows the token; nothing secret is sent before. */
+    private SSLContext pinnedAuthority(String seedUrl, String token) {
+        String nonce = JoinProof.nonce();
+        JsonNode hello;
+        try {
+            hello = new AgentClient(seedUrl, null, Duration.ofSeconds(30), JoinProof.trustingAnyone())
+                .post("/v1/cluster/hello", Map.of("nonce", nonce));
+        } catch (AgentClientException e) {
+            throw new ApiException(502, "joining through " + seedUrl + " failed: " + e.getMessage(), false);
+        }
+        var authority = Pem.readCertificate(hello.path("authority").asText());
+        if (!JoinProof.of(token, nonce, authority).equals(hello.path("proof").asText())) {
+            throw new ApiException(403, "the agent at " + seedUrl + " does not know this join token (or something between"
+                + " poses as it); nothing was sent to it. Check the token ('nines cluster token' on a member)", false);
+        }
+        return JoinProof.trusting(authority);
+    }
+
+    /** The addresses a node certificate of this node names: where other nodes and local tools reach it. */
+    private List<String> certificateAddresses() {
+        var addresses = new ArrayList<String>();
+        addresses.add(config.advertiseHost());
+        if (!config.listenHost().equals("0.0.0.0") && !config.listenHost().equals("::")) {
+            addresses.add(config.listenHost());
+        }
+        addresses.add("127.0.0.1");
+        addresses.add("localhost");
+        return addresses.stream().distinct().toList();
     }
 
     public boolean inCluster() {
@@ -100,6 +176,10 @@ public final class ClusterService implements AutoCloseable {
     private void startStore(UUID groupId, ClusterStore.Start start) {
         var storeConfig = new StoreConfig(config.nodeName(), config.advertiseHost(), config.raftPort(), raftDir(),
             credentials.secretBytes(), snapshotEvery, StoreConfig.DEFAULT_REQUEST_TIMEOUT);
+        if (tls.ready()) {
+            // Raft's gRPC with mutual TLS: peers and clients need a node certificate of the cluster
+            storeConfig = storeConfig.withTls(new StoreTls(tls.keyManager(), tls.trustManager()));
+        }
         ClusterStore started;
         try {
             started = ClusterStore.start(storeConfig, groupId, start);
@@ -133,30 +213,60 @@ public final class ClusterService implements AutoCloseable {
         wipeRaftDir();
         identity = new ClusterIdentity(clusterName, groupId.toString());
         try {
+            tls.createAuthority(clusterName, config.nodeName(), certificateAddresses(), Instant.now());
             startStore(groupId, ClusterStore.Start.NEW_GROUP);
             awaitLeader(Duration.ofSeconds(30));
             Result result = store.submitAndWait(new CreateCluster(clusterName, Credentials.sha256(credentials.secret()),
                 config.nodeName(), config.apiAddress(), config.raftAddress(), maxVoters));
             Node node = (Node) ApiException.valueOf(result);
+            ApiException.valueOf(store.submitAndWait(new RecordCertificate(config.nodeName(),
+                Certificates.serial(tls.certificate()))));
             identity.save(config.dataDir());
             return node;
         } catch (RuntimeException e) {
             stopStore();
             wipeRaftDir();
+            tls.forget();
             identity = null;
             throw e;
         }
     }
 
-    /** Answered by a member to a node that asks to join, once its token checked out. */
-    public JoinOffer offer() {
+    /**
+     * Answered by a member to a node that asks to join, once its token checked out: the cluster, and
+     * the node's certificate signed for the public key it sent, with the CA's certificate and key
+     * (every member keeps the CA, so that any of them can sign for the next node).
+     */
+    public JoinOffer offer(String name, String publicKey, List<String> addresses) {
         var current = store();
-        return new JoinOffer(identity.clusterName(), current.groupId());
+        fivenines.model.state.Names.requireName("node", name);
+        if (!tls.canSign()) {
+            throw new ApiException(409, "node '" + config.nodeName() + "' keeps no cluster CA (it was made before certificates"
+                + " existed); join through a member that has " + tls.directory().resolve("ca-key.pem"), false);
+        }
+        PublicKey key;
+        try {
+            key = Pem.readPublicKey(publicKey);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest(e.getMessage());
+        }
+        if (addresses.size() > 16 || addresses.stream().anyMatch(a -> !a.matches("[A-Za-z0-9.:\\-]{1,253}"))) {
+            throw ApiException.badRequest("addresses must be at most 16 host names or IP addresses, not " + addresses);
+        }
+        var certificate = tls.issue(identity.clusterName(), name, key, addresses, Instant.now());
+        return new JoinOffer(identity.clusterName(), current.groupId(), Pem.certificate(certificate),
+            Pem.certificate(tls.authority()), Pem.privateKey(tls.authorityKey(), tls.authority().getPublicKey()));
     }
 
     /** On a member: admits a node that has started its empty replica. */
-    public Node admit(String name, String apiAddress, String raftAddress, boolean witness) {
+    public Node admit(String name, String apiAddress, String raftAddress, boolean witness, String certificateSerial) {
         ClusterStore current = store();
+        if (certificateSerial != null) {
+            // before the node: the manager on the leader adds every node in the state to the Raft group, and the
+            // leader's connection to a node whose certificate it does not know yet would be refused (and retried
+            // only after gRPC's back-off)
+            ApiException.valueOf(current.submitAndWait(new RecordCertificate(name, certificateSerial)));
+        }
         Node node = (Node) ApiException.valueOf(current.submitAndWait(new AddNode(name, apiAddress, raftAddress, witness)));
         try {
             reconcileRaftMembers();
@@ -178,10 +288,15 @@ public final class ClusterService implements AutoCloseable {
         if (token == null || !token.matches("[0-9a-f]{64}")) {
             throw ApiException.badRequest("the join token must be the 64 hex digits that 'nines cluster init' printed");
         }
-        var seed = new AgentClient("http://" + seedAddress, token, Duration.ofSeconds(90));
+        String seedUrl = AgentConfig.apiUrlOf(seedAddress);
+        var seed = new AgentClient(seedUrl, token, Duration.ofSeconds(90),
+            seedUrl.startsWith("https://") ? pinnedAuthority(seedUrl, token) : null);
+        var key = Certificates.newKeyPair();
         JsonNode offer;
         try {
-            offer = seed.post("/v1/cluster/join-offer", Map.of("name", config.nodeName()));
+            offer = seed.post("/v1/cluster/join-offer", Map.of("name", config.nodeName(),
+                "publicKey", Pem.publicKey(key.getPublic()),
+                "addresses", certificateAddresses()));
         } catch (AgentClientException e) {
             throw new ApiException(e.status() == 401 ? 403 : 502, "joining through " + seedAddress + " failed: " + e.getMessage());
         }
@@ -192,15 +307,19 @@ public final class ClusterService implements AutoCloseable {
         wipeRaftDir();
         identity = new ClusterIdentity(clusterName, groupId.toString());
         try {
+            tls.adopt(Pem.readCertificate(offer.path("authority").asText()), Pem.readPrivateKey(offer.path("authorityKey").asText()),
+                Pem.readCertificate(offer.path("certificate").asText()), key);
             startStore(groupId, ClusterStore.Start.JOIN_GROUP);
             seed.post("/v1/cluster/admit", Map.of("name", config.nodeName(), "apiAddress", config.apiAddress(),
-                "raftAddress", config.raftAddress(), "witness", witness));
+                "raftAddress", config.raftAddress(), "witness", witness,
+                "certificateSerial", Certificates.serial(tls.certificate())));
             identity.save(config.dataDir());
             awaitSelfInState(Duration.ofSeconds(60));
             return store.read(s -> s.membership().requireNode(config.nodeName()));
         } catch (RuntimeException e) {
             stopStore();
             wipeRaftDir();
+            tls.forget();
             ClusterIdentity.forget(config.dataDir());
             identity = null;
             credentials.replace(previousSecret);
@@ -219,6 +338,7 @@ public final class ClusterService implements AutoCloseable {
         ClusterIdentity.forget(config.dataDir());
         identity = null;
         wipeRaftDir();
+        tls.forget();
         LOG.info("node {} left the cluster", config.nodeName());
     }
 
@@ -348,7 +468,7 @@ public final class ClusterService implements AutoCloseable {
     }
 
     /** What a member tells a node that may join. */
-    public record JoinOffer(String clusterName, String groupId) {
+    public record JoinOffer(String clusterName, String groupId, String certificate, String authority, String authorityKey) {
     }
 
     /** What a removal did. */

@@ -264,7 +264,8 @@ public final class VolumeService {
             return new GuardedExport(local, volume, epoch, this::epoch);
         }
         try {
-            return new RemoteExport(pv.nbdAddress(), GuardedExport.exportName(pv.exportName(), volume, epoch), REMOTE_TIMEOUT);
+            return new RemoteExport(pv.nbdAddress(), GuardedExport.exportName(pv.exportName(), volume, epoch), REMOTE_TIMEOUT,
+                cluster.tls().context());
         } catch (NbdErrorException refused) {
             throw refused; // refused for an outdated epoch: the engine takes the new one and retries
         } catch (IOException e) {
@@ -480,7 +481,7 @@ public final class VolumeService {
             return false;
         }
         try {
-            new AgentClient("http://" + member.get().apiAddress(), credentials.secret(), Duration.ofSeconds(3)).get("/v1/health");
+            cluster.client(member.get().apiAddress(), credentials.secret(), Duration.ofSeconds(3)).get("/v1/health");
             return true;
         } catch (AgentClientException e) {
             return false;
@@ -494,7 +495,7 @@ public final class VolumeService {
             throw new ApiException(409, "node '" + node + "' is down; choose a node that is up");
         }
         try {
-            new AgentClient("http://" + member.apiAddress(), credentials.secret(), Duration.ofSeconds(60)).post(path, body);
+            cluster.client(member.apiAddress(), credentials.secret(), Duration.ofSeconds(60)).post(path, body);
         } catch (AgentClientException e) {
             throw new ApiException(e.status() == 0 ? 503 : e.status(), e.status() == 0
                 ? "node '" + node + "' cannot be reached (" + e.getMessage() + "); is its agent running?" : e.getMessage(),

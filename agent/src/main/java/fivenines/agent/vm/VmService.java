@@ -1077,11 +1077,11 @@ public final class VmService {
     private AgentClient peer(String node) {
         Node member = cluster.store().read(s -> s.membership().node(node)).orElseThrow(() -> ApiException.notFound(
             "no node '" + node + "'"));
-        String url = "http://" + member.apiAddress();
+        String url = fivenines.agent.AgentConfig.apiUrlOf(member.apiAddress());
         String secret = credentials.secret();
         // one client (and its kept-alive connections) per peer: a new one costs a connection and a selector thread
         return peers.compute(node, (n, known) -> known != null && known.baseUrl().equals(url) && known.token().equals(secret)
-            ? known : new AgentClient(url, secret, Duration.ofSeconds(60)));
+            ? known : cluster.client(member.apiAddress(), secret, Duration.ofSeconds(60)));
     }
 
     /** For the API: a client of the agent on {@code node}, to forward what only that node can do. */

@@ -2,7 +2,10 @@ package fivenines.block.nbd;
 
 import java.io.EOFException;
 import java.io.IOException;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.SocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
@@ -41,6 +44,9 @@ public final class NbdClient implements AutoCloseable {
     private final String server;
     private final String export;
     private final SocketChannel channel;
+    private final SSLContext tls;
+    private final String host;
+    private volatile NbdWire wire;
     private final Duration timeout;
     private final ReentrantLock sendLock = new ReentrantLock();
     private final ByteBuffer requestHeader = ByteBuffer.allocateDirect(28);
@@ -54,28 +60,39 @@ public final class NbdClient implements AutoCloseable {
     private record Pending(String what, CompletableFuture<Void> done, ByteBuffer target, long deadline) {
     }
 
-    private NbdClient(String server, String export, SocketChannel channel, Duration timeout) {
+    private NbdClient(String server, String host, String export, SocketChannel channel, SSLContext tls, Duration timeout) {
         this.server = server;
+        this.host = host;
         this.export = export;
         this.channel = channel;
+        this.tls = tls;
+        this.wire = new NbdWire.Plain(channel);
         this.timeout = timeout;
     }
 
     /** Connects over TCP and enters transmission with {@code export}; each step waits at most {@code timeout}. */
     public static NbdClient connectTcp(String host, int port, String export, Duration timeout) throws IOException {
+        return connectTcp(host, port, export, timeout, null);
+    }
+
+    /**
+     * Connects over TCP, upgrades to TLS first when {@code tls} is given (STARTTLS, presenting the
+     * context's certificate), and enters transmission with {@code export}.
+     */
+    public static NbdClient connectTcp(String host, int port, String export, Duration timeout, SSLContext tls) throws IOException {
         var channel = SocketChannel.open(StandardProtocolFamily.INET);
-        return open(host + ":" + port, export, channel, new InetSocketAddress(host, port), timeout);
+        return open(host + ":" + port, host, export, channel, tls, new InetSocketAddress(host, port), timeout);
     }
 
     /** Connects over a Unix socket and enters transmission with {@code export}. */
     public static NbdClient connectUnix(Path socket, String export, Duration timeout) throws IOException {
         var channel = SocketChannel.open(StandardProtocolFamily.UNIX);
-        return open(socket.toString(), export, channel, UnixDomainSocketAddress.of(socket), timeout);
+        return open(socket.toString(), null, export, channel, null, UnixDomainSocketAddress.of(socket), timeout);
     }
 
-    private static NbdClient open(String server, String export, SocketChannel channel, SocketAddress address,
-                                  Duration timeout) throws IOException {
-        var client = new NbdClient(server, export, channel, timeout);
+    private static NbdClient open(String server, String host, String export, SocketChannel channel, SSLContext tls,
+                                  SocketAddress address, Duration timeout) throws IOException {
+        var client = new NbdClient(server, host, export, channel, tls, timeout);
         // the channel is blocking and has no read timeout of its own: a timer closes it if the handshake stalls
         Thread timer = Thread.ofVirtual().name("nbd-client-handshake-deadline-" + export).start(() -> {
             try {
@@ -120,9 +137,12 @@ public final class NbdClient implements AutoCloseable {
             throw new IOException("the server does not speak fixed-newstyle NBD");
         }
         boolean noZeroes = (serverFlags & FLAG_NO_ZEROES) != 0;
+        send(ByteBuffer.allocate(4).putInt(FLAG_C_FIXED_NEWSTYLE | (noZeroes ? FLAG_C_NO_ZEROES : 0)).flip());
+        if (tls != null) {
+            startTls();
+        }
         byte[] name = export.getBytes(StandardCharsets.UTF_8);
-        send(ByteBuffer.allocate(4 + 16 + 4 + name.length + 4)
-            .putInt(FLAG_C_FIXED_NEWSTYLE | (noZeroes ? FLAG_C_NO_ZEROES : 0))
+        send(ByteBuffer.allocate(16 + 4 + name.length + 4)
             .putLong(IHAVEOPT).putInt(OPT_GO).putInt(4 + name.length + 4)
             .putInt(name.length).put(name).putShort((short) 1).putShort((short) INFO_BLOCK_SIZE).flip());
         boolean sized = false;
@@ -161,6 +181,30 @@ public final class NbdClient implements AutoCloseable {
         if (!sized) {
             throw new IOException("the server did not say the size of the export");
         }
+    }
+
+    private void startTls() throws IOException {
+        send(ByteBuffer.allocate(16).putLong(IHAVEOPT).putInt(OPT_STARTTLS).putInt(0).flip());
+        ByteBuffer header = receive(20);
+        if (header.getLong() != OPTION_REPLY_MAGIC) {
+            throw new IOException("the server sent a bad option reply");
+        }
+        header.getInt();
+        int type = header.getInt();
+        int length = header.getInt();
+        if (length < 0 || length > NbdHandshake.MAX_OPTION_LENGTH) {
+            throw new IOException("the server sent an option reply of " + Integer.toUnsignedString(length) + " bytes");
+        }
+        ByteBuffer data = receive(length);
+        if (type != REP_ACK) {
+            throw new NbdRefusedException("the server refused STARTTLS: " + optionErrorName(type) + " "
+                + StandardCharsets.UTF_8.decode(data), type, null);
+        }
+        Socket socket = channel.socket();
+        var secure = (SSLSocket) tls.getSocketFactory().createSocket(socket, host, socket.getPort(), true);
+        secure.setUseClientMode(true);
+        secure.startHandshake();
+        wire = new NbdWire.Tls(secure);
     }
 
     private static String optionErrorName(int type) {
@@ -382,8 +426,8 @@ public final class NbdClient implements AutoCloseable {
         for (ByteBuffer buffer : buffers) {
             remaining += buffer.remaining();
         }
-        while (remaining > 0) {
-            remaining -= channel.write(buffers);
+        if (remaining > 0) {
+            wire.write(buffers);
         }
     }
 
@@ -395,13 +439,14 @@ public final class NbdClient implements AutoCloseable {
 
     private void receiveInto(ByteBuffer target) throws IOException {
         while (target.hasRemaining()) {
-            if (channel.read(target) < 0) {
+            if (wire.read(target) < 0) {
                 throw new EOFException("the server closed the connection");
             }
         }
     }
 
     private void closeChannel() {
+        wire.close();
         try {
             channel.close();
         } catch (IOException ignored) {

@@ -12,23 +12,21 @@ final class NbdConnection {
     private final BufferPool buffers;
     private final NbdWire wire;
     private final boolean tcp;
-    private final boolean loopback;
     private final String name;
 
     NbdConnection(NbdServer.Config config, ExportResolver exports, BufferPool buffers, NbdWire wire, boolean tcp,
-                  boolean loopback, String name) {
+                  String name) {
         this.config = config;
         this.exports = exports;
         this.buffers = buffers;
         this.wire = wire;
         this.tcp = tcp;
-        this.loopback = loopback;
         this.name = name;
     }
 
     void run() throws IOException {
         var input = new NbdInput(wire);
-        var handshake = new NbdHandshake(config, exports, wire, input, tcp, loopback);
+        var handshake = new NbdHandshake(config, exports, wire, input, tcp);
         // a client that connects and never finishes the handshake would hold a connection slot for ever
         Thread deadline = Thread.ofVirtual().name(name + "-handshake-deadline").start(() -> closeAfter(config.handshakeTimeout()));
         NbdHandshake.Negotiated negotiated;

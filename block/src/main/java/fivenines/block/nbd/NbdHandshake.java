@@ -30,20 +30,18 @@ final class NbdHandshake {
     private final ExportResolver exports;
     private final NbdInput input;
     private final boolean tcp;
-    private final boolean loopback;
     private NbdWire wire;
     private boolean tls;
     private boolean structured;
     private boolean allocationContext;
 
-    /** @param tcp whether the client came over TCP (TLS is offered there only); @param loopback from this host */
-    NbdHandshake(NbdServer.Config config, ExportResolver exports, NbdWire wire, NbdInput input, boolean tcp, boolean loopback) {
+    /** @param tcp whether the client came over TCP (TLS is offered there only) */
+    NbdHandshake(NbdServer.Config config, ExportResolver exports, NbdWire wire, NbdInput input, boolean tcp) {
         this.config = config;
         this.exports = exports;
         this.wire = wire;
         this.input = input;
         this.tcp = tcp;
-        this.loopback = loopback;
     }
 
     /** The agreement, or null when the client aborted. Throws when the connection must end. */
@@ -70,7 +68,8 @@ final class NbdHandshake {
                 if (option == OPT_EXPORT_NAME) {
                     throw new IOException("EXPORT_NAME before the required TLS upgrade");
                 }
-                error(option, REP_ERR_TLS_REQD, "TLS is required for clients on other hosts: use STARTTLS");
+                error(option, REP_ERR_TLS_REQD, "TLS is required on TCP: use STARTTLS with a certificate of the cluster,"
+                    + " or the Unix socket on this host");
                 continue;
             }
             switch (option) {
@@ -97,8 +96,9 @@ final class NbdHandshake {
     }
 
     private boolean tlsRequired() {
-        // a Unix socket or loopback client never has to upgrade: nothing it sends leaves the host
-        return config.tlsRequiredForTcp() && tcp && !loopback && !tls;
+        // forced TLS applies to loopback too: a TCP port on this host is open to every local user,
+        // where the Unix socket is open to its owner only
+        return config.tlsRequiredForTcp() && tcp && !tls;
     }
 
     private Negotiated exportName(byte[] data, boolean noZeroes) throws IOException {
@@ -148,7 +148,12 @@ final class NbdHandshake {
             var secure = (SSLSocket) config.tls().getSocketFactory().createSocket(socket,
                 socket.getInetAddress().getHostAddress(), socket.getPort(), true);
             secure.setUseClientMode(false);
+            secure.setNeedClientAuth(config.clientCertificates());
             secure.startHandshake();
+            if (config.peerCheck() != null && !config.peerCheck().test(secure.getSession())) {
+                secure.close();
+                throw new IOException("the client's certificate is no longer accepted (its node was removed or its certificate replaced)");
+            }
             wire = new NbdWire.Tls(secure);
             input.switchTo(wire);
             tls = true;

@@ -5,6 +5,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSession;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
@@ -14,10 +15,12 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
 
 /**
  * An NBD server (fixed newstyle) on TCP, on a Unix socket, or both. Each connection has its own
@@ -35,11 +38,16 @@ public final class NbdServer implements AutoCloseable {
      * @param maxConnections    connections served at once; more are closed at accept
      * @param maxPayload        largest READ or WRITE, bytes (also advertised as the maximum block size)
      * @param tls               TLS for STARTTLS on TCP, or null to refuse STARTTLS
-     * @param tlsRequiredForTcp whether TCP clients from other hosts must upgrade before anything else
+     * @param tlsRequiredForTcp whether every TCP client, loopback ones too, must upgrade before anything else
+     *                          (the protocol's "forced TLS": no export is named or served before it)
+     * @param clientCertificates whether a TLS client must present a certificate that {@code tls} trusts
      * @param handshakeTimeout  how long a client may take from connecting to entering transmission
+     * @param peerCheck         asked after every TLS handshake whether the client may go on (null: any that
+     *                          {@code tls} trusted); a resumed TLS session skips the trust manager, this never
      */
     public record Config(String tcpHost, int tcpPort, Path unixSocket, int maxConnections, int maxPayload,
-                         SSLContext tls, boolean tlsRequiredForTcp, Duration handshakeTimeout) {
+                         SSLContext tls, boolean tlsRequiredForTcp, boolean clientCertificates, Duration handshakeTimeout,
+                         Predicate<SSLSession> peerCheck) {
         public static final int DEFAULT_MAX_CONNECTIONS = 256;
         public static final int DEFAULT_MAX_PAYLOAD = 32 << 20;
         public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(30);
@@ -51,7 +59,7 @@ public final class NbdServer implements AutoCloseable {
             if (maxConnections < 1 || maxPayload < 512) {
                 throw new IllegalArgumentException("maxConnections must be at least 1 and maxPayload at least 512 bytes");
             }
-            if (tlsRequiredForTcp && tls == null) {
+            if ((tlsRequiredForTcp || clientCertificates) && tls == null) {
                 throw new IllegalArgumentException("TLS cannot be required without an SSLContext");
             }
         }
@@ -65,11 +73,13 @@ public final class NbdServer implements AutoCloseable {
         }
 
         public Config withTls(SSLContext context, boolean requiredForTcp) {
-            return new Config(tcpHost, tcpPort, unixSocket, maxConnections, maxPayload, context, requiredForTcp, handshakeTimeout);
+            return new Config(tcpHost, tcpPort, unixSocket, maxConnections, maxPayload, context, requiredForTcp, clientCertificates,
+                handshakeTimeout, peerCheck);
         }
 
         public Config withLimits(int connections, int payload) {
-            return new Config(tcpHost, tcpPort, unixSocket, connections, payload, tls, tlsRequiredForTcp, handshakeTimeout);
+            return new Config(tcpHost, tcpPort, unixSocket, connections, payload, tls, tlsRequiredForTcp, clientCertificates,
+                handshakeTimeout, peerCheck);
         }
     }
 
@@ -82,6 +92,8 @@ public final class NbdServer implements AutoCloseable {
         private int maxPayload = Config.DEFAULT_MAX_PAYLOAD;
         private SSLContext tls;
         private boolean tlsRequiredForTcp;
+        private boolean clientCertificates;
+        private Predicate<SSLSession> peerCheck;
         private Duration handshakeTimeout = Config.DEFAULT_HANDSHAKE_TIMEOUT;
 
         private Builder() {
@@ -114,13 +126,26 @@ public final class NbdServer implements AutoCloseable {
             return this;
         }
 
+        /** Mutual TLS: a client must present a certificate the TLS context trusts. */
+        public Builder clientCertificates(boolean required) {
+            clientCertificates = required;
+            return this;
+        }
+
+        /** Asked after every TLS handshake, resumed ones too, whether the client may go on. */
+        public Builder peerCheck(Predicate<SSLSession> check) {
+            peerCheck = check;
+            return this;
+        }
+
         public Builder handshakeTimeout(Duration timeout) {
             handshakeTimeout = timeout;
             return this;
         }
 
         public Config build() {
-            return new Config(tcpHost, tcpPort, unixSocket, maxConnections, maxPayload, tls, tlsRequiredForTcp, handshakeTimeout);
+            return new Config(tcpHost, tcpPort, unixSocket, maxConnections, maxPayload, tls, tlsRequiredForTcp, clientCertificates,
+                handshakeTimeout, peerCheck);
         }
     }
 
@@ -159,6 +184,8 @@ public final class NbdServer implements AutoCloseable {
             Files.deleteIfExists(config.unixSocket());
             unix = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
             unix.bind(UnixDomainSocketAddress.of(config.unixSocket()));
+            // the socket needs no credential, so only this user (root: QEMU and local tools) may connect
+            Files.setPosixFilePermissions(config.unixSocket(), PosixFilePermissions.fromString("rw-------"));
             Thread.ofPlatform().name("nbd-accept-unix").daemon(true).start(() -> accept(unix, false));
         }
         LOG.info("NBD server listening on {}{}", tcp == null ? "" : "tcp " + tcp.getLocalAddress() + " ",
@@ -183,15 +210,13 @@ public final class NbdServer implements AutoCloseable {
         while (!closed) {
             try {
                 SocketChannel channel = listener.accept();
-                boolean loopback = false;
                 String peer = "unix";
                 if (isTcp) {
                     channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
                     var address = (InetSocketAddress) channel.getRemoteAddress();
-                    loopback = address.getAddress().isLoopbackAddress();
                     peer = "tcp " + address;
                 }
-                serve(channel, isTcp, loopback, peer);
+                serve(channel, isTcp, peer);
             } catch (IOException e) {
                 if (!closed) {
                     LOG.warn("NBD accept on {} failed: {}", isTcp ? "TCP" : "the Unix socket", e.getMessage());
@@ -200,7 +225,7 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
-    private void serve(SocketChannel channel, boolean isTcp, boolean loopback, String peer) {
+    private void serve(SocketChannel channel, boolean isTcp, String peer) {
         if (connectionCount.incrementAndGet() > config.maxConnections()) {
             connectionCount.decrementAndGet();
             LOG.warn("NBD connection from {} refused: {} connections are open, the limit", peer, config.maxConnections());
@@ -214,7 +239,7 @@ public final class NbdServer implements AutoCloseable {
         Thread.ofPlatform().daemon(true).name(name).start(() -> {
             var wire = new NbdWire.Plain(channel);
             try {
-                new NbdConnection(config, exports, buffers, wire, isTcp, loopback, name).run();
+                new NbdConnection(config, exports, buffers, wire, isTcp, name).run();
             } catch (IOException e) {
                 LOG.debug("{} from {} ended: {}", name, peer, e.getMessage());
             } catch (RuntimeException e) {

@@ -7,6 +7,7 @@ import fivenines.block.nbd.NbdErrorException;
 import fivenines.block.nbd.NbdProtocol;
 import fivenines.block.nbd.NbdRefusedException;
 
+import javax.net.ssl.SSLContext;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -23,16 +24,19 @@ public final class RemoteExport implements BlockExport, AutoCloseable {
     private final int port;
     private final String export;
     private final Duration timeout;
+    private final SSLContext tls;
     private final long size;
     private volatile NbdClient client;
     private volatile boolean closed;
 
-    public RemoteExport(String address, String export, Duration timeout) throws IOException {
+    /** @param tls the node's certificate for STARTTLS (block services refuse plain TCP), or null for plain NBD */
+    public RemoteExport(String address, String export, Duration timeout, SSLContext tls) throws IOException {
         int colon = address.lastIndexOf(':');
         this.host = address.substring(0, colon);
         this.port = Integer.parseInt(address.substring(colon + 1));
         this.export = export;
         this.timeout = timeout;
+        this.tls = tls;
         this.client = connect();
         this.size = client.size();
     }
@@ -44,7 +48,7 @@ public final class RemoteExport implements BlockExport, AutoCloseable {
      */
     private NbdClient connect() throws IOException {
         try {
-            return NbdClient.connectTcp(host, port, export, timeout);
+            return NbdClient.connectTcp(host, port, export, timeout, tls);
         } catch (NbdRefusedException e) {
             if (e.unknownExport() && GuardedExport.parse(export) != null) {
                 throw new NbdErrorException(NbdProtocol.ESHUTDOWN, e.getMessage()

@@ -79,7 +79,7 @@ class NbdTlsTest {
      * veth pair, so that the traffic never leaves the machine and the server sees a remote peer.
      */
     @Test
-    void clientsFromOtherHostsMustUpgradeWhileLoopbackAndTheUnixSocketNeedNot() throws Exception {
+    void tcpClientsFromOtherHostsMustUpgradeWhileTheUnixSocketNeedNot() throws Exception {
         String suffix = Long.toString(ProcessHandle.current().pid() % 100000);
         String namespace = "nines-tls-" + suffix;
         String hostSide = "nt" + suffix + "h";

@@ -233,10 +233,10 @@ class VolumeEngineTest {
         assertEquals(NbdProtocol.ESHUTDOWN, error.errno());
         assertTrue(error.getMessage().contains("cut off"), error.getMessage());
         assertThrows(java.io.IOException.class, () -> new RemoteExport("127.0.0.1:" + cluster.remoteServer.tcpPort(),
-            GuardedExport.exportName(pvExport, "vg/web", oldEpoch), java.time.Duration.ofSeconds(2)));
+            GuardedExport.exportName(pvExport, "vg/web", oldEpoch), java.time.Duration.ofSeconds(2), null));
         // and the data written before the takeover is intact at the new epoch
         var current = new RemoteExport("127.0.0.1:" + cluster.remoteServer.tcpPort(),
-            GuardedExport.exportName(pvExport, "vg/web", view.epoch()), java.time.Duration.ofSeconds(2));
+            GuardedExport.exportName(pvExport, "vg/web", view.epoch()), java.time.Duration.ofSeconds(2), null);
         var located = view.chunks().get(0L);
         ByteBuffer back = ByteBuffer.allocate(65536);
         current.read(located.chunk().offset(), back);

@@ -323,7 +323,7 @@ final class VolumeTestCluster implements AutoCloseable {
         if (pv.node().equals("n0")) {
             return new GuardedExport(files.get(pv.exportName()), volume, epoch, this::epoch);
         }
-        return new RemoteExport(pv.nbdAddress(), GuardedExport.exportName(pv.exportName(), volume, epoch), Duration.ofSeconds(5));
+        return new RemoteExport(pv.nbdAddress(), GuardedExport.exportName(pv.exportName(), volume, epoch), Duration.ofSeconds(5), null);
     }
 
     /** The volume's bytes as leg {@code leg} holds them, read from the PV files (unmapped chunks are zeroes). */

@@ -8,8 +8,10 @@ import fivenines.model.state.Rejection;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /** The cluster's identity and its nodes. Mutated only by the state machine. */
 public final class Membership {
@@ -20,6 +22,9 @@ public final class Membership {
     private String secretSha256;
     private int maxVoters = DEFAULT_MAX_VOTERS;
     private final TreeMap<String, Node> nodes = new TreeMap<>();
+    /** Each node's current certificate serial (lowercase hex), and serials no server may accept any more. */
+    private final TreeMap<String, String> certificates = new TreeMap<>();
+    private final TreeSet<String> revokedCertificates = new TreeSet<>();
 
     public boolean initialized() {
         return clusterName != null;
@@ -127,6 +132,10 @@ public final class Membership {
             throw Rejection.conflict("node '" + name + "' is the last voter; a cluster cannot remove its last voter");
         }
         nodes.remove(name);
+        String serial = certificates.remove(name);
+        if (serial != null) {
+            revokedCertificates.add(serial);
+        }
         if (!node.voter()) {
             return Optional.empty();
         }
@@ -135,6 +144,44 @@ public final class Membership {
             .min(Comparator.comparingLong(Node::joinedAt));
         candidate.ifPresent(n -> nodes.put(n.name(), n.withRole(NodeRole.VOTER)));
         return candidate.map(n -> nodes.get(n.name()));
+    }
+
+    /**
+     * Records a node's new certificate; the one it had before, if any, is revoked. Returns the serial.
+     * A joining node's certificate is recorded before it is added, so that no replica ever sees the
+     * node in the Raft group without its certificate (the leader would refuse its connection).
+     */
+    public String recordCertificate(String node, String serial) {
+        requireInitialized();
+        Names.requireName("node", node);
+        if (serial == null || !serial.matches("[0-9a-f]{1,40}")) {
+            throw Rejection.invalid("a certificate serial is 1 to 40 lowercase hex digits, not '" + serial + "'");
+        }
+        if (revokedCertificates.contains(serial)) {
+            throw Rejection.conflict("certificate " + serial + " is revoked; node '" + node + "' needs a new certificate");
+        }
+        String previous = certificates.put(node, serial);
+        if (previous != null && !previous.equals(serial)) {
+            revokedCertificates.add(previous);
+        }
+        return serial;
+    }
+
+    /**
+     * Whether a server may accept a peer that presents node {@code node}'s certificate with this
+     * serial: only the node's recorded certificate is, never a revoked one. A state that records no
+     * certificate at all (a replica that has not caught up yet; a cluster made before certificates)
+     * accepts any that is not revoked: the chain to the cluster's CA is checked either way.
+     */
+    public boolean acceptsCertificate(String node, String serial) {
+        if (revokedCertificates.contains(serial)) {
+            return false;
+        }
+        return certificates.isEmpty() || serial.equals(certificates.get(node));
+    }
+
+    public Optional<String> certificate(String node) {
+        return Optional.ofNullable(certificates.get(node));
     }
 
     public Node setState(String name, NodeState state) {
@@ -155,7 +202,8 @@ public final class Membership {
     }
 
     public Snapshot snapshot() {
-        return new Snapshot(clusterName, secretSha256, maxVoters, List.copyOf(nodes.values()));
+        return new Snapshot(clusterName, secretSha256, maxVoters, List.copyOf(nodes.values()), new TreeMap<>(certificates),
+            List.copyOf(revokedCertificates));
     }
 
     public void restore(Snapshot snapshot) {
@@ -164,9 +212,19 @@ public final class Membership {
         maxVoters = snapshot.maxVoters();
         nodes.clear();
         snapshot.nodes().forEach(n -> nodes.put(n.name(), n));
+        certificates.clear();
+        revokedCertificates.clear();
+        // snapshots written before certificates existed have neither field
+        if (snapshot.certificates() != null) {
+            certificates.putAll(snapshot.certificates());
+        }
+        if (snapshot.revokedCertificates() != null) {
+            revokedCertificates.addAll(snapshot.revokedCertificates());
+        }
     }
 
     /** The serialisable form of this part of the state. */
-    public record Snapshot(String clusterName, String secretSha256, int maxVoters, List<Node> nodes) {
+    public record Snapshot(String clusterName, String secretSha256, int maxVoters, List<Node> nodes,
+                           Map<String, String> certificates, List<String> revokedCertificates) {
     }
 }

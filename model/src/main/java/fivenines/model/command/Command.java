@@ -45,6 +45,7 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
     @JsonSubTypes.Type(value = ReportVmStatus.class, name = "report-vm-status"),
     @JsonSubTypes.Type(value = MigrateVm.class, name = "migrate-vm"),
     @JsonSubTypes.Type(value = ReportNodeResources.class, name = "report-node-resources"),
+    @JsonSubTypes.Type(value = RecordCertificate.class, name = "record-certificate"),
 })
 public sealed interface Command
     permits CreateCluster, AddNode, RemoveNode, SetNodeState, ChangeConfig,
@@ -53,5 +54,6 @@ public sealed interface Command
             CreateLogicalVolume, ExtendLogicalVolume, RenameLogicalVolume, RemoveLogicalVolume,
             SnapshotLogicalVolume, AttachLogicalVolume, DetachLogicalVolume, ReserveChunks, CommitChunks,
             DropLeg, MarkRegions, StartResync, ResyncLeg, RepairedRegions, AddLeg, RemoveLeg,
-            DefineVm, RemoveVm, SetVmDesired, ReportVmStatus, MigrateVm, ReportNodeResources {
+            DefineVm, RemoveVm, SetVmDesired, ReportVmStatus, MigrateVm, ReportNodeResources,
+            RecordCertificate {
 }

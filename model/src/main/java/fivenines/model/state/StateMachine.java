@@ -37,6 +37,7 @@ import fivenines.model.command.RemoveVolumeGroup;
 import fivenines.model.command.RenameLogicalVolume;
 import fivenines.model.command.RemovePhysicalVolume;
 import fivenines.model.command.ReleaseLock;
+import fivenines.model.command.RecordCertificate;
 import fivenines.model.command.RemoveNode;
 import fivenines.model.command.SetNodeState;
 import fivenines.model.lock.LockHolder;
@@ -133,6 +134,7 @@ public final class StateMachine {
                 case ReportVmStatus c -> state.vms().report(c);
                 case MigrateVm c -> state.vms().migrate(c, state.membership());
                 case ReportNodeResources c -> state.vms().reportResources(c, state.membership());
+                case RecordCertificate c -> state.membership().recordCertificate(c.node(), c.serial());
             };
             return new Result.Applied(index, value);
         } catch (Rejection rejection) {

@@ -71,8 +71,14 @@ public final class AgentProcess implements AutoCloseable {
         return host + ":" + apiPort;
     }
 
+    /** The API's URL: HTTPS when the agent listens beyond loopback (in a namespace of a {@link Lan}). */
     public String url() {
-        return "http://" + apiAddress();
+        return (host.startsWith("127.") ? "http://" : "https://") + apiAddress();
+    }
+
+    /** What a client of this agent's API trusts: the cluster's CA, and the agent's certificate before it is in a cluster. */
+    public List<Path> trustFiles() {
+        return List.of(dataDir.resolve("pki/ca-cert.pem"), dataDir.resolve("pki/startup-cert.pem"));
     }
 
     public AgentProcess start() throws IOException {
@@ -92,7 +98,9 @@ public final class AgentProcess implements AutoCloseable {
 
     private void awaitHealthy(Duration timeout) {
         Instant deadline = Instant.now().plus(timeout);
-        var http = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(2)).build();
+        // health is open and says only that the agent serves: its certificate is checked by the clients that follow
+        var http = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1)
+            .sslContext(AnyCertificate.context()).connectTimeout(Duration.ofSeconds(2)).build();
         var request = java.net.http.HttpRequest.newBuilder(java.net.URI.create(url() + "/v1/health"))
             .timeout(Duration.ofSeconds(2)).build();
         while (Instant.now().isBefore(deadline)) {
@@ -178,7 +186,8 @@ public final class AgentProcess implements AutoCloseable {
     }
 
     public Map<String, String> cliEnvironment() {
-        return Map.of("NINES_CONFIG_DIR", configDir.toString(), "NINES_AGENT", url());
+        return Map.of("NINES_CONFIG_DIR", configDir.toString(), "NINES_AGENT", url(),
+            "NINES_CA", String.join(":", trustFiles().stream().map(Path::toString).toList()));
     }
 
     @Override
