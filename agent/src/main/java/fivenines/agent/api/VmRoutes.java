@@ -12,6 +12,8 @@ import fivenines.model.command.RemoveVm;
 import fivenines.model.command.SetVmDesired;
 import fivenines.model.state.ClusterState;
 import fivenines.model.vm.VmDefinition;
+import fivenines.model.vm.DesiredState;
+import fivenines.model.vm.GuestState;
 import fivenines.model.vm.VmRecord;
 import fivenines.vm.xen.XenConfigException;
 import fivenines.vm.xen.XenConfigParser;
@@ -51,10 +53,10 @@ public final class VmRoutes {
         });
         router.add("POST", "/v1/vms/{name}/start", r -> {
             String name = r.path("name");
-            Object shown = desire(name, "running", text(r.json(), "node"), v -> v.phase().equals("running")
-                || v.phase().equals("crashed") || v.phase().equals("paused") || v.phase().equals("failed"));
+            Object shown = desire(name, DesiredState.RUNNING, text(r.json(), "node"), v -> v.phase() == GuestState.RUNNING
+                || v.phase() == GuestState.CRASHED || v.phase() == GuestState.PAUSED || v.phase() == GuestState.FAILED);
             VmRecord vm = record(name);
-            if (vm.phase().equals("failed")) {
+            if (vm.phase() == GuestState.FAILED) {
                 throw ApiException.conflict("VM '" + name + "' did not start on " + vm.node() + ": " + vm.detail()
                     + "; fix that, then run 'nines vm start " + name + "' again");
             }
@@ -71,26 +73,26 @@ public final class VmRoutes {
                     });
                 }
             }
-            return desire(name, "stopped", null, v -> v.phase().equals("stopped") || v.phase().equals("crashed"));
+            return desire(name, DesiredState.STOPPED, null, v -> v.phase() == GuestState.STOPPED || v.phase() == GuestState.CRASHED);
         });
         router.add("POST", "/v1/vms/{name}/restart", r -> {
             String name = r.path("name");
-            desire(name, "stopped", null, v -> v.phase().equals("stopped") || v.phase().equals("crashed"));
-            return desire(name, "running", null, v -> v.phase().equals("running"));
+            desire(name, DesiredState.STOPPED, null, v -> v.phase() == GuestState.STOPPED || v.phase() == GuestState.CRASHED);
+            return desire(name, DesiredState.RUNNING, null, v -> v.phase() == GuestState.RUNNING);
         });
-        router.add("POST", "/v1/vms/{name}/pause", r -> desire(r.path("name"), "paused", null, v -> v.phase().equals("paused")));
+        router.add("POST", "/v1/vms/{name}/pause", r -> desire(r.path("name"), DesiredState.PAUSED, null, v -> v.phase() == GuestState.PAUSED));
         router.add("POST", "/v1/vms/{name}/resume", r -> {
             String name = r.path("name");
             VmRecord vm = record(name);
-            if (vm.desired().equals("running") && vm.node() != null) {
+            if (vm.desired() == DesiredState.RUNNING && vm.node() != null) {
                 // paused by an I/O error: continue it where it runs (the failed requests are retried)
                 onNode(vm.node(), "/v1/vms/" + AgentClient.encode(name) + "/cont", () -> {
                     vms.cont(name);
                     return Map.of();
                 });
-                return waitFor(name, v -> !"paused".equals(v.phase()) || v.detail() == null, Duration.ofSeconds(10));
+                return waitFor(name, v -> v.phase() != GuestState.PAUSED || v.detail() == null, Duration.ofSeconds(10));
             }
-            return desire(name, "running", null, v -> v.phase().equals("running"));
+            return desire(name, DesiredState.RUNNING, null, v -> v.phase() == GuestState.RUNNING);
         });
         router.add("POST", "/v1/vms/{name}/migrate", r -> {
             String name = r.path("name");
@@ -221,7 +223,7 @@ public final class VmRoutes {
         return String.format("52:54:00:%02x:%02x:%02x", (hash >> 16) & 0xff, (hash >> 8) & 0xff, hash & 0xff);
     }
 
-    private Object desire(String name, String desired, String node, Predicate<VmRecord> settled) {
+    private Object desire(String name, DesiredState desired, String node, Predicate<VmRecord> settled) {
         ApiException.valueOf(cluster.store().submitAndWait(new SetVmDesired(name, desired, node)));
         return waitFor(name, settled, SETTLE);
     }

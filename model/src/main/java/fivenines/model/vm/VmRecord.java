@@ -4,22 +4,21 @@ package fivenines.model.vm;
  * A VM in the store: its definition, what the operator wants, where it is placed, and what
  * the node running it last reported.
  *
- * @param desired    running, stopped or paused
+ * @param desired    what the operator wants
  * @param node       where it runs or is to run; null while stopped and never started
  * @param migratingTo the destination of a live migration in progress, or null
- * @param phase      as reported: running, paused, stopped, crashed, starting, migrating, or failed (it could
- *                   not start: the detail says why; it is stopped and holds nothing)
+ * @param phase      as its node last reported
  * @param detail     why it is in that phase (e.g. "io-error: ENOSPC on vg/lv"), or null
  * @param generation bumped at every change of desired state or placement
  */
-public record VmRecord(VmDefinition definition, String desired, String node, String migratingTo, String phase,
+public record VmRecord(VmDefinition definition, DesiredState desired, String node, String migratingTo, GuestState phase,
                        String detail, long generation, long createdAt) {
 
     public String name() {
         return definition.name();
     }
 
-    VmRecord withDesired(String newDesired, String newNode) {
+    VmRecord withDesired(DesiredState newDesired, String newNode) {
         return new VmRecord(definition, newDesired, newNode, migratingTo, phase, detail, generation + 1, createdAt);
     }
 
@@ -27,7 +26,7 @@ public record VmRecord(VmDefinition definition, String desired, String node, Str
         return new VmRecord(definition, desired, node, destination, phase, detail, generation + 1, createdAt);
     }
 
-    VmRecord withStatus(String newPhase, String newDetail) {
+    VmRecord withStatus(GuestState newPhase, String newDetail) {
         return new VmRecord(definition, desired, node, migratingTo, newPhase, newDetail, generation, createdAt);
     }
 

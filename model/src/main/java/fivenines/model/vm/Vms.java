@@ -29,9 +29,6 @@ public final class Vms {
     private static final Set<String> BUSES = Set.of("virtio", "ide");
     private static final Set<String> CACHES = Set.of("writeback", "none", "writethrough", "directsync", "unsafe");
     private static final Set<String> ON_CRASH = Set.of("restart", "destroy", "preserve");
-    public static final Set<String> DESIRED = Set.of("running", "stopped", "paused");
-    private static final Set<String> PHASES = Set.of("starting", "running", "paused", "stopped", "crashed", "migrating",
-        "failed");
 
     private final TreeMap<String, VmRecord> vms = new TreeMap<>();
     private final TreeMap<String, NodeResources> resources = new TreeMap<>();
@@ -73,11 +70,11 @@ public final class Vms {
             if (!command.replace()) {
                 throw Rejection.conflict("VM '" + d.name() + "' exists already");
             }
-            if (!existing.desired().equals("stopped")) {
+            if (existing.desired() != DesiredState.STOPPED) {
                 throw Rejection.conflict("VM '" + d.name() + "' is " + existing.desired() + "; stop it before changing it");
             }
         }
-        var record = existing == null ? new VmRecord(d, "stopped", null, null, "stopped", null, 1, index)
+        var record = existing == null ? new VmRecord(d, DesiredState.STOPPED, null, null, GuestState.STOPPED, null, 1, index)
             : existing.withDefinition(d);
         vms.put(d.name(), record);
         return record;
@@ -177,10 +174,10 @@ public final class Vms {
 
     public VmRecord remove(String name) {
         VmRecord vm = require(name);
-        if (!vm.desired().equals("stopped") || vm.migratingTo() != null) {
+        if (vm.desired() != DesiredState.STOPPED || vm.migratingTo() != null) {
             throw Rejection.conflict("VM '" + name + "' is " + vm.desired() + "; stop it first ('nines vm stop " + name + "')");
         }
-        if (!vm.phase().equals("stopped") && !vm.phase().equals("crashed") && !vm.phase().equals("failed")) {
+        if (!vm.phase().off()) {
             throw Rejection.conflict("VM '" + name + "' is still " + vm.phase() + " on " + vm.node() + "; wait until it has stopped");
         }
         vms.remove(name);
@@ -189,17 +186,17 @@ public final class Vms {
 
     public VmRecord setDesired(SetVmDesired command, Membership membership) {
         VmRecord vm = require(command.name());
-        if (!DESIRED.contains(command.desired())) {
-            throw Rejection.invalid("a VM can be " + DESIRED + ", not '" + command.desired() + "'");
+        if (command.desired() == null) {
+            throw Rejection.invalid("a VM can be " + java.util.Arrays.toString(DesiredState.values()) + ", not nothing");
         }
-        if (vm.migratingTo() != null && !command.desired().equals(vm.desired())) {
+        if (vm.migratingTo() != null && command.desired() != vm.desired()) {
             throw Rejection.conflict("VM '" + vm.name() + "' is migrating to " + vm.migratingTo() + "; wait for it to finish");
         }
         String node = vm.node();
         switch (command.desired()) {
-            case "running" -> {
+            case RUNNING -> {
                 if (command.node() != null) {
-                    if (!vm.desired().equals("stopped") && vm.node() != null && !vm.node().equals(command.node())) {
+                    if (vm.desired() != DesiredState.STOPPED && vm.node() != null && !vm.node().equals(command.node())) {
                         throw Rejection.conflict("VM '" + vm.name() + "' runs on " + vm.node() + "; move it with 'nines vm migrate'");
                     }
                     node = requireHost(vm, command.node(), membership);
@@ -207,16 +204,16 @@ public final class Vms {
                     node = choose(vm, membership);
                 }
             }
-            case "paused" -> {
-                if (vm.desired().equals("stopped")) {
+            case PAUSED -> {
+                if (vm.desired() == DesiredState.STOPPED) {
                     throw Rejection.conflict("VM '" + vm.name() + "' is stopped; start it before pausing it");
                 }
             }
-            default -> { }
+            case STOPPED -> { }
         }
         VmRecord changed = vm.withDesired(command.desired(), node);
-        if (command.desired().equals("running") && vm.phase().equals("failed")) {
-            changed = changed.withStatus("starting", null); // started again (after a fix): the failure is history
+        if (command.desired() == DesiredState.RUNNING && vm.phase() == GuestState.FAILED) {
+            changed = changed.withStatus(GuestState.STARTING, null); // started again (after a fix): the failure is history
         }
         vms.put(vm.name(), changed);
         return changed;
@@ -240,7 +237,7 @@ public final class Vms {
     }
 
     private long committedMemory(String node, String except) {
-        return vms.values().stream().filter(v -> !v.name().equals(except) && !v.desired().equals("stopped")
+        return vms.values().stream().filter(v -> !v.name().equals(except) && v.desired() != DesiredState.STOPPED
             && (node.equals(v.node()) || node.equals(v.migratingTo()))).mapToLong(v -> v.definition().memoryMib()).sum();
     }
 
@@ -250,7 +247,7 @@ public final class Vms {
         Set<String> crowded = new HashSet<>();
         if (group != null) {
             vms.values().stream().filter(v -> group.equals(v.definition().antiAffinity()) && !v.name().equals(vm.name())
-                && !v.desired().equals("stopped") && v.node() != null).forEach(v -> crowded.add(v.node()));
+                && v.desired() != DesiredState.STOPPED && v.node() != null).forEach(v -> crowded.add(v.node()));
         }
         return membership.snapshot().nodes().stream()
             .filter(n -> n.state() == NodeState.UP && !n.witness())
@@ -276,8 +273,8 @@ public final class Vms {
         if (!command.node().equals(vm.node()) && !command.node().equals(vm.migratingTo())) {
             throw Rejection.conflict("VM '" + vm.name() + "' is placed on " + vm.node() + ", not on " + command.node());
         }
-        if (!PHASES.contains(command.phase())) {
-            throw Rejection.invalid("VM phase '" + command.phase() + "' is not one of " + PHASES);
+        if (command.phase() == null) {
+            throw Rejection.invalid("a VM's phase is one of " + java.util.Arrays.toString(GuestState.values()));
         }
         if (command.node().equals(vm.migratingTo()) && !command.node().equals(vm.node())) {
             return vm; // the destination's QEMU speaks for the VM only once the migration completes
@@ -291,7 +288,7 @@ public final class Vms {
         VmRecord vm = require(command.name());
         switch (command.step()) {
             case "begin" -> {
-                if (!vm.desired().equals("running") || vm.node() == null) {
+                if (vm.desired() != DesiredState.RUNNING || vm.node() == null) {
                     throw Rejection.conflict("VM '" + vm.name() + "' is " + vm.desired() + "; only a running VM migrates live");
                 }
                 if (vm.migratingTo() != null) {
@@ -309,7 +306,7 @@ public final class Vms {
                 if (vm.migratingTo() == null || !vm.migratingTo().equals(command.destination())) {
                     throw Rejection.conflict("VM '" + vm.name() + "' is not migrating to " + command.destination());
                 }
-                VmRecord moved = new VmRecord(vm.definition(), vm.desired(), command.destination(), null, "running", null,
+                VmRecord moved = new VmRecord(vm.definition(), vm.desired(), command.destination(), null, GuestState.RUNNING, null,
                     vm.generation() + 1, vm.createdAt());
                 vms.put(vm.name(), moved);
                 return moved;

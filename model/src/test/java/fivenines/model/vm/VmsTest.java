@@ -27,6 +27,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class VmsTest {
@@ -89,38 +90,38 @@ class VmsTest {
     void startingPlacesOnTheNodeWithMostFreeMemoryAndRespectsLimits() {
         applied(new DefineVm(vm("a", 1536, "vg/web", null), false));
         applied(new DefineVm(vm("b", 1536, "vg/db", null), false));
-        var a = (VmRecord) applied(new SetVmDesired("a", "running", null));
+        var a = (VmRecord) applied(new SetVmDesired("a", DesiredState.RUNNING, null));
         assertEquals("n0", a.node(), "n0 has the most free memory");
-        var b = (VmRecord) applied(new SetVmDesired("b", "running", null));
+        var b = (VmRecord) applied(new SetVmDesired("b", DesiredState.RUNNING, null));
         assertEquals("n0", b.node(), "n0 still has the most free memory (2560 MiB against 2048)");
-        assertTrue(rejected(new SetVmDesired("a", "running", "n1")).message().contains("vm migrate"));
+        assertTrue(rejected(new SetVmDesired("a", DesiredState.RUNNING, "n1")).message().contains("vm migrate"));
         applied(new DefineVm(vm("c", 3000, null, null), false));
-        assertTrue(rejected(new SetVmDesired("c", "running", "n1")).message().contains("2048 MiB free"));
-        assertTrue(rejected(new SetVmDesired("c", "running", "w")).message().contains("witness"));
-        assertTrue(rejected(new SetVmDesired("c", "running", null)).message().contains("no node that is up has 3000 MiB"));
-        assertEquals(Rejection.Reason.INVALID, rejected(new SetVmDesired("c", "flying", null)).reason());
-        assertTrue(rejected(new SetVmDesired("c", "paused", null)).message().contains("stopped"));
+        assertTrue(rejected(new SetVmDesired("c", DesiredState.RUNNING, "n1")).message().contains("2048 MiB free"));
+        assertTrue(rejected(new SetVmDesired("c", DesiredState.RUNNING, "w")).message().contains("witness"));
+        assertTrue(rejected(new SetVmDesired("c", DesiredState.RUNNING, null)).message().contains("no node that is up has 3000 MiB"));
+        assertEquals(Rejection.Reason.INVALID, assertThrows(Rejection.class, () -> DesiredState.of("flying")).reason());
+        assertTrue(rejected(new SetVmDesired("c", DesiredState.PAUSED, null)).message().contains("stopped"));
         assertTrue(rejected(new RemoveVm("a")).message().contains("stop it first"));
     }
 
     @Test
     void aMigrationMovesThePlacementOnlyWhenItCompletes() {
         applied(new DefineVm(vm("a", 512, "vg/web", null), false));
-        applied(new SetVmDesired("a", "running", "n0"));
-        applied(new ReportVmStatus("a", "n0", "running", null));
+        applied(new SetVmDesired("a", DesiredState.RUNNING, "n0"));
+        applied(new ReportVmStatus("a", "n0", GuestState.RUNNING, null));
         assertTrue(rejected(new MigrateVm("a", "n0", "begin")).message().contains("another node"));
         applied(new MigrateVm("a", "n1", "begin"));
         assertTrue(rejected(new MigrateVm("a", "n1", "begin")).message().contains("already"));
-        assertTrue(rejected(new SetVmDesired("a", "stopped", null)).message().contains("migrating"));
-        applied(new ReportVmStatus("a", "n1", "paused", "incoming"));
-        assertEquals("running", machine.state().vms().require("a").phase(), "the destination does not speak for the VM yet");
+        assertTrue(rejected(new SetVmDesired("a", DesiredState.STOPPED, null)).message().contains("migrating"));
+        applied(new ReportVmStatus("a", "n1", GuestState.PAUSED, "incoming"));
+        assertEquals(GuestState.RUNNING, machine.state().vms().require("a").phase(), "the destination does not speak for the VM yet");
         applied(new MigrateVm("a", "n1", "abort"));
         assertEquals("n0", machine.state().vms().require("a").node());
         applied(new MigrateVm("a", "n1", "begin"));
         applied(new MigrateVm("a", "n1", "complete"));
         assertEquals("n1", machine.state().vms().require("a").node());
         assertNull(machine.state().vms().require("a").migratingTo());
-        assertTrue(rejected(new ReportVmStatus("a", "n0", "running", null)).message().contains("placed on n1"));
+        assertTrue(rejected(new ReportVmStatus("a", "n0", GuestState.RUNNING, null)).message().contains("placed on n1"));
         applied(new MigrateVm("a", "n0", "begin"));
         applied(new RemoveNode("n0", "gone"));
         assertNull(machine.state().vms().require("a").migratingTo(), "a destination that left ends the migration");
@@ -129,7 +130,7 @@ class VmsTest {
     @Test
     void stateRoundTripsThroughASnapshot() {
         applied(new DefineVm(vm("a", 512, "vg/web", "52:54:00:00:00:09"), false));
-        applied(new SetVmDesired("a", "running", null));
+        applied(new SetVmDesired("a", DesiredState.RUNNING, null));
         var restored = new ClusterState();
         restored.restore(Json.read(Json.text(machine.state().snapshot()), ClusterState.Snapshot.class));
         assertEquals(Json.text(machine.state().snapshot()), Json.text(restored.snapshot()));
