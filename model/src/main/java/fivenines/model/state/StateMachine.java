@@ -154,7 +154,10 @@ public final class StateMachine {
     private Node setNodeState(SetNodeState command, long index) {
         Node node = state.membership().setState(command.name(), command.state());
         if (command.state() == NodeState.DOWN) {
+            // storage fencing (invariant 2): every volume attached there moves its epoch in this same command, so
+            // a node declared down that still runs has every further write refused by every block service
             state.locks().releaseAllOf(command.name(), index);
+            state.volumes().detachAll(command.name());
         }
         return node;
     }
