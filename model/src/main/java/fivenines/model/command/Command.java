@@ -38,6 +38,10 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
     @JsonSubTypes.Type(value = ReportVmStatus.class, name = "report-vm-status"),
     @JsonSubTypes.Type(value = MigrateVm.class, name = "migrate-vm"),
     @JsonSubTypes.Type(value = ReportNodeResources.class, name = "report-node-resources"),
+    @JsonSubTypes.Type(value = RenewLease.class, name = "renew-lease"),
+    @JsonSubTypes.Type(value = RecordFencing.class, name = "record-fencing"),
+    @JsonSubTypes.Type(value = SetVmHa.class, name = "set-vm-ha"),
+    @JsonSubTypes.Type(value = RecoverVm.class, name = "recover-vm"),
 })
 public sealed interface Command
     permits CreateCluster, AddNode, RemoveNode, SetNodeState, ChangeConfig,
@@ -45,5 +49,6 @@ public sealed interface Command
             CreateVolumeGroup, ExtendVolumeGroup, ReduceVolumeGroup, RemoveVolumeGroup,
             CreateLogicalVolume, ExtendLogicalVolume, RenameLogicalVolume, RemoveLogicalVolume,
             SnapshotLogicalVolume, AttachLogicalVolume, DetachLogicalVolume, ReserveChunks, CommitChunks,
-            DefineVm, RemoveVm, SetVmDesired, ReportVmStatus, MigrateVm, ReportNodeResources {
+            DefineVm, RemoveVm, SetVmDesired, ReportVmStatus, MigrateVm, ReportNodeResources,
+            RenewLease, RecordFencing, SetVmHa, RecoverVm {
 }

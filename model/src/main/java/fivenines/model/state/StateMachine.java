@@ -6,7 +6,11 @@ import fivenines.model.command.AcquireLock;
 import fivenines.model.command.AddNode;
 import fivenines.model.command.DefineVm;
 import fivenines.model.command.MigrateVm;
+import fivenines.model.command.RecordFencing;
+import fivenines.model.command.RecoverVm;
 import fivenines.model.command.RemoveVm;
+import fivenines.model.command.RenewLease;
+import fivenines.model.command.SetVmHa;
 import fivenines.model.command.ReportNodeResources;
 import fivenines.model.command.ReportVmStatus;
 import fivenines.model.command.SetVmDesired;
@@ -119,6 +123,10 @@ public final class StateMachine {
                 case ReportVmStatus c -> state.vms().report(c);
                 case MigrateVm c -> state.vms().migrate(c, state.membership());
                 case ReportNodeResources c -> state.vms().reportResources(c, state.membership());
+                case RenewLease c -> renewLease(c);
+                case RecordFencing c -> state.fencing().record(c, state.membership(), index);
+                case SetVmHa c -> state.vms().setHa(c);
+                case RecoverVm c -> state.vms().recover(c, state.membership(), state.fencing());
             };
             return new Result.Applied(index, value);
         } catch (Rejection rejection) {
@@ -145,6 +153,7 @@ public final class StateMachine {
         List<LockHolder> granted = state.locks().releaseAllOf(command.name(), index);
         state.volumes().detachAll(command.name());
         state.vms().nodeRemoved(command.name());
+        state.fencing().forget(command.name());
         // a disk in no group holds nothing: it goes with its node (a grouped one stays, missing, for its volumes' sake)
         List<PhysicalVolume> forgotten = disks.stream().filter(pv -> !grouped.contains(pv)).toList();
         forgotten.forEach(pv -> state.storage().remove(pv.id()));
@@ -158,8 +167,20 @@ public final class StateMachine {
             // a node declared down that still runs has every further write refused by every block service
             state.locks().releaseAllOf(command.name(), index);
             state.volumes().detachAll(command.name());
+        } else {
+            state.fencing().forget(command.name()); // heard again: it rejoins clean
         }
         return node;
+    }
+
+    private String renewLease(RenewLease command) {
+        state.membership().requireInitialized();
+        Node member = state.membership().requireNode(command.node());
+        if (member.state() == NodeState.DOWN) {
+            throw Rejection.conflict("node '" + command.node() + "' is declared down: its lease is gone and its HA guests"
+                + " may run elsewhere; it renews again once the manager hears it and declares it up");
+        }
+        return command.node();
     }
 
     private void requireUnused(String volume, String what) {

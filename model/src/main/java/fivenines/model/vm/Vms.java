@@ -7,7 +7,12 @@ import fivenines.model.command.DefineVm;
 import fivenines.model.command.MigrateVm;
 import fivenines.model.command.ReportNodeResources;
 import fivenines.model.command.ReportVmStatus;
+import fivenines.model.command.RecoverVm;
 import fivenines.model.command.SetVmDesired;
+import fivenines.model.command.SetVmHa;
+import fivenines.model.ha.Fencing;
+import fivenines.model.ha.HaState;
+import fivenines.model.ha.HaStatus;
 import fivenines.model.state.Rejection;
 import fivenines.model.storage.Volumes;
 
@@ -76,6 +81,7 @@ public final class Vms {
         }
         var record = existing == null ? new VmRecord(d, DesiredState.STOPPED, null, null, GuestState.STOPPED, null, 1, index)
             : existing.withDefinition(d);
+        record = record.withHa(!d.ha() ? null : record.ha() != null ? record.ha() : HaStatus.STARTED);
         vms.put(d.name(), record);
         return record;
     }
@@ -212,6 +218,9 @@ public final class Vms {
             case STOPPED -> { }
         }
         VmRecord changed = vm.withDesired(command.desired(), node);
+        if (command.desired() == DesiredState.RUNNING && vm.desired() == DesiredState.STOPPED && changed.ha() != null) {
+            changed = changed.withHa(HaStatus.STARTED); // started by an operator: the HA manager's counts start afresh
+        }
         if (command.desired() == DesiredState.RUNNING && vm.phase() == GuestState.FAILED) {
             changed = changed.withStatus(GuestState.STARTING, null); // started again (after a fix): the failure is history
         }
@@ -280,8 +289,85 @@ public final class Vms {
             return vm; // the destination's QEMU speaks for the VM only once the migration completes
         }
         VmRecord changed = vm.withStatus(command.phase(), command.detail());
+        if (changed.ha() != null && changed.ha().state() == HaState.RECOVERING && command.phase() == GuestState.RUNNING) {
+            changed = changed.withHa(changed.ha().with(HaState.STARTED, "recovered on " + command.node()));
+        }
         vms.put(vm.name(), changed);
         return changed;
+    }
+
+    /** Changes a VM's HA settings (also while it runs: they do not change its QEMU). */
+    public VmRecord setHa(SetVmHa command) {
+        VmRecord vm = require(command.name());
+        VmDefinition d = vm.definition();
+        int priority = command.priority() == null ? d.priority() : command.priority();
+        if (priority < 0 || priority > 1000) {
+            throw Rejection.invalid("VM " + vm.name() + ": priority must be 0 to 1000, not " + priority);
+        }
+        String group = command.antiAffinity() == null ? d.antiAffinity()
+            : command.antiAffinity().isEmpty() ? null : command.antiAffinity();
+        if (group != null && !NAME.matcher(group).matches()) {
+            throw Rejection.invalid("VM " + vm.name() + ": anti-affinity group '" + group + "' is not a valid name");
+        }
+        boolean ha = command.ha() == null ? d.ha() : command.ha();
+        VmRecord changed = new VmRecord(d.withHa(ha, priority, group), vm.desired(), vm.node(), vm.migratingTo(), vm.phase(),
+            vm.detail(), vm.generation(), vm.createdAt(), !ha ? null : vm.ha() != null ? vm.ha() : HaStatus.STARTED);
+        vms.put(vm.name(), changed);
+        return changed;
+    }
+
+    /**
+     * The HA manager's decision about a VM whose node is dead: placed on another node (only from a
+     * node that is down and fenced, onto one that is up, with room, holding no VM of its
+     * anti-affinity group), or its HA state recorded.
+     */
+    public VmRecord recover(RecoverVm command, Membership membership, Fencing fencing) {
+        VmRecord vm = require(command.name());
+        if (!vm.definition().ha() || vm.ha() == null) {
+            throw Rejection.conflict("VM '" + vm.name() + "' has HA off ('nines vm set " + vm.name() + " --ha on')");
+        }
+        if (vm.desired() == DesiredState.STOPPED) {
+            throw Rejection.conflict("VM '" + vm.name() + "' is stopped; nothing to recover");
+        }
+        if (command.from() == null || !command.from().equals(vm.node())) {
+            throw Rejection.conflict("VM '" + vm.name() + "' is placed on " + vm.node() + ", not on " + command.from());
+        }
+        if (command.to() == null) {
+            if (command.state() == null || command.state() == HaState.RECOVERING) {
+                throw Rejection.invalid("VM '" + vm.name() + "': name the node to recover it to, or a state other than recovering");
+            }
+            VmRecord marked = vm.withHa(vm.ha().with(command.state(), command.why()));
+            vms.put(vm.name(), marked);
+            return marked;
+        }
+        Node from = membership.requireNode(command.from());
+        if (from.state() != NodeState.DOWN) {
+            throw Rejection.conflict("node '" + from.name() + "' is up; VM '" + vm.name() + "' is recovered only from a node"
+                + " declared down");
+        }
+        if (fencing.of(from.name()).map(f -> !f.state().done()).orElse(true)) {
+            throw Rejection.conflict("node '" + from.name() + "' is not fenced; VM '" + vm.name() + "' may still run there"
+                + " (fence it, or confirm it is off with 'nines fence ack " + from.name() + "')");
+        }
+        if (command.to().equals(from.name())) {
+            throw Rejection.invalid("VM '" + vm.name() + "' is recovered onto another node than " + from.name());
+        }
+        requireHost(vm, command.to(), membership);
+        String group = vm.definition().antiAffinity();
+        if (group != null) {
+            for (VmRecord other : vms.values()) {
+                if (!other.name().equals(vm.name()) && group.equals(other.definition().antiAffinity())
+                    && other.desired() != DesiredState.STOPPED && command.to().equals(other.node())) {
+                    throw Rejection.conflict("node '" + command.to() + "' runs VM '" + other.name() + "' of anti-affinity group '"
+                        + group + "'");
+                }
+            }
+        }
+        HaStatus ha = vm.ha();
+        VmRecord moved = vm.recoveredTo(command.to(), new HaStatus(HaState.RECOVERING, "recovering from " + from.name()
+            + " on " + command.to(), ha.relocations() + 1));
+        vms.put(vm.name(), moved);
+        return moved;
     }
 
     public VmRecord migrate(MigrateVm command, Membership membership) {
@@ -307,7 +393,7 @@ public final class Vms {
                     throw Rejection.conflict("VM '" + vm.name() + "' is not migrating to " + command.destination());
                 }
                 VmRecord moved = new VmRecord(vm.definition(), vm.desired(), command.destination(), null, GuestState.RUNNING, null,
-                    vm.generation() + 1, vm.createdAt());
+                    vm.generation() + 1, vm.createdAt(), vm.ha());
                 vms.put(vm.name(), moved);
                 return moved;
             }

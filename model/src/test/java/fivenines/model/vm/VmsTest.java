@@ -128,9 +128,49 @@ class VmsTest {
     }
 
     @Test
+    void aVmIsRecoveredOnlyFromANodeThatIsDownAndFencedOntoOneThatIsUpAndNeverTwice() {
+        applied(new DefineVm(vm("a", 512, "vg/web", null), false));
+        assertTrue(rejected(new fivenines.model.command.SetVmHa("a", true, 2000, null)).message().contains("0 to 1000"));
+        var on = (VmRecord) applied(new fivenines.model.command.SetVmHa("a", true, 7, "web"));
+        assertEquals(fivenines.model.ha.HaState.STARTED, on.ha().state());
+        assertEquals(7, on.definition().priority());
+        applied(new SetVmDesired("a", DesiredState.RUNNING, "n1"));
+        var recover = new fivenines.model.command.RecoverVm("a", "n1", "n0", fivenines.model.ha.HaState.RECOVERING, null);
+        assertTrue(rejected(recover).message().contains("is up"));
+        applied(new fivenines.model.command.RenewLease("n1"));
+        applied(new fivenines.model.command.SetNodeState("n1", fivenines.model.cluster.NodeState.DOWN));
+        assertTrue(rejected(new fivenines.model.command.RenewLease("n1")).message().contains("lease is gone"));
+        assertTrue(rejected(recover).message().contains("not fenced"));
+        applied(new fivenines.model.command.RecordFencing("n1", fivenines.model.ha.FenceState.FENCED, "ipmi: off"));
+        assertTrue(rejected(new fivenines.model.command.RecoverVm("a", "n0", "n1", fivenines.model.ha.HaState.RECOVERING, null))
+            .message().contains("placed on n1"));
+        assertTrue(rejected(new fivenines.model.command.RecoverVm("a", "n1", "w", fivenines.model.ha.HaState.RECOVERING, null))
+            .message().contains("witness"));
+        var moved = (VmRecord) applied(recover);
+        assertEquals("n0", moved.node());
+        assertEquals(GuestState.STARTING, moved.phase());
+        assertEquals(fivenines.model.ha.HaState.RECOVERING, moved.ha().state());
+        assertEquals(1, moved.ha().relocations());
+        assertTrue(rejected(recover).message().contains("placed on n0"), "a second recovery from the old node is refused");
+        applied(new ReportVmStatus("a", "n0", GuestState.RUNNING, null));
+        assertEquals(fivenines.model.ha.HaState.STARTED, machine.state().vms().require("a").ha().state());
+        applied(new fivenines.model.command.SetNodeState("n1", fivenines.model.cluster.NodeState.UP));
+        assertTrue(machine.state().fencing().of("n1").isEmpty(), "a node heard again rejoins clean");
+        assertTrue(rejected(new fivenines.model.command.RecordFencing("n1", fivenines.model.ha.FenceState.ACKNOWLEDGED, null))
+            .message().contains("is up"));
+        applied(new fivenines.model.command.SetVmHa("a", false, null, null));
+        assertNull(machine.state().vms().require("a").ha());
+        assertTrue(rejected(new fivenines.model.command.RecoverVm("a", "n0", null, fivenines.model.ha.HaState.ERROR, "x"))
+            .message().contains("HA off"));
+    }
+
+    @Test
     void stateRoundTripsThroughASnapshot() {
         applied(new DefineVm(vm("a", 512, "vg/web", "52:54:00:00:00:09"), false));
         applied(new SetVmDesired("a", DesiredState.RUNNING, null));
+        applied(new fivenines.model.command.SetVmHa("a", true, 3, null));
+        applied(new fivenines.model.command.SetNodeState("n1", fivenines.model.cluster.NodeState.DOWN));
+        applied(new fivenines.model.command.RecordFencing("n1", fivenines.model.ha.FenceState.WAITING_FOR_ACK, "fence_manual"));
         var restored = new ClusterState();
         restored.restore(Json.read(Json.text(machine.state().snapshot()), ClusterState.Snapshot.class));
         assertEquals(Json.text(machine.state().snapshot()), Json.text(restored.snapshot()));
