@@ -10,6 +10,7 @@ import fivenines.model.codec.Json;
 import fivenines.model.command.DefineVm;
 import fivenines.model.command.RemoveVm;
 import fivenines.model.command.SetVmDesired;
+import fivenines.model.command.SetVmHa;
 import fivenines.model.state.ClusterState;
 import fivenines.model.vm.VmDefinition;
 import fivenines.model.vm.DesiredState;
@@ -80,6 +81,7 @@ public final class VmRoutes {
             desire(name, DesiredState.STOPPED, null, v -> v.phase() == GuestState.STOPPED || v.phase() == GuestState.CRASHED);
             return desire(name, DesiredState.RUNNING, null, v -> v.phase() == GuestState.RUNNING);
         });
+        router.add("POST", "/v1/vms/{name}/set", r -> change(r.path("name"), r.json()));
         router.add("POST", "/v1/vms/{name}/pause", r -> desire(r.path("name"), DesiredState.PAUSED, null, v -> v.phase() == GuestState.PAUSED));
         router.add("POST", "/v1/vms/{name}/resume", r -> {
             String name = r.path("name");
@@ -160,6 +162,37 @@ public final class VmRoutes {
         vms.requireStartable(definition);
         ApiException.valueOf(cluster.store().submitAndWait(new DefineVm(definition, replace)));
         return show(definition.name());
+    }
+
+    /**
+     * {@code vm set}: HA settings at any time; memory and vCPUs only while the VM is stopped (a
+     * running QEMU keeps what it was started with). Everything is checked before anything changes.
+     */
+    private Object change(String name, JsonNode body) {
+        VmRecord vm = record(name);
+        Integer memory = body.hasNonNull("memoryMib") ? body.get("memoryMib").asInt() : null;
+        Integer vcpus = body.hasNonNull("vcpus") ? body.get("vcpus").asInt() : null;
+        Boolean ha = body.hasNonNull("ha") ? body.get("ha").asBoolean() : null;
+        Integer priority = body.hasNonNull("priority") ? body.get("priority").asInt() : null;
+        String group = text(body, "antiAffinity");
+        if ((memory != null || vcpus != null) && vm.desired() != DesiredState.STOPPED) {
+            throw ApiException.conflict("VM '" + name + "' is " + vm.desired() + "; stop it before changing its memory or vCPUs"
+                + " ('nines vm stop " + name + "'); nothing was changed");
+        }
+        if (memory != null || vcpus != null) {
+            VmDefinition d = vm.definition();
+            var changed = new VmDefinition(d.name(), memory == null ? d.memoryMib() : memory, vcpus == null ? d.vcpus() : vcpus,
+                d.boot(), d.disks(), d.nics(), d.onCrash(), d.priority(), d.antiAffinity(), d.ha());
+            if (ha != null || priority != null || group != null) {
+                // one command for all of it: either everything changes or nothing does
+                changed = changed.withHa(ha == null ? d.ha() : ha, priority == null ? d.priority() : priority,
+                    group == null ? d.antiAffinity() : group.isEmpty() ? null : group);
+            }
+            ApiException.valueOf(cluster.store().submitAndWait(new DefineVm(changed, true)));
+        } else if (ha != null || priority != null || group != null) {
+            ApiException.valueOf(cluster.store().submitAndWait(new SetVmHa(name, ha, priority, group)));
+        }
+        return show(name);
     }
 
     /** A Xen domain config (xm/xl syntax) becomes a VM definition; every key it cannot honour is reported. */
@@ -302,6 +335,7 @@ public final class VmRoutes {
         map.put("vcpus", d.vcpus());
         map.put("definition", d);
         map.put("generation", vm.generation());
+        map.put("ha", vm.ha());
         return map;
     }
 }

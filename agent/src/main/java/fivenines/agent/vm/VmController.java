@@ -21,6 +21,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BooleanSupplier;
 
 /**
  * Makes the QEMU processes on this node match the store: starts the VMs placed here, stops
@@ -39,6 +40,7 @@ final class VmController {
     private final MigrationSource outgoing;
     private final MigrationDestination incoming;
     private final InstantSource clock;
+    private volatile BooleanSupplier leaseHeld = () -> true;
     /** The start tries of VMs that failed to start here, by VM. */
     private final Map<String, StartTries> starts = new ConcurrentHashMap<>();
 
@@ -51,6 +53,11 @@ final class VmController {
         this.outgoing = outgoing;
         this.incoming = incoming;
         this.clock = clock;
+    }
+
+    /** Whether this node holds its lease now: a VM with HA on starts here only then. */
+    void leaseHeld(BooleanSupplier held) {
+        this.leaseHeld = held;
     }
 
     void reconcileAll() {
@@ -105,6 +112,15 @@ final class VmController {
             } else if (mine && record.phase() != GuestState.STOPPED && record.phase() != GuestState.CRASHED
                 && record.phase() != GuestState.FAILED) {
                 node.report(record, GuestState.STOPPED, null);
+            }
+            return;
+        }
+        if (record.definition().ha() && !leaseHeld.getAsBoolean()) {
+            // without a lease its guest may be recovered elsewhere: it neither starts nor restarts here
+            if (guest != null) {
+                node.guests.remove(name);
+                guest.process.kill();
+                node.event(name, "QEMU killed: this node holds no lease");
             }
             return;
         }

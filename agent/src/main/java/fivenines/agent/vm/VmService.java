@@ -149,6 +149,47 @@ public final class VmService {
         return 1024;
     }
 
+    // ---- high availability ----
+
+    /** Whether this node holds its lease: a VM with HA on starts here only then. */
+    public void leaseHeld(java.util.function.BooleanSupplier held) {
+        controller.leaseHeld(held);
+    }
+
+    /**
+     * Self-fencing: this node lost its lease, so its HA guests may be started elsewhere soon. Kills
+     * their QEMUs at once (no shutdown: there is no time, and a guest that goes on writing would be
+     * a second writer). Nothing is reported: the store may be out of reach. Returns the VMs killed.
+     */
+    public List<String> killHaGuests(String why) {
+        var killed = new java.util.ArrayList<String>();
+        for (var entry : List.copyOf(node.guests.entrySet())) {
+            String name = entry.getKey();
+            Guest guest = entry.getValue();
+            boolean ha = cluster.store().read(s -> s.vms().vm(name).map(v -> v.definition().ha()).orElse(false));
+            if (!ha || guest.incoming) {
+                continue;
+            }
+            node.guests.remove(name);
+            try {
+                guest.process.kill();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            node.forgetReport(name);
+            node.event(name, "QEMU killed: this node lost its lease (" + why + ")");
+            LOG.warn("VM {}: QEMU killed: this node lost its lease ({})", name, why);
+            killed.add(name);
+        }
+        return killed;
+    }
+
+    /** The VMs with HA on whose QEMU runs here. */
+    public List<String> haGuests() {
+        return node.guests.keySet().stream().filter(name -> cluster.store().read(s -> s.vms().vm(name)
+            .map(v -> v.definition().ha()).orElse(false))).sorted().toList();
+    }
+
     // ---- operations asked of this node ----
 
     /** Kills the VM's QEMU here at once (vm stop --force). */

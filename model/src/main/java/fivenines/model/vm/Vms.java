@@ -114,6 +114,9 @@ public final class Vms {
                 throw Rejection.invalid("VM " + d.name() + ": the kernel command line must be one line of at most 4096 characters");
             }
         }
+        if (d.priority() < 0 || d.priority() > 1000) {
+            throw Rejection.invalid("VM " + d.name() + ": priority must be 0 to 1000, not " + d.priority());
+        }
         if (!ON_CRASH.contains(d.onCrash())) {
             throw Rejection.invalid("VM " + d.name() + ": on_crash '" + d.onCrash() + "' is not one of " + ON_CRASH);
         }
