@@ -92,6 +92,7 @@ class HaSystemTest extends ClusterSystemTest {
         AgentProcess.sleep(2000);
         assertEquals("node1", api("node0").get("/v1/vms/web").path("node").asText(), "nothing moves before the ack");
         var shown = cli("node2", "ha", "status");
+        assertOk(shown);
         assertTrue(shown.out().contains("waiting for fencing") && shown.out().contains("nines fence ack node1"), shown.out());
         lap(t0, "waiting for 'nines fence ack node1'");
 

@@ -68,7 +68,10 @@ public final class HaRoutes {
                 row.put("name", node.name());
                 row.put("state", node.state().name().toLowerCase(java.util.Locale.ROOT));
                 row.put("witness", node.witness());
-                row.put("lastHeardMillis", node.name().equals(store.nodeName()) ? 0L : leader ? heard.get(node.name()) : null);
+                row.put("lastHeardMillis", node.name().equals(store.nodeName()) ? Long.valueOf(0)
+                    : leader ? heard.get(node.name())
+                    : node.name().equals(storeStatus.leader()) && storeStatus.leaderContactMillis() >= 0
+                    ? Long.valueOf(storeStatus.leaderContactMillis()) : null);
                 Duration sinceRenewal = Duration.between(leases.watch().lastApplied(node.name()), now);
                 Duration left = leases.watch().remaining(node.name(), settings, now);
                 row.put("lastRenewalMillis", sinceRenewal.toMillis());

@@ -150,10 +150,11 @@ public final class LeaseKeeper {
                     watchdog.kick(); // a node in no cluster has no lease to lose
                 } else if (cluster.inCluster()) {
                     List<String> killed = vms.killHaGuests(lease.why());
-                    if (!killed.isEmpty() || !selfFenced) {
-                        if (!killed.isEmpty()) {
-                            LOG.warn("this node holds no lease ({}): killed the QEMUs of {}", lease.why(), killed);
-                        }
+                    if (!killed.isEmpty()) {
+                        LOG.warn("this node holds no lease ({}): killed the QEMUs of {}", lease.why(), killed);
+                    }
+                    if (!selfFenced && (everHeld || !killed.isEmpty())) {
+                        LOG.warn("this node lost its lease ({}): its HA guests run nowhere here until it renews", lease.why());
                         selfFenced = true;
                     }
                 }
