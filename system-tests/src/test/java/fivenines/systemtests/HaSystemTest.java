@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import fivenines.agent.client.AgentClient;
 import fivenines.agent.client.AgentClientException;
 import fivenines.testsupport.cluster.AgentProcess;
+import fivenines.testsupport.cluster.Lan;
 import fivenines.testsupport.guest.TestGuest;
 import fivenines.testsupport.guest.WorkloadVerifier;
 import org.junit.jupiter.api.AfterEach;
@@ -13,6 +14,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
@@ -34,11 +36,16 @@ class HaSystemTest extends ClusterSystemTest {
     private static final Pattern ACKNOWLEDGED = Pattern.compile("^NINES-WORKLOAD seq=(\\d+)$");
     private static final Pattern RESUMED = Pattern.compile("^NINES-WORKLOAD resume seq=(\\d+)$");
 
+    private Lan lan;
+
     @AfterEach
     void killGuests() throws Exception {
         if (cluster != null) {
             cluster.close();
             cluster = null;
+        }
+        if (lan != null) {
+            lan.close(); // a namespace goes only when nothing runs in it: after the agents
         }
         for (ProcessHandle process : ProcessHandle.allProcesses().toList()) {
             String commandLine = process.info().commandLine().orElse("");
@@ -123,6 +130,88 @@ class HaSystemTest extends ClusterSystemTest {
             var errors = cluster.get(node).loggedErrors();
             assertTrue(errors.isEmpty(), node + " logged errors: " + errors);
         }
+    }
+
+    @Test
+    void aNodeCutOffKillsItsHaGuestBeforeItsLeaseEndsAndTheGuestRunsElsewhereOnlyAfterAndNeverOnTwoNodes() throws Exception {
+        long t0 = System.nanoTime();
+        TestGuest guest = TestGuest.build();
+        lan = new Lan("ha" + ProcessHandle.current().pid() % 10_000, (int) (ProcessHandle.current().pid() % 200) + 30, 3);
+        cluster = TestCluster.ofThree(dir, lan);
+        assertOk(cli("node0", "config", "set", "cluster.dead_after_seconds", "3"));
+        String pv = api("node2").post("/v1/pvs", Map.of("path", dir.resolve("disk2.img").toString(), "size", 128L << 20))
+            .path("name").asText();
+        api("node0").post("/v1/vgs", Map.of("name", "ha", "pvs", List.of(pv)));
+        api("node0").post("/v1/lvs", Map.of("vg", "ha", "name", "web", "size", 64L << 20, "thin", true));
+        // node1 is fenced through a real agent: Debian's fence_dummy, its power state in a file
+        Path power = dir.resolve("node1.power");
+        Files.writeString(power, "on");
+        assertOk(cli("node0", "fence", "device", "add", "pdu", "fence_dummy", "status_file=" + power));
+        assertOk(cli("node0", "fence", "method", "add", "node1", "power", "--device", "pdu"));
+        assertOk(cli("node0", "vm", "create", "web", "-m", "128", "--kernel", guest.kernel().toString(), "--initrd",
+            guest.initrd().toString(), "--append", TestGuest.writeWorkloadCommandLine(), "--disk", "ha/web",
+            "--nic", "52:54:00:00:00:32", "--ha", "on"));
+        assertOk(cli("node0", "vm", "start", "web", "--node", "node1"));
+        awaitAcknowledged("web", 5, Duration.ofSeconds(180));
+        AgentProcess node1 = cluster.get("node1");
+        Path oldDir = node1.dataDir.resolve("vms/web");
+        long qemu = Long.parseLong(Files.readString(oldDir.resolve("qemu.pid")).strip());
+        lap(t0, "web runs on node1 (QEMU " + qemu + ")");
+
+        // node1 is cut off with everything on it still running
+        lan.cut(List.of(1), List.of(0, 2));
+        JsonNode moved = awaitVm("web", v -> v.path("phase").asText().equals("running") && !v.path("node").asText().equals("node1"),
+            Duration.ofSeconds(90));
+        String survivor = moved.path("node").asText();
+        lap(t0, "web runs on " + survivor);
+        assertTrue(ProcessHandle.of(qemu).map(h -> !h.isAlive()).orElse(true), "node1 killed its own QEMU " + qemu);
+        assertEquals("off", Files.readString(power).strip(), "node1 was fenced through fence_dummy");
+        Instant killed = eventAt(oldDir, "QEMU killed: this node lost its lease");
+        Instant started = eventAt(cluster.get(survivor).dataDir.resolve("vms/web"), "started QEMU");
+        assertTrue(killed.isBefore(started), "node1 killed its guest at " + killed + ", before the new one started at " + started);
+        long acknowledgedOnNode1 = acknowledged(Files.readString(oldDir.resolve("console.log")));
+        long resumed = awaitResumed("web", Duration.ofSeconds(180));
+        assertTrue(resumed >= acknowledgedOnNode1, "every record node1's guest acknowledged (" + acknowledgedOnNode1
+            + ") is on the disk the new guest found (" + resumed + ")");
+        long after = awaitAcknowledged("web", resumed + 5, Duration.ofSeconds(180));
+        lap(t0, "node1's guest died at " + killed + ", the new one started at " + started + "; resumed after " + resumed);
+
+        // healed: node1 is heard again, rejoins clean and starts nothing it lost
+        lan.heal();
+        TestCluster.await(cluster.get("node0"), st -> {
+            for (JsonNode n : st.path("nodes")) {
+                if (n.path("name").asText().equals("node1") && n.path("state").asText().equalsIgnoreCase("up")) {
+                    return true;
+                }
+            }
+            return false;
+        }, Duration.ofSeconds(60), "node1 up again");
+        AgentProcess.sleep(5000);
+        assertEquals(survivor, api("node0").get("/v1/vms/web").path("node").asText());
+        assertTrue(!Files.exists(oldDir.resolve("qemu.pid")) || ProcessHandle.of(Long.parseLong(Files.readString(
+            oldDir.resolve("qemu.pid")).strip())).map(h -> !h.isAlive()).orElse(true), "node1 runs no QEMU for web");
+
+        JsonNode stopped = api("node0").post("/v1/vms/web/stop", Map.of());
+        assertEquals("stopped", stopped.path("phase").asText(), stopped.toString());
+        long last = acknowledged(console("web"));
+        assertTrue(last >= after);
+        Path image = dir.resolve("web.raw");
+        assertOk(cli(survivor, "lv", "export", "ha/web", image.toString()));
+        var disk = WorkloadVerifier.verify(image);
+        disk.requireHolds(last);
+        assertTrue(disk.intact(), "no interleaving of two writers: " + disk);
+        lap(t0, "disk verified: " + disk.lastSequence() + " records, " + last + " acknowledged");
+    }
+
+    /** When the VM's events log on a node first says {@code what}. */
+    private static Instant eventAt(Path vmDir, String what) throws IOException {
+        for (String line : Files.readAllLines(vmDir.resolve("events.log"))) {
+            if (line.contains(what)) {
+                return Instant.parse(line.substring(0, line.indexOf(' ')));
+            }
+        }
+        throw new AssertionError("no '" + what + "' in " + vmDir.resolve("events.log") + ": "
+            + Files.readString(vmDir.resolve("events.log")));
     }
 
     // ---- helpers ----
