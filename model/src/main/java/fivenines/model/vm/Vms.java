@@ -210,6 +210,11 @@ public final class Vms {
                     }
                     node = requireHost(vm, command.node(), membership);
                 } else if (node == null || membership.node(node).map(n -> n.state() != NodeState.UP).orElse(true)) {
+                    if (vm.desired() != DesiredState.STOPPED && vm.ha() != null && node != null
+                        && membership.node(node).isPresent()) {
+                        throw Rejection.conflict("VM '" + vm.name() + "' has HA on and its node '" + node + "' is down: it"
+                            + " starts elsewhere once that node is fenced ('nines ha status' says what it waits for)");
+                    }
                     node = choose(vm, membership);
                 }
             }

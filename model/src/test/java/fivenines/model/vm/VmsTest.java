@@ -141,6 +141,8 @@ class VmsTest {
         applied(new fivenines.model.command.SetNodeState("n1", fivenines.model.cluster.NodeState.DOWN));
         assertTrue(rejected(new fivenines.model.command.RenewLease("n1")).message().contains("lease is gone"));
         assertTrue(rejected(recover).message().contains("not fenced"));
+        assertTrue(rejected(new SetVmDesired("a", DesiredState.RUNNING, null)).message().contains("once that node is fenced"),
+            "an operator's start does not move it past the fencing either");
         applied(new fivenines.model.command.RecordFencing("n1", fivenines.model.ha.FenceState.FENCED, "ipmi: off"));
         assertTrue(rejected(new fivenines.model.command.RecoverVm("a", "n0", "n1", fivenines.model.ha.HaState.RECOVERING, null))
             .message().contains("placed on n1"));
