@@ -111,6 +111,12 @@ public final class ManagerPlugin implements Plugin {
             List<Node> nodes = store.read(s -> List.copyOf(s.membership().nodes()));
             var silent = new HashMap<String, Long>();
             status.peers().forEach(p -> silent.put(p.name(), p.lastContactMillis()));
+            // a node is heard through its lease renewals too: Raft's last-contact time also moves when the leader
+            // only sends to a peer, so a dead one can look heard for seconds; a node that has renewed here since
+            // this replica started counts as silent for as long as no renewal of it was applied
+            Instant monotonicNow = leases.clock().instant();
+            silent.replaceAll((node, raft) -> leases.watch().renewalSeen(node)
+                .map(seen -> Math.max(raft, Duration.between(seen, monotonicNow).toMillis())).orElse(raft));
             Instant now = clock.instant();
             if (leaderSince == null) {
                 leaderSince = now;

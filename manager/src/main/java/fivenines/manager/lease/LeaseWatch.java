@@ -24,6 +24,11 @@ public final class LeaseWatch {
         applied.merge(node, at, (a, b) -> a.isAfter(b) ? a : b);
     }
 
+    /** When this replica last applied a renewal of {@code node}, if it applied any since the watch began. */
+    public java.util.Optional<Instant> renewalSeen(String node) {
+        return java.util.Optional.ofNullable(applied.get(node));
+    }
+
     /** When this replica last applied a renewal of {@code node} (or when the watch began). */
     public Instant lastApplied(String node) {
         return applied.getOrDefault(node, began);

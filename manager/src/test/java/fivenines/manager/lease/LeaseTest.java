@@ -93,6 +93,7 @@ class LeaseTest {
     void aNodeNeverHeardSinceTheWatchBeganIsReckonedFromItsBeginning() {
         var manager = new ManualClock();
         var watch = new LeaseWatch(manager.instant());
+        assertTrue(watch.renewalSeen("node2").isEmpty(), "no renewal of node2 applied here yet");
         manager.advance(5499);
         assertFalse(watch.ended("node2", settings, manager.instant()), "it may have renewed just before this replica started");
         manager.advance(1);
