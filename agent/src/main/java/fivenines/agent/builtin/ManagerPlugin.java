@@ -111,11 +111,14 @@ public final class ManagerPlugin implements Plugin {
             List<Node> nodes = store.read(s -> List.copyOf(s.membership().nodes()));
             var silent = new HashMap<String, Long>();
             status.peers().forEach(p -> silent.put(p.name(), p.lastContactMillis()));
-            // a node is heard through its lease renewals too: Raft's last-contact time also moves when the leader
-            // only sends to a peer, so a dead one can look heard for seconds; a node that has renewed here since
-            // this replica started counts as silent for as long as no renewal of it was applied
+            // a node that is up is heard through its lease renewals too: Raft's last-contact time also moves when the
+            // leader only sends to a peer, so a dead one can look heard for seconds; one that has renewed here since
+            // this replica started counts as silent for as long as no renewal of it was applied. A node that is down
+            // is refused renewal, so only Raft can hear it again
             Instant monotonicNow = leases.clock().instant();
-            silent.replaceAll((node, raft) -> leases.watch().renewalSeen(node)
+            var up = new java.util.HashSet<String>();
+            nodes.stream().filter(n -> n.state() == NodeState.UP).forEach(n -> up.add(n.name()));
+            silent.replaceAll((node, raft) -> !up.contains(node) ? raft : leases.watch().renewalSeen(node)
                 .map(seen -> Math.max(raft, Duration.between(seen, monotonicNow).toMillis())).orElse(raft));
             Instant now = clock.instant();
             if (leaderSince == null) {

@@ -6,7 +6,9 @@ import fivenines.manager.lease.LeaseSettings;
 import fivenines.manager.lease.LeaseWatch;
 import fivenines.manager.lease.NodeLease;
 import fivenines.manager.watchdog.Watchdog;
+import fivenines.model.cluster.NodeState;
 import fivenines.model.command.RenewLease;
+import fivenines.model.command.SetNodeState;
 import fivenines.model.state.Result;
 import fivenines.store.ClusterStore;
 import org.slf4j.Logger;
@@ -62,6 +64,9 @@ public final class LeaseKeeper {
         store.addListener((index, command, result, state) -> {
             if (command instanceof RenewLease renew && result instanceof Result.Applied) {
                 watch.renewalApplied(renew.node(), clock.instant());
+            } else if (command instanceof SetNodeState set && set.state() == NodeState.UP && result instanceof Result.Applied) {
+                // declared up: it was heard now, and renews from here on (it was refused while down)
+                watch.renewalApplied(set.name(), clock.instant());
             }
         });
     }
