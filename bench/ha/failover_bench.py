@@ -124,6 +124,8 @@ def main():
     results = []
     for r in range(1, rounds + 1):
         victim = vm("c")["node"]
+        if victim not in ("a", "b"):
+            sys.exit("round %d: the guest runs on %s, which holds its disk; a and b should run it" % (r, victim))
         survivor = "b" if victim == "a" else "a"
         before = wait("the workload going on", lambda: seq_on("c") or None, 60)
         wait("a new record", lambda: seq_on("c") > before, 60)

@@ -51,6 +51,8 @@ public final class VmService {
     private final MigrationDestination incoming;
     private final VmController controller;
     private Thread poller;
+    /** Whether the store has this node's memory and CPUs (placement treats a node without them as unbounded). */
+    private volatile boolean resourcesReported;
 
     public VmService(AgentConfig config, ClusterService cluster, Credentials credentials, VolumeService volumes) {
         this.config = config;
@@ -93,6 +95,9 @@ public final class VmService {
                     return;
                 }
                 if (cluster.inCluster()) {
+                    if (!resourcesReported) {
+                        node.onReconciler(this::reportResources); // the first try can come before this node was admitted
+                    }
                     node.requestReconcile();
                 }
             }
@@ -124,7 +129,8 @@ public final class VmService {
         try {
             long memoryMib = memoryForGuests();
             int cpus = Runtime.getRuntime().availableProcessors();
-            cluster.store().submitAndWait(new ReportNodeResources(config.nodeName(), memoryMib, cpus));
+            resourcesReported = cluster.store().submitAndWait(new ReportNodeResources(config.nodeName(), memoryMib, cpus))
+                .applied();
         } catch (RuntimeException e) {
             LOG.warn("could not report this node's memory and CPUs: {}", e.getMessage());
         }
