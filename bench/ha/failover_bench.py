@@ -102,6 +102,7 @@ def main():
     wait("three nodes", lambda: len(api("a", "/v1/ha/status")["nodes"]) == 3, 60)
     cli("a", "config", "set", "cluster.dead_after_seconds", str(dead_s))
     cli("a", "config", "set", "ha.lease_millis", str(lease_ms))
+    cli("a", "config", "set", "ha.max_relocate", "1000")  # every round relocates the same guest
     cli("c", "pv", "create", os.path.join(work, "c-pv.img"), "--size", "256M")
     cli("a", "vg", "create", "vg", "c:" + os.path.join(work, "c-pv.img"))
     cli("a", "lv", "create", "-n", "disk", "-L", "64M", "--thin", "vg")
@@ -117,7 +118,7 @@ def main():
     wait("the first workload record", lambda: seq_on("c") > 0, 300)
     print("guest up on a, workload writing, %.1f s after 'vm start'" % (time.monotonic() - t))
     print("settings: cluster.dead_after_seconds=%d ha.lease_millis=%d (renew 1000 ms, guests stopped 1000 ms before the"
-          " lease ends, clock margin 10 %%); fencing: fence_dummy" % (dead_s, lease_ms))
+          " lease ends, clock margin 10 %%), ha.max_relocate=1000; fencing: fence_dummy" % (dead_s, lease_ms))
     sys.stdout.flush()
 
     # ---- the rounds ----
