@@ -18,8 +18,9 @@ import java.util.List;
  * @param ha           restarted on another node when its node dies (after that node's lease ended and it was fenced)
  */
 public record VmDefinition(String name, int memoryMib, int vcpus, VmBoot boot, List<VmDisk> disks, List<VmNic> nics,
-                           String onCrash, int priority, String antiAffinity, boolean ha) {
+                           String onCrash, int priority, String antiAffinity, Boolean ha) {
     public VmDefinition {
+        ha = ha != null && ha; // absent in definitions from before HA and from clients that do not set it: off
         disks = disks == null ? List.of() : List.copyOf(disks);
         nics = nics == null ? List.of() : List.copyOf(nics);
         onCrash = onCrash == null ? "restart" : onCrash;

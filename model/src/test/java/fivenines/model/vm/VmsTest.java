@@ -167,6 +167,13 @@ class VmsTest {
     }
 
     @Test
+    void aDefinitionWithoutTheHaFieldReadsAsHaOff() {
+        var old = Json.read("{\"name\":\"a\",\"memoryMib\":128,\"vcpus\":1,\"disks\":[],\"nics\":[],\"priority\":0}"
+            .getBytes(java.nio.charset.StandardCharsets.UTF_8), VmDefinition.class);
+        assertEquals(Boolean.FALSE, old.ha(), "clients and snapshots from before HA give no 'ha'");
+    }
+
+    @Test
     void stateRoundTripsThroughASnapshot() {
         applied(new DefineVm(vm("a", 512, "vg/web", "52:54:00:00:00:09"), false));
         applied(new SetVmDesired("a", DesiredState.RUNNING, null));
