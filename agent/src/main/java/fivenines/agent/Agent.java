@@ -4,6 +4,13 @@ import fivenines.agent.api.ApiServer;
 import fivenines.agent.api.ClusterRoutes;
 import fivenines.agent.api.ConfigRoutes;
 import fivenines.agent.api.FenceRoutes;
+import fivenines.agent.api.HaRoutes;
+import fivenines.agent.ha.HaManager;
+import fivenines.agent.ha.LeaseKeeper;
+import fivenines.manager.fence.ProcessFenceAgent;
+import fivenines.manager.lease.MonotonicClock;
+import fivenines.manager.watchdog.NoWatchdog;
+import fivenines.manager.watchdog.Watchdog;
 import fivenines.agent.api.LockRoutes;
 import fivenines.agent.api.McpRoutes;
 import fivenines.agent.api.Router;
@@ -77,6 +84,7 @@ public final class Agent implements AutoCloseable {
         var exports = new ExportRegistry();
         this.volumes = new VolumeService(config, cluster, credentials, exports);
         var vms = new VmService(config, cluster, credentials, volumes);
+        var leases = new LeaseKeeper(cluster, vms, watchdog(), new MonotonicClock());
         var storeCluster = new StoreCluster(cluster);
         var locks = new StoreLocks(storeCluster, config.nodeName());
         this.host = new PluginHost((Plugin plugin) ->
@@ -88,12 +96,13 @@ public final class Agent implements AutoCloseable {
         new ConfigRoutes(cluster).register(router);
         new LockRoutes(cluster, locks).register(router);
         new FenceRoutes(cluster).register(router);
+        new HaRoutes(cluster, leases).register(router);
         new McpRoutes(host, this::close).register(router);
         new StorageRoutes(cluster, physicalVolumes).register(router);
         new VolumeRoutes(cluster, volumes).register(router);
         new VmRoutes(config, cluster, vms).register(router);
         host.register(new StorePlugin(cluster));
-        host.register(new ManagerPlugin(cluster));
+        host.register(new ManagerPlugin(cluster, leases, new HaManager(cluster, leases, new ProcessFenceAgent())));
         // Stopped right after the volumes (plugins stop in reverse): QEMU's requests to a volume
         // whose engine is gone would fail with EIO if the NBD server went on serving meanwhile,
         // where a closed connection lets QEMU reconnect to the next agent.
@@ -101,6 +110,18 @@ public final class Agent implements AutoCloseable {
         host.register(new VolumePlugin(volumes));
         host.register(new VmPlugin(vms));
         host.register(new ApiPlugin(config, router, credentials::matches, cluster.tls().context()));
+    }
+
+    /** {@code /dev/watchdog} (or NINES_WATCHDOG's path) when it exists; NINES_WATCHDOG=none never arms one. */
+    private static Watchdog watchdog() {
+        String device = System.getenv().getOrDefault("NINES_WATCHDOG", "/dev/watchdog");
+        if (device.equals("none")) {
+            return new NoWatchdog("disabled by NINES_WATCHDOG=none: the lease and storage fencing (epochs) keep a hung"
+                + " agent's guests' writes out");
+        }
+        Watchdog watchdog = Watchdog.open(java.nio.file.Path.of(device));
+        LOG.info("watchdog: {}", watchdog.description());
+        return watchdog;
     }
 
     /**

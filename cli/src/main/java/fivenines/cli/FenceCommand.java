@@ -15,7 +15,8 @@ import java.util.TreeMap;
 /** Fence devices and methods (the seed's fencedevices and clusternode/fence), and a status test. */
 @Command(name = "fence", mixinStandardHelpOptions = true,
     description = "Fence devices, each node's fence methods (tried in order), and a status test.",
-    subcommands = {FenceCommand.ListFence.class, FenceCommand.Device.class, FenceCommand.Method.class, FenceCommand.Test.class})
+    subcommands = {FenceCommand.ListFence.class, FenceCommand.Device.class, FenceCommand.Method.class, FenceCommand.Test.class,
+        FenceCommand.Ack.class})
 final class FenceCommand {
 
     /** KEY=VALUE words into a map; anything else is refused before a request is made. */
@@ -172,6 +173,22 @@ final class FenceCommand {
             if (!answer.path("ok").asBoolean()) {
                 throw new Nines.CommandFailed("a fence device of '" + node + "' did not answer; fix it before the node needs fencing");
             }
+        }
+    }
+
+    @Command(name = "ack", mixinStandardHelpOptions = true,
+        description = "Confirm that a node declared down is off (manual fencing, or no fence method left): its HA VMs may"
+            + " then start elsewhere. Only after making sure it is off: powered down, or its cables pulled.")
+    static final class Ack implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Parameters(paramLabel = "NODE")
+        String node;
+
+        @Override
+        public void run() {
+            agent.client().post("/v1/fence/ack/" + AgentClient.encode(node), Map.of());
+            System.out.println("node " + node + " acknowledged as off: its HA VMs may start elsewhere");
         }
     }
 }

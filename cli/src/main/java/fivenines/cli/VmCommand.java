@@ -21,7 +21,7 @@ import java.util.Map;
 @Command(name = "vm", mixinStandardHelpOptions = true, description = "Define, run and move virtual machines.",
     subcommands = {VmCommand.Create.class, VmCommand.Import.class, VmCommand.Start.class, VmCommand.Stop.class,
         VmCommand.Restart.class, VmCommand.Pause.class, VmCommand.Resume.class, VmCommand.ListVms.class, VmCommand.Show.class,
-        VmCommand.Console.class, VmCommand.Log.class, VmCommand.Remove.class, VmCommand.Migrate.class})
+        VmCommand.Console.class, VmCommand.Log.class, VmCommand.Remove.class, VmCommand.Migrate.class, VmCommand.Change.class})
 final class VmCommand {
 
     static String path(String name) {
@@ -61,6 +61,8 @@ final class VmCommand {
         String antiAffinity;
         @Option(names = "--replace", description = "replace the definition of a stopped VM")
         boolean replace;
+        @Option(names = "--ha", paramLabel = "on|off", description = "restart it on another node when its node dies (default off)")
+        String ha = "off";
 
         @Override
         public void run() {
@@ -108,7 +110,60 @@ final class VmCommand {
             if (antiAffinity != null) {
                 definition.put("antiAffinity", antiAffinity);
             }
+            definition.put("ha", onOff("--ha", ha));
             print(agent.client().post("/v1/vms", Map.of("definition", definition, "replace", replace)));
+        }
+    }
+
+    static boolean onOff(String option, String value) {
+        return switch (value) {
+            case "on" -> true;
+            case "off" -> false;
+            default -> throw new Nines.UsageException(option + " is 'on' or 'off', not '" + value + "'");
+        };
+    }
+
+    @Command(name = "set", mixinStandardHelpOptions = true,
+        description = "Change a VM: HA settings at any time; memory and vCPUs while it is stopped.")
+    static final class Change implements Runnable {
+        @Mixin
+        AgentOptions agent;
+        @Parameters(paramLabel = "NAME")
+        String name;
+        @Option(names = "--ha", paramLabel = "on|off", description = "restart it on another node when its node dies")
+        String ha;
+        @Option(names = "--priority", description = "failover priority, 0 to 1000 (higher first)")
+        Integer priority;
+        @Option(names = "--anti-affinity", paramLabel = "GROUP", description = "keep VMs of this group on different nodes"
+            + " ('' clears it)")
+        String antiAffinity;
+        @Option(names = {"-m", "--memory"}, description = "MiB (the VM must be stopped)")
+        Integer memory;
+        @Option(names = "--vcpus", description = "(the VM must be stopped)")
+        Integer vcpus;
+
+        @Override
+        public void run() {
+            var body = new HashMap<String, Object>();
+            if (ha != null) {
+                body.put("ha", onOff("--ha", ha));
+            }
+            if (priority != null) {
+                body.put("priority", priority);
+            }
+            if (antiAffinity != null) {
+                body.put("antiAffinity", antiAffinity);
+            }
+            if (memory != null) {
+                body.put("memoryMib", memory);
+            }
+            if (vcpus != null) {
+                body.put("vcpus", vcpus);
+            }
+            if (body.isEmpty()) {
+                throw new Nines.UsageException("give what to change: --ha, --priority, --anti-affinity, --memory or --vcpus");
+            }
+            print(agent.client().post(path(name) + "/set", body));
         }
     }
 

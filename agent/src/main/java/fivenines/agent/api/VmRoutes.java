@@ -10,8 +10,11 @@ import fivenines.model.codec.Json;
 import fivenines.model.command.DefineVm;
 import fivenines.model.command.RemoveVm;
 import fivenines.model.command.SetVmDesired;
+import fivenines.model.command.SetVmHa;
 import fivenines.model.state.ClusterState;
 import fivenines.model.vm.VmDefinition;
+import fivenines.model.vm.DesiredState;
+import fivenines.model.vm.GuestState;
 import fivenines.model.vm.VmRecord;
 import fivenines.vm.xen.XenConfigException;
 import fivenines.vm.xen.XenConfigParser;
@@ -51,10 +54,10 @@ public final class VmRoutes {
         });
         router.add("POST", "/v1/vms/{name}/start", r -> {
             String name = r.path("name");
-            Object shown = desire(name, "running", text(r.json(), "node"), v -> v.phase().equals("running")
-                || v.phase().equals("crashed") || v.phase().equals("paused") || v.phase().equals("failed"));
+            Object shown = desire(name, DesiredState.RUNNING, text(r.json(), "node"), v -> v.phase() == GuestState.RUNNING
+                || v.phase() == GuestState.CRASHED || v.phase() == GuestState.PAUSED || v.phase() == GuestState.FAILED);
             VmRecord vm = record(name);
-            if (vm.phase().equals("failed")) {
+            if (vm.phase() == GuestState.FAILED) {
                 throw ApiException.conflict("VM '" + name + "' did not start on " + vm.node() + ": " + vm.detail()
                     + "; fix that, then run 'nines vm start " + name + "' again");
             }
@@ -71,26 +74,27 @@ public final class VmRoutes {
                     });
                 }
             }
-            return desire(name, "stopped", null, v -> v.phase().equals("stopped") || v.phase().equals("crashed"));
+            return desire(name, DesiredState.STOPPED, null, v -> v.phase() == GuestState.STOPPED || v.phase() == GuestState.CRASHED);
         });
         router.add("POST", "/v1/vms/{name}/restart", r -> {
             String name = r.path("name");
-            desire(name, "stopped", null, v -> v.phase().equals("stopped") || v.phase().equals("crashed"));
-            return desire(name, "running", null, v -> v.phase().equals("running"));
+            desire(name, DesiredState.STOPPED, null, v -> v.phase() == GuestState.STOPPED || v.phase() == GuestState.CRASHED);
+            return desire(name, DesiredState.RUNNING, null, v -> v.phase() == GuestState.RUNNING);
         });
-        router.add("POST", "/v1/vms/{name}/pause", r -> desire(r.path("name"), "paused", null, v -> v.phase().equals("paused")));
+        router.add("POST", "/v1/vms/{name}/set", r -> change(r.path("name"), r.json()));
+        router.add("POST", "/v1/vms/{name}/pause", r -> desire(r.path("name"), DesiredState.PAUSED, null, v -> v.phase() == GuestState.PAUSED));
         router.add("POST", "/v1/vms/{name}/resume", r -> {
             String name = r.path("name");
             VmRecord vm = record(name);
-            if (vm.desired().equals("running") && vm.node() != null) {
+            if (vm.desired() == DesiredState.RUNNING && vm.node() != null) {
                 // paused by an I/O error: continue it where it runs (the failed requests are retried)
                 onNode(vm.node(), "/v1/vms/" + AgentClient.encode(name) + "/cont", () -> {
                     vms.cont(name);
                     return Map.of();
                 });
-                return waitFor(name, v -> !"paused".equals(v.phase()) || v.detail() == null, Duration.ofSeconds(10));
+                return waitFor(name, v -> v.phase() != GuestState.PAUSED || v.detail() == null, Duration.ofSeconds(10));
             }
-            return desire(name, "running", null, v -> v.phase().equals("running"));
+            return desire(name, DesiredState.RUNNING, null, v -> v.phase() == GuestState.RUNNING);
         });
         router.add("POST", "/v1/vms/{name}/migrate", r -> {
             String name = r.path("name");
@@ -160,6 +164,37 @@ public final class VmRoutes {
         return show(definition.name());
     }
 
+    /**
+     * {@code vm set}: HA settings at any time; memory and vCPUs only while the VM is stopped (a
+     * running QEMU keeps what it was started with). Everything is checked before anything changes.
+     */
+    private Object change(String name, JsonNode body) {
+        VmRecord vm = record(name);
+        Integer memory = body.hasNonNull("memoryMib") ? body.get("memoryMib").asInt() : null;
+        Integer vcpus = body.hasNonNull("vcpus") ? body.get("vcpus").asInt() : null;
+        Boolean ha = body.hasNonNull("ha") ? body.get("ha").asBoolean() : null;
+        Integer priority = body.hasNonNull("priority") ? body.get("priority").asInt() : null;
+        String group = text(body, "antiAffinity");
+        if ((memory != null || vcpus != null) && vm.desired() != DesiredState.STOPPED) {
+            throw ApiException.conflict("VM '" + name + "' is " + vm.desired() + "; stop it before changing its memory or vCPUs"
+                + " ('nines vm stop " + name + "'); nothing was changed");
+        }
+        if (memory != null || vcpus != null) {
+            VmDefinition d = vm.definition();
+            var changed = new VmDefinition(d.name(), memory == null ? d.memoryMib() : memory, vcpus == null ? d.vcpus() : vcpus,
+                d.boot(), d.disks(), d.nics(), d.onCrash(), d.priority(), d.antiAffinity(), d.ha());
+            if (ha != null || priority != null || group != null) {
+                // one command for all of it: either everything changes or nothing does
+                changed = changed.withHa(ha == null ? d.ha() : ha, priority == null ? d.priority() : priority,
+                    group == null ? d.antiAffinity() : group.isEmpty() ? null : group);
+            }
+            ApiException.valueOf(cluster.store().submitAndWait(new DefineVm(changed, true)));
+        } else if (ha != null || priority != null || group != null) {
+            ApiException.valueOf(cluster.store().submitAndWait(new SetVmHa(name, ha, priority, group)));
+        }
+        return show(name);
+    }
+
     /** A Xen domain config (xm/xl syntax) becomes a VM definition; every key it cannot honour is reported. */
     private Object importXen(ApiRequest request) {
         JsonNode body = request.json();
@@ -221,7 +256,7 @@ public final class VmRoutes {
         return String.format("52:54:00:%02x:%02x:%02x", (hash >> 16) & 0xff, (hash >> 8) & 0xff, hash & 0xff);
     }
 
-    private Object desire(String name, String desired, String node, Predicate<VmRecord> settled) {
+    private Object desire(String name, DesiredState desired, String node, Predicate<VmRecord> settled) {
         ApiException.valueOf(cluster.store().submitAndWait(new SetVmDesired(name, desired, node)));
         return waitFor(name, settled, SETTLE);
     }
@@ -300,6 +335,7 @@ public final class VmRoutes {
         map.put("vcpus", d.vcpus());
         map.put("definition", d);
         map.put("generation", vm.generation());
+        map.put("ha", vm.ha());
         return map;
     }
 }

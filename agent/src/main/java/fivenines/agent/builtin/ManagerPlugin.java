@@ -1,6 +1,8 @@
 package fivenines.agent.builtin;
 
 import fivenines.agent.cluster.ClusterService;
+import fivenines.agent.ha.HaManager;
+import fivenines.agent.ha.LeaseKeeper;
 import fivenines.model.cluster.Node;
 import fivenines.model.cluster.NodeState;
 import fivenines.model.command.SetNodeState;
@@ -29,21 +31,29 @@ import java.util.concurrent.TimeUnit;
  * acts on {@link Liveness}'s decisions (a node silent past {@code cluster.dead_after_seconds} is
  * declared DOWN and loses its locks, UP again when heard; a new leader waits that long before it
  * declares anyone down; a fencing-storm guard), and keeps the Raft group's voters and listeners
- * matching the nodes in the store.
+ * matching the nodes in the store. On every node it keeps the node's lease ({@link LeaseKeeper});
+ * on the leader it also fences dead nodes and recovers their HA VMs ({@link HaManager}).
  */
 public final class ManagerPlugin implements Plugin {
     private static final Logger LOG = LoggerFactory.getLogger(ManagerPlugin.class);
     static final long DEFAULT_DEAD_AFTER_SECONDS = 10;
+    /** How often the leader looks at the HA VMs of dead nodes (a fencing finished, a lease ended). */
+    static final long HA_TICK_MILLIS = 250;
     private final ClusterService cluster;
+    private final LeaseKeeper leases;
+    private final HaManager ha;
     private ScheduledExecutorService timer;
+    private volatile String lastHaProblem = "";
     private volatile String lastProblem = "";
     private final InstantSource clock = InstantSource.system();
     /** When this node last became the leader, as the manager first saw it lead. */
     private Instant leaderSince;
     private String lastNote = "";
 
-    public ManagerPlugin(ClusterService cluster) {
+    public ManagerPlugin(ClusterService cluster, LeaseKeeper leases, HaManager ha) {
         this.cluster = cluster;
+        this.leases = leases;
+        this.ha = ha;
     }
 
     @Override
@@ -53,19 +63,39 @@ public final class ManagerPlugin implements Plugin {
 
     @Override
     public String description() {
-        return "on the leader: node liveness, lock release of dead nodes, Raft membership";
+        return "this node's lease; on the leader: node liveness, lock release of dead nodes, Raft membership, fencing"
+            + " and recovery of HA VMs";
     }
 
     @Override
     public void start(PluginContext context) {
+        leases.start();
         timer = Executors.newSingleThreadScheduledExecutor(context.threads("liveness"));
         timer.scheduleWithFixedDelay(this::tick, 1, 1, TimeUnit.SECONDS);
+        timer.scheduleWithFixedDelay(this::haTick, 1000, HA_TICK_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     @Override
     public void stop() throws InterruptedException {
         timer.shutdownNow();
         timer.awaitTermination(5, TimeUnit.SECONDS);
+        leases.stop();
+    }
+
+    /** Recovery of the HA VMs of dead nodes: only on the leader, and only once it has led long enough to judge. */
+    void haTick() {
+        try {
+            if (!cluster.inCluster() || !cluster.store().isLeader() || leaderSince == null) {
+                return;
+            }
+            ha.tick();
+            lastHaProblem = "";
+        } catch (RuntimeException e) {
+            if (!String.valueOf(e.getMessage()).equals(lastHaProblem)) {
+                LOG.warn("HA step failed: {}", e.getMessage());
+            }
+            lastHaProblem = String.valueOf(e.getMessage());
+        }
     }
 
     void tick() {
@@ -81,6 +111,15 @@ public final class ManagerPlugin implements Plugin {
             List<Node> nodes = store.read(s -> List.copyOf(s.membership().nodes()));
             var silent = new HashMap<String, Long>();
             status.peers().forEach(p -> silent.put(p.name(), p.lastContactMillis()));
+            // a node that is up is heard through its lease renewals too: Raft's last-contact time also moves when the
+            // leader only sends to a peer, so a dead one can look heard for seconds; one that has renewed here since
+            // this replica started counts as silent for as long as no renewal of it was applied. A node that is down
+            // is refused renewal, so only Raft can hear it again
+            Instant monotonicNow = leases.clock().instant();
+            var up = new java.util.HashSet<String>();
+            nodes.stream().filter(n -> n.state() == NodeState.UP).forEach(n -> up.add(n.name()));
+            silent.replaceAll((node, raft) -> !up.contains(node) ? raft : leases.watch().renewalSeen(node)
+                .map(seen -> Math.max(raft, Duration.between(seen, monotonicNow).toMillis())).orElse(raft));
             Instant now = clock.instant();
             if (leaderSince == null) {
                 leaderSince = now;

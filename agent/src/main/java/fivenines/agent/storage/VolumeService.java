@@ -469,7 +469,7 @@ public final class VolumeService {
         Node member = cluster.store().read(s -> s.membership().node(node)).orElseThrow(() -> ApiException.notFound(
             "no node '" + node + "'"));
         try {
-            return new AgentClient("http://" + member.apiAddress(), credentials.secret(), Duration.ofMinutes(30)).post(path, body);
+            return cluster.client(member.apiAddress(), credentials.secret(), Duration.ofMinutes(30)).post(path, body);
         } catch (AgentClientException e) {
             throw new ApiException(e.status() == 0 ? 503 : e.status(), e.getMessage(), e.mayHaveHappened());
         }

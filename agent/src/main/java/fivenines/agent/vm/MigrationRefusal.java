@@ -3,6 +3,7 @@ package fivenines.agent.vm;
 import fivenines.agent.api.ApiException;
 import fivenines.model.cluster.Node;
 import fivenines.model.cluster.NodeState;
+import fivenines.model.vm.DesiredState;
 import fivenines.model.vm.VmRecord;
 
 import java.util.Optional;
@@ -26,7 +27,7 @@ final class MigrationRefusal {
         if (destination == null || destination.isBlank()) {
             return Optional.of(ApiException.badRequest("name the node to migrate VM '" + name + "' to"));
         }
-        if (vm.node() == null || vm.desired().equals("stopped")) {
+        if (vm.node() == null || vm.desired() == DesiredState.STOPPED) {
             return Optional.of(ApiException.conflict("VM '" + name + "' is not running; start it on " + destination
                 + " instead ('nines vm start " + name + " --node " + destination + "')"));
         }

@@ -5,6 +5,8 @@ import fivenines.model.cluster.Node;
 import fivenines.model.cluster.NodeRole;
 import fivenines.model.cluster.NodeState;
 import fivenines.model.vm.VmDefinition;
+import fivenines.model.vm.DesiredState;
+import fivenines.model.vm.GuestState;
 import fivenines.model.vm.VmRecord;
 import org.junit.jupiter.api.Test;
 
@@ -19,7 +21,7 @@ class MigrationRefusalTest {
         List.of(new VmDefinition.VmDisk("local/demo", null, null, false)), List.of(), null, 0, null);
 
     private static VmRecord running(String node, String migratingTo) {
-        return new VmRecord(DEMO, "running", node, migratingTo, "running", null, 3, 0);
+        return new VmRecord(DEMO, DesiredState.RUNNING, node, migratingTo, GuestState.RUNNING, null, 3, 0);
     }
 
     private static Optional<Node> node(String name, NodeState state, boolean witness) {
@@ -53,7 +55,7 @@ class MigrationRefusalTest {
 
     @Test
     void aStoppedVmOrOneMigratingAlreadyIsRefused() {
-        VmRecord stopped = new VmRecord(DEMO, "stopped", null, null, "stopped", null, 1, 0);
+        VmRecord stopped = new VmRecord(DEMO, DesiredState.STOPPED, null, null, GuestState.STOPPED, null, 1, 0);
         assertTrue(refusal(stopped, "n1", node("n1", NodeState.UP, false)).getMessage().contains("vm start demo --node n1"));
         assertTrue(refusal(running("n0", "n1"), "n2", node("n2", NodeState.UP, false)).getMessage().contains("migrating to n1"));
     }

@@ -46,6 +46,10 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
     @JsonSubTypes.Type(value = MigrateVm.class, name = "migrate-vm"),
     @JsonSubTypes.Type(value = ReportNodeResources.class, name = "report-node-resources"),
     @JsonSubTypes.Type(value = RecordCertificate.class, name = "record-certificate"),
+    @JsonSubTypes.Type(value = RenewLease.class, name = "renew-lease"),
+    @JsonSubTypes.Type(value = RecordFencing.class, name = "record-fencing"),
+    @JsonSubTypes.Type(value = SetVmHa.class, name = "set-vm-ha"),
+    @JsonSubTypes.Type(value = RecoverVm.class, name = "recover-vm"),
 })
 public sealed interface Command
     permits CreateCluster, AddNode, RemoveNode, SetNodeState, ChangeConfig,
@@ -55,5 +59,5 @@ public sealed interface Command
             SnapshotLogicalVolume, AttachLogicalVolume, DetachLogicalVolume, ReserveChunks, CommitChunks,
             DropLeg, MarkRegions, StartResync, ResyncLeg, RepairedRegions, AddLeg, RemoveLeg,
             DefineVm, RemoveVm, SetVmDesired, ReportVmStatus, MigrateVm, ReportNodeResources,
-            RecordCertificate {
+            RecordCertificate, RenewLease, RecordFencing, SetVmHa, RecoverVm {
 }

@@ -2,6 +2,8 @@ package fivenines.model.state;
 
 import fivenines.model.cluster.Membership;
 import fivenines.model.config.Configuration;
+import fivenines.model.ha.Fencing;
+import fivenines.model.ha.NodeFencing;
 import fivenines.model.lock.Lock;
 import fivenines.model.lock.LockTable;
 import fivenines.model.storage.PhysicalVolume;
@@ -22,6 +24,7 @@ public final class ClusterState {
     private final Storage storage = new Storage();
     private final Volumes volumes = new Volumes(storage);
     private final Vms vms = new Vms();
+    private final Fencing fencing = new Fencing();
     private long appliedIndex;
 
     public Membership membership() {
@@ -48,6 +51,10 @@ public final class ClusterState {
         return vms;
     }
 
+    public Fencing fencing() {
+        return fencing;
+    }
+
     public long appliedIndex() {
         return appliedIndex;
     }
@@ -58,7 +65,7 @@ public final class ClusterState {
 
     public Snapshot snapshot() {
         return new Snapshot(appliedIndex, membership.snapshot(), configuration.snapshot(), locks.snapshot(),
-            storage.snapshot(), volumes.snapshot(), vms.snapshot());
+            storage.snapshot(), volumes.snapshot(), vms.snapshot(), fencing.snapshot());
     }
 
     public void restore(Snapshot snapshot) {
@@ -69,11 +76,12 @@ public final class ClusterState {
         storage.restore(snapshot.physicalVolumes());
         volumes.restore(snapshot.volumes());
         vms.restore(snapshot.vms());
+        fencing.restore(snapshot.fencing());
     }
 
     /** The serialisable form of the whole state; also what a snapshot file holds. */
     public record Snapshot(long appliedIndex, Membership.Snapshot membership, Configuration.Snapshot configuration,
                            List<Lock> locks, List<PhysicalVolume> physicalVolumes, Volumes.Snapshot volumes,
-                           Vms.Snapshot vms) {
+                           Vms.Snapshot vms, List<NodeFencing> fencing) {
     }
 }

@@ -13,7 +13,11 @@ import fivenines.model.command.ResyncLeg;
 import fivenines.model.command.StartResync;
 import fivenines.model.command.DefineVm;
 import fivenines.model.command.MigrateVm;
+import fivenines.model.command.RecordFencing;
+import fivenines.model.command.RecoverVm;
 import fivenines.model.command.RemoveVm;
+import fivenines.model.command.RenewLease;
+import fivenines.model.command.SetVmHa;
 import fivenines.model.command.ReportNodeResources;
 import fivenines.model.command.ReportVmStatus;
 import fivenines.model.command.SetVmDesired;
@@ -135,6 +139,10 @@ public final class StateMachine {
                 case MigrateVm c -> state.vms().migrate(c, state.membership());
                 case ReportNodeResources c -> state.vms().reportResources(c, state.membership());
                 case RecordCertificate c -> state.membership().recordCertificate(c.node(), c.serial());
+                case RenewLease c -> renewLease(c);
+                case RecordFencing c -> state.fencing().record(c, state.membership(), index);
+                case SetVmHa c -> state.vms().setHa(c);
+                case RecoverVm c -> state.vms().recover(c, state.membership(), state.fencing());
             };
             return new Result.Applied(index, value);
         } catch (Rejection rejection) {
@@ -161,6 +169,7 @@ public final class StateMachine {
         List<LockHolder> granted = state.locks().releaseAllOf(command.name(), index);
         state.volumes().detachAll(command.name());
         state.vms().nodeRemoved(command.name());
+        state.fencing().forget(command.name());
         // a disk in no group holds nothing: it goes with its node (a grouped one stays, missing, for its volumes' sake)
         List<PhysicalVolume> forgotten = disks.stream().filter(pv -> !grouped.contains(pv)).toList();
         forgotten.forEach(pv -> state.storage().remove(pv.id()));
@@ -170,9 +179,24 @@ public final class StateMachine {
     private Node setNodeState(SetNodeState command, long index) {
         Node node = state.membership().setState(command.name(), command.state());
         if (command.state() == NodeState.DOWN) {
+            // storage fencing (invariant 2): every volume attached there moves its epoch in this same command, so
+            // a node declared down that still runs has every further write refused by every block service
             state.locks().releaseAllOf(command.name(), index);
+            state.volumes().detachAll(command.name());
+        } else {
+            state.fencing().forget(command.name()); // heard again: it rejoins clean
         }
         return node;
+    }
+
+    private String renewLease(RenewLease command) {
+        state.membership().requireInitialized();
+        Node member = state.membership().requireNode(command.node());
+        if (member.state() == NodeState.DOWN) {
+            throw Rejection.conflict("node '" + command.node() + "' is declared down: its lease is gone and its HA guests"
+                + " may run elsewhere; it renews again once the manager hears it and declares it up");
+        }
+        return command.node();
     }
 
     private void requireUnused(String volume, String what) {

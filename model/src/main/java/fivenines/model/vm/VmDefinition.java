@@ -13,14 +13,27 @@ import java.util.List;
  * @param nics         network cards
  * @param onCrash      what to do when the guest crashes or QEMU dies: restart, destroy or preserve
  * @param priority     restart priority for failover (higher first), kept for the HA manager
- * @param antiAffinity VMs of one group are kept on different nodes where possible, or null
+ * @param antiAffinity VMs of one group are kept on different nodes where possible (and never recovered onto a
+ *                     node holding one of its group), or null
+ * @param ha           restarted on another node when its node dies (after that node's lease ended and it was fenced)
  */
 public record VmDefinition(String name, int memoryMib, int vcpus, VmBoot boot, List<VmDisk> disks, List<VmNic> nics,
-                           String onCrash, int priority, String antiAffinity) {
+                           String onCrash, int priority, String antiAffinity, Boolean ha) {
     public VmDefinition {
+        ha = ha != null && ha; // absent in definitions from before HA and from clients that do not set it: off
         disks = disks == null ? List.of() : List.copyOf(disks);
         nics = nics == null ? List.of() : List.copyOf(nics);
         onCrash = onCrash == null ? "restart" : onCrash;
+    }
+
+    /** A definition with HA off. */
+    public VmDefinition(String name, int memoryMib, int vcpus, VmBoot boot, List<VmDisk> disks, List<VmNic> nics,
+                        String onCrash, int priority, String antiAffinity) {
+        this(name, memoryMib, vcpus, boot, disks, nics, onCrash, priority, antiAffinity, false);
+    }
+
+    public VmDefinition withHa(boolean newHa, int newPriority, String newAntiAffinity) {
+        return new VmDefinition(name, memoryMib, vcpus, boot, disks, nics, onCrash, newPriority, newAntiAffinity, newHa);
     }
 
     /**

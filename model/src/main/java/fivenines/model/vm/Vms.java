@@ -7,7 +7,12 @@ import fivenines.model.command.DefineVm;
 import fivenines.model.command.MigrateVm;
 import fivenines.model.command.ReportNodeResources;
 import fivenines.model.command.ReportVmStatus;
+import fivenines.model.command.RecoverVm;
 import fivenines.model.command.SetVmDesired;
+import fivenines.model.command.SetVmHa;
+import fivenines.model.ha.Fencing;
+import fivenines.model.ha.HaState;
+import fivenines.model.ha.HaStatus;
 import fivenines.model.state.Rejection;
 import fivenines.model.storage.Volumes;
 
@@ -29,9 +34,6 @@ public final class Vms {
     private static final Set<String> BUSES = Set.of("virtio", "ide");
     private static final Set<String> CACHES = Set.of("writeback", "none", "writethrough", "directsync", "unsafe");
     private static final Set<String> ON_CRASH = Set.of("restart", "destroy", "preserve");
-    public static final Set<String> DESIRED = Set.of("running", "stopped", "paused");
-    private static final Set<String> PHASES = Set.of("starting", "running", "paused", "stopped", "crashed", "migrating",
-        "failed");
 
     private final TreeMap<String, VmRecord> vms = new TreeMap<>();
     private final TreeMap<String, NodeResources> resources = new TreeMap<>();
@@ -73,12 +75,13 @@ public final class Vms {
             if (!command.replace()) {
                 throw Rejection.conflict("VM '" + d.name() + "' exists already");
             }
-            if (!existing.desired().equals("stopped")) {
+            if (existing.desired() != DesiredState.STOPPED) {
                 throw Rejection.conflict("VM '" + d.name() + "' is " + existing.desired() + "; stop it before changing it");
             }
         }
-        var record = existing == null ? new VmRecord(d, "stopped", null, null, "stopped", null, 1, index)
+        var record = existing == null ? new VmRecord(d, DesiredState.STOPPED, null, null, GuestState.STOPPED, null, 1, index)
             : existing.withDefinition(d);
+        record = record.withHa(!d.ha() ? null : record.ha() != null ? record.ha() : HaStatus.STARTED);
         vms.put(d.name(), record);
         return record;
     }
@@ -110,6 +113,9 @@ public final class Vms {
                 || d.boot().commandLine().chars().anyMatch(c -> c < 0x20))) {
                 throw Rejection.invalid("VM " + d.name() + ": the kernel command line must be one line of at most 4096 characters");
             }
+        }
+        if (d.priority() < 0 || d.priority() > 1000) {
+            throw Rejection.invalid("VM " + d.name() + ": priority must be 0 to 1000, not " + d.priority());
         }
         if (!ON_CRASH.contains(d.onCrash())) {
             throw Rejection.invalid("VM " + d.name() + ": on_crash '" + d.onCrash() + "' is not one of " + ON_CRASH);
@@ -177,10 +183,10 @@ public final class Vms {
 
     public VmRecord remove(String name) {
         VmRecord vm = require(name);
-        if (!vm.desired().equals("stopped") || vm.migratingTo() != null) {
+        if (vm.desired() != DesiredState.STOPPED || vm.migratingTo() != null) {
             throw Rejection.conflict("VM '" + name + "' is " + vm.desired() + "; stop it first ('nines vm stop " + name + "')");
         }
-        if (!vm.phase().equals("stopped") && !vm.phase().equals("crashed") && !vm.phase().equals("failed")) {
+        if (!vm.phase().off()) {
             throw Rejection.conflict("VM '" + name + "' is still " + vm.phase() + " on " + vm.node() + "; wait until it has stopped");
         }
         vms.remove(name);
@@ -189,34 +195,42 @@ public final class Vms {
 
     public VmRecord setDesired(SetVmDesired command, Membership membership) {
         VmRecord vm = require(command.name());
-        if (!DESIRED.contains(command.desired())) {
-            throw Rejection.invalid("a VM can be " + DESIRED + ", not '" + command.desired() + "'");
+        if (command.desired() == null) {
+            throw Rejection.invalid("a VM can be " + java.util.Arrays.toString(DesiredState.values()) + ", not nothing");
         }
-        if (vm.migratingTo() != null && !command.desired().equals(vm.desired())) {
+        if (vm.migratingTo() != null && command.desired() != vm.desired()) {
             throw Rejection.conflict("VM '" + vm.name() + "' is migrating to " + vm.migratingTo() + "; wait for it to finish");
         }
         String node = vm.node();
         switch (command.desired()) {
-            case "running" -> {
+            case RUNNING -> {
                 if (command.node() != null) {
-                    if (!vm.desired().equals("stopped") && vm.node() != null && !vm.node().equals(command.node())) {
+                    if (vm.desired() != DesiredState.STOPPED && vm.node() != null && !vm.node().equals(command.node())) {
                         throw Rejection.conflict("VM '" + vm.name() + "' runs on " + vm.node() + "; move it with 'nines vm migrate'");
                     }
                     node = requireHost(vm, command.node(), membership);
                 } else if (node == null || membership.node(node).map(n -> n.state() != NodeState.UP).orElse(true)) {
+                    if (vm.desired() != DesiredState.STOPPED && vm.ha() != null && node != null
+                        && membership.node(node).isPresent()) {
+                        throw Rejection.conflict("VM '" + vm.name() + "' has HA on and its node '" + node + "' is down: it"
+                            + " starts elsewhere once that node is fenced ('nines ha status' says what it waits for)");
+                    }
                     node = choose(vm, membership);
                 }
             }
-            case "paused" -> {
-                if (vm.desired().equals("stopped")) {
+            case PAUSED -> {
+                if (vm.desired() == DesiredState.STOPPED) {
                     throw Rejection.conflict("VM '" + vm.name() + "' is stopped; start it before pausing it");
                 }
             }
-            default -> { }
+            case STOPPED -> { }
         }
         VmRecord changed = vm.withDesired(command.desired(), node);
-        if (command.desired().equals("running") && vm.phase().equals("failed")) {
-            changed = changed.withStatus("starting", null); // started again (after a fix): the failure is history
+        if (command.desired() == DesiredState.RUNNING && vm.desired() == DesiredState.STOPPED && changed.ha() != null) {
+            changed = changed.withHa(HaStatus.STARTED); // started by an operator: the HA manager's counts start afresh
+        }
+        if (command.desired() == DesiredState.RUNNING && vm.phase() == GuestState.FAILED) {
+            changed = changed.withStatus(GuestState.STARTING, null); // started again (after a fix): the failure is history
         }
         vms.put(vm.name(), changed);
         return changed;
@@ -240,7 +254,7 @@ public final class Vms {
     }
 
     private long committedMemory(String node, String except) {
-        return vms.values().stream().filter(v -> !v.name().equals(except) && !v.desired().equals("stopped")
+        return vms.values().stream().filter(v -> !v.name().equals(except) && v.desired() != DesiredState.STOPPED
             && (node.equals(v.node()) || node.equals(v.migratingTo()))).mapToLong(v -> v.definition().memoryMib()).sum();
     }
 
@@ -250,7 +264,7 @@ public final class Vms {
         Set<String> crowded = new HashSet<>();
         if (group != null) {
             vms.values().stream().filter(v -> group.equals(v.definition().antiAffinity()) && !v.name().equals(vm.name())
-                && !v.desired().equals("stopped") && v.node() != null).forEach(v -> crowded.add(v.node()));
+                && v.desired() != DesiredState.STOPPED && v.node() != null).forEach(v -> crowded.add(v.node()));
         }
         return membership.snapshot().nodes().stream()
             .filter(n -> n.state() == NodeState.UP && !n.witness())
@@ -276,22 +290,99 @@ public final class Vms {
         if (!command.node().equals(vm.node()) && !command.node().equals(vm.migratingTo())) {
             throw Rejection.conflict("VM '" + vm.name() + "' is placed on " + vm.node() + ", not on " + command.node());
         }
-        if (!PHASES.contains(command.phase())) {
-            throw Rejection.invalid("VM phase '" + command.phase() + "' is not one of " + PHASES);
+        if (command.phase() == null) {
+            throw Rejection.invalid("a VM's phase is one of " + java.util.Arrays.toString(GuestState.values()));
         }
         if (command.node().equals(vm.migratingTo()) && !command.node().equals(vm.node())) {
             return vm; // the destination's QEMU speaks for the VM only once the migration completes
         }
         VmRecord changed = vm.withStatus(command.phase(), command.detail());
+        if (changed.ha() != null && changed.ha().state() == HaState.RECOVERING && command.phase() == GuestState.RUNNING) {
+            changed = changed.withHa(changed.ha().with(HaState.STARTED, "recovered on " + command.node()));
+        }
         vms.put(vm.name(), changed);
         return changed;
+    }
+
+    /** Changes a VM's HA settings (also while it runs: they do not change its QEMU). */
+    public VmRecord setHa(SetVmHa command) {
+        VmRecord vm = require(command.name());
+        VmDefinition d = vm.definition();
+        int priority = command.priority() == null ? d.priority() : command.priority();
+        if (priority < 0 || priority > 1000) {
+            throw Rejection.invalid("VM " + vm.name() + ": priority must be 0 to 1000, not " + priority);
+        }
+        String group = command.antiAffinity() == null ? d.antiAffinity()
+            : command.antiAffinity().isEmpty() ? null : command.antiAffinity();
+        if (group != null && !NAME.matcher(group).matches()) {
+            throw Rejection.invalid("VM " + vm.name() + ": anti-affinity group '" + group + "' is not a valid name");
+        }
+        boolean ha = command.ha() == null ? d.ha() : command.ha();
+        VmRecord changed = new VmRecord(d.withHa(ha, priority, group), vm.desired(), vm.node(), vm.migratingTo(), vm.phase(),
+            vm.detail(), vm.generation(), vm.createdAt(), !ha ? null : vm.ha() != null ? vm.ha() : HaStatus.STARTED);
+        vms.put(vm.name(), changed);
+        return changed;
+    }
+
+    /**
+     * The HA manager's decision about a VM whose node is dead: placed on another node (only from a
+     * node that is down and fenced, onto one that is up, with room, holding no VM of its
+     * anti-affinity group), or its HA state recorded.
+     */
+    public VmRecord recover(RecoverVm command, Membership membership, Fencing fencing) {
+        VmRecord vm = require(command.name());
+        if (!vm.definition().ha() || vm.ha() == null) {
+            throw Rejection.conflict("VM '" + vm.name() + "' has HA off ('nines vm set " + vm.name() + " --ha on')");
+        }
+        if (vm.desired() == DesiredState.STOPPED) {
+            throw Rejection.conflict("VM '" + vm.name() + "' is stopped; nothing to recover");
+        }
+        if (command.from() == null || !command.from().equals(vm.node())) {
+            throw Rejection.conflict("VM '" + vm.name() + "' is placed on " + vm.node() + ", not on " + command.from());
+        }
+        if (command.to() == null) {
+            if (command.state() == null || command.state() == HaState.RECOVERING) {
+                throw Rejection.invalid("VM '" + vm.name() + "': name the node to recover it to, or a state other than recovering");
+            }
+            VmRecord marked = vm.withHa(vm.ha().with(command.state(), command.why()));
+            vms.put(vm.name(), marked);
+            return marked;
+        }
+        Node from = membership.requireNode(command.from());
+        if (from.state() != NodeState.DOWN) {
+            throw Rejection.conflict("node '" + from.name() + "' is up; VM '" + vm.name() + "' is recovered only from a node"
+                + " declared down");
+        }
+        if (fencing.of(from.name()).map(f -> !f.state().done()).orElse(true)) {
+            throw Rejection.conflict("node '" + from.name() + "' is not fenced; VM '" + vm.name() + "' may still run there"
+                + " (fence it, or confirm it is off with 'nines fence ack " + from.name() + "')");
+        }
+        if (command.to().equals(from.name())) {
+            throw Rejection.invalid("VM '" + vm.name() + "' is recovered onto another node than " + from.name());
+        }
+        requireHost(vm, command.to(), membership);
+        String group = vm.definition().antiAffinity();
+        if (group != null) {
+            for (VmRecord other : vms.values()) {
+                if (!other.name().equals(vm.name()) && group.equals(other.definition().antiAffinity())
+                    && other.desired() != DesiredState.STOPPED && command.to().equals(other.node())) {
+                    throw Rejection.conflict("node '" + command.to() + "' runs VM '" + other.name() + "' of anti-affinity group '"
+                        + group + "'");
+                }
+            }
+        }
+        HaStatus ha = vm.ha();
+        VmRecord moved = vm.recoveredTo(command.to(), new HaStatus(HaState.RECOVERING, "recovering from " + from.name()
+            + " on " + command.to(), ha.relocations() + 1));
+        vms.put(vm.name(), moved);
+        return moved;
     }
 
     public VmRecord migrate(MigrateVm command, Membership membership) {
         VmRecord vm = require(command.name());
         switch (command.step()) {
             case "begin" -> {
-                if (!vm.desired().equals("running") || vm.node() == null) {
+                if (vm.desired() != DesiredState.RUNNING || vm.node() == null) {
                     throw Rejection.conflict("VM '" + vm.name() + "' is " + vm.desired() + "; only a running VM migrates live");
                 }
                 if (vm.migratingTo() != null) {
@@ -309,8 +400,8 @@ public final class Vms {
                 if (vm.migratingTo() == null || !vm.migratingTo().equals(command.destination())) {
                     throw Rejection.conflict("VM '" + vm.name() + "' is not migrating to " + command.destination());
                 }
-                VmRecord moved = new VmRecord(vm.definition(), vm.desired(), command.destination(), null, "running", null,
-                    vm.generation() + 1, vm.createdAt());
+                VmRecord moved = new VmRecord(vm.definition(), vm.desired(), command.destination(), null, GuestState.RUNNING, null,
+                    vm.generation() + 1, vm.createdAt(), vm.ha());
                 vms.put(vm.name(), moved);
                 return moved;
             }

@@ -299,6 +299,38 @@ class StateMachineTest {
     }
 
     @Test
+    void aNodeDeclaredDownHasEveryVolumeAttachedThereDetachedAndItsEpochMovedInTheSameCommand() {
+        groupOnTwoNodes();
+        applied(new fivenines.model.command.CreateLogicalVolume("vg", "web", 8L << 20, null, true));
+        applied(new fivenines.model.command.CreateLogicalVolume("vg", "db", 8L << 20, null, true));
+        applied(new fivenines.model.command.CreateLogicalVolume("vg", "mail", 8L << 20, null, true));
+        applied(new fivenines.model.command.AttachLogicalVolume("vg", "web", "node1", false, false));
+        applied(new fivenines.model.command.AttachLogicalVolume("vg", "db", "node1", true, false));
+        applied(new fivenines.model.command.AttachLogicalVolume("vg", "db", "node2", true, false));
+        applied(new fivenines.model.command.AttachLogicalVolume("vg", "mail", "node2", false, false));
+        long web = volume("web").epoch();
+        long db = volume("db").epoch();
+        long mail = volume("mail").epoch();
+        applied(new fivenines.model.command.ReserveChunks("vg", "web", "node1", web, 2));
+
+        applied(new SetNodeState("node1", NodeState.DOWN));
+
+        assertFalse(volume("web").attached(), "the down node's sole attachment is gone");
+        assertEquals(web + 1, volume("web").epoch());
+        assertEquals(List.of("node2"), volume("db").attachments().stream().map(fivenines.model.storage.Attachment::node).toList(),
+            "a shared volume keeps its other writer");
+        assertEquals(db + 1, volume("db").epoch(), "and the writer that stays takes a new epoch too");
+        assertEquals(mail, volume("mail").epoch(), "a volume not attached on the down node is left alone");
+        assertEquals(Rejection.Reason.STALE_EPOCH, rejected(new fivenines.model.command.ReserveChunks("vg", "web", "node1", web, 1)).reason());
+        assertEquals(Rejection.Reason.STALE_EPOCH, rejected(new fivenines.model.command.CommitChunks("vg", "web", "node1", web,
+            List.of())).reason(), "the fenced node can commit nothing at its old epoch");
+        assertEquals(Rejection.Reason.CONFLICT, rejected(new fivenines.model.command.AttachLogicalVolume("vg", "web", "node1", false, false)).reason(),
+            "nor attach again while it is down");
+        applied(new SetNodeState("node1", NodeState.UP));
+        assertFalse(volume("web").attached(), "coming back up gives nothing back: it rejoins clean");
+    }
+
+    @Test
     void badVolumeRequestsAreRefusedAndChangeNothing() {
         groupOnTwoNodes();
         applied(new fivenines.model.command.CreateLogicalVolume("vg", "web", 8L << 20, null, false));

@@ -27,6 +27,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class VmsTest {
@@ -89,47 +90,96 @@ class VmsTest {
     void startingPlacesOnTheNodeWithMostFreeMemoryAndRespectsLimits() {
         applied(new DefineVm(vm("a", 1536, "vg/web", null), false));
         applied(new DefineVm(vm("b", 1536, "vg/db", null), false));
-        var a = (VmRecord) applied(new SetVmDesired("a", "running", null));
+        var a = (VmRecord) applied(new SetVmDesired("a", DesiredState.RUNNING, null));
         assertEquals("n0", a.node(), "n0 has the most free memory");
-        var b = (VmRecord) applied(new SetVmDesired("b", "running", null));
+        var b = (VmRecord) applied(new SetVmDesired("b", DesiredState.RUNNING, null));
         assertEquals("n0", b.node(), "n0 still has the most free memory (2560 MiB against 2048)");
-        assertTrue(rejected(new SetVmDesired("a", "running", "n1")).message().contains("vm migrate"));
+        assertTrue(rejected(new SetVmDesired("a", DesiredState.RUNNING, "n1")).message().contains("vm migrate"));
         applied(new DefineVm(vm("c", 3000, null, null), false));
-        assertTrue(rejected(new SetVmDesired("c", "running", "n1")).message().contains("2048 MiB free"));
-        assertTrue(rejected(new SetVmDesired("c", "running", "w")).message().contains("witness"));
-        assertTrue(rejected(new SetVmDesired("c", "running", null)).message().contains("no node that is up has 3000 MiB"));
-        assertEquals(Rejection.Reason.INVALID, rejected(new SetVmDesired("c", "flying", null)).reason());
-        assertTrue(rejected(new SetVmDesired("c", "paused", null)).message().contains("stopped"));
+        assertTrue(rejected(new SetVmDesired("c", DesiredState.RUNNING, "n1")).message().contains("2048 MiB free"));
+        assertTrue(rejected(new SetVmDesired("c", DesiredState.RUNNING, "w")).message().contains("witness"));
+        assertTrue(rejected(new SetVmDesired("c", DesiredState.RUNNING, null)).message().contains("no node that is up has 3000 MiB"));
+        assertEquals(Rejection.Reason.INVALID, assertThrows(Rejection.class, () -> DesiredState.of("flying")).reason());
+        assertTrue(rejected(new SetVmDesired("c", DesiredState.PAUSED, null)).message().contains("stopped"));
         assertTrue(rejected(new RemoveVm("a")).message().contains("stop it first"));
     }
 
     @Test
     void aMigrationMovesThePlacementOnlyWhenItCompletes() {
         applied(new DefineVm(vm("a", 512, "vg/web", null), false));
-        applied(new SetVmDesired("a", "running", "n0"));
-        applied(new ReportVmStatus("a", "n0", "running", null));
+        applied(new SetVmDesired("a", DesiredState.RUNNING, "n0"));
+        applied(new ReportVmStatus("a", "n0", GuestState.RUNNING, null));
         assertTrue(rejected(new MigrateVm("a", "n0", "begin")).message().contains("another node"));
         applied(new MigrateVm("a", "n1", "begin"));
         assertTrue(rejected(new MigrateVm("a", "n1", "begin")).message().contains("already"));
-        assertTrue(rejected(new SetVmDesired("a", "stopped", null)).message().contains("migrating"));
-        applied(new ReportVmStatus("a", "n1", "paused", "incoming"));
-        assertEquals("running", machine.state().vms().require("a").phase(), "the destination does not speak for the VM yet");
+        assertTrue(rejected(new SetVmDesired("a", DesiredState.STOPPED, null)).message().contains("migrating"));
+        applied(new ReportVmStatus("a", "n1", GuestState.PAUSED, "incoming"));
+        assertEquals(GuestState.RUNNING, machine.state().vms().require("a").phase(), "the destination does not speak for the VM yet");
         applied(new MigrateVm("a", "n1", "abort"));
         assertEquals("n0", machine.state().vms().require("a").node());
         applied(new MigrateVm("a", "n1", "begin"));
         applied(new MigrateVm("a", "n1", "complete"));
         assertEquals("n1", machine.state().vms().require("a").node());
         assertNull(machine.state().vms().require("a").migratingTo());
-        assertTrue(rejected(new ReportVmStatus("a", "n0", "running", null)).message().contains("placed on n1"));
+        assertTrue(rejected(new ReportVmStatus("a", "n0", GuestState.RUNNING, null)).message().contains("placed on n1"));
         applied(new MigrateVm("a", "n0", "begin"));
         applied(new RemoveNode("n0", "gone"));
         assertNull(machine.state().vms().require("a").migratingTo(), "a destination that left ends the migration");
     }
 
     @Test
+    void aVmIsRecoveredOnlyFromANodeThatIsDownAndFencedOntoOneThatIsUpAndNeverTwice() {
+        applied(new DefineVm(vm("a", 512, "vg/web", null), false));
+        assertTrue(rejected(new fivenines.model.command.SetVmHa("a", true, 2000, null)).message().contains("0 to 1000"));
+        var on = (VmRecord) applied(new fivenines.model.command.SetVmHa("a", true, 7, "web"));
+        assertEquals(fivenines.model.ha.HaState.STARTED, on.ha().state());
+        assertEquals(7, on.definition().priority());
+        applied(new SetVmDesired("a", DesiredState.RUNNING, "n1"));
+        var recover = new fivenines.model.command.RecoverVm("a", "n1", "n0", fivenines.model.ha.HaState.RECOVERING, null);
+        assertTrue(rejected(recover).message().contains("is up"));
+        applied(new fivenines.model.command.RenewLease("n1"));
+        applied(new fivenines.model.command.SetNodeState("n1", fivenines.model.cluster.NodeState.DOWN));
+        assertTrue(rejected(new fivenines.model.command.RenewLease("n1")).message().contains("lease is gone"));
+        assertTrue(rejected(recover).message().contains("not fenced"));
+        assertTrue(rejected(new SetVmDesired("a", DesiredState.RUNNING, null)).message().contains("once that node is fenced"),
+            "an operator's start does not move it past the fencing either");
+        applied(new fivenines.model.command.RecordFencing("n1", fivenines.model.ha.FenceState.FENCED, "ipmi: off"));
+        assertTrue(rejected(new fivenines.model.command.RecoverVm("a", "n0", "n1", fivenines.model.ha.HaState.RECOVERING, null))
+            .message().contains("placed on n1"));
+        assertTrue(rejected(new fivenines.model.command.RecoverVm("a", "n1", "w", fivenines.model.ha.HaState.RECOVERING, null))
+            .message().contains("witness"));
+        var moved = (VmRecord) applied(recover);
+        assertEquals("n0", moved.node());
+        assertEquals(GuestState.STARTING, moved.phase());
+        assertEquals(fivenines.model.ha.HaState.RECOVERING, moved.ha().state());
+        assertEquals(1, moved.ha().relocations());
+        assertTrue(rejected(recover).message().contains("placed on n0"), "a second recovery from the old node is refused");
+        applied(new ReportVmStatus("a", "n0", GuestState.RUNNING, null));
+        assertEquals(fivenines.model.ha.HaState.STARTED, machine.state().vms().require("a").ha().state());
+        applied(new fivenines.model.command.SetNodeState("n1", fivenines.model.cluster.NodeState.UP));
+        assertTrue(machine.state().fencing().of("n1").isEmpty(), "a node heard again rejoins clean");
+        assertTrue(rejected(new fivenines.model.command.RecordFencing("n1", fivenines.model.ha.FenceState.ACKNOWLEDGED, null))
+            .message().contains("is up"));
+        applied(new fivenines.model.command.SetVmHa("a", false, null, null));
+        assertNull(machine.state().vms().require("a").ha());
+        assertTrue(rejected(new fivenines.model.command.RecoverVm("a", "n0", null, fivenines.model.ha.HaState.ERROR, "x"))
+            .message().contains("HA off"));
+    }
+
+    @Test
+    void aDefinitionWithoutTheHaFieldReadsAsHaOff() {
+        var old = Json.read("{\"name\":\"a\",\"memoryMib\":128,\"vcpus\":1,\"disks\":[],\"nics\":[],\"priority\":0}"
+            .getBytes(java.nio.charset.StandardCharsets.UTF_8), VmDefinition.class);
+        assertEquals(Boolean.FALSE, old.ha(), "clients and snapshots from before HA give no 'ha'");
+    }
+
+    @Test
     void stateRoundTripsThroughASnapshot() {
         applied(new DefineVm(vm("a", 512, "vg/web", "52:54:00:00:00:09"), false));
-        applied(new SetVmDesired("a", "running", null));
+        applied(new SetVmDesired("a", DesiredState.RUNNING, null));
+        applied(new fivenines.model.command.SetVmHa("a", true, 3, null));
+        applied(new fivenines.model.command.SetNodeState("n1", fivenines.model.cluster.NodeState.DOWN));
+        applied(new fivenines.model.command.RecordFencing("n1", fivenines.model.ha.FenceState.WAITING_FOR_ACK, "fence_manual"));
         var restored = new ClusterState();
         restored.restore(Json.read(Json.text(machine.state().snapshot()), ClusterState.Snapshot.class));
         assertEquals(Json.text(machine.state().snapshot()), Json.text(restored.snapshot()));

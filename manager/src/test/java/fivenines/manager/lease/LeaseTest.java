@@ -1,0 +1,113 @@
+package fivenines.manager.lease;
+
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.Map;
+import java.util.Optional;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class LeaseTest {
+    /** A clock the test moves by hand. */
+    static final class ManualClock implements InstantSource {
+        Instant now = Instant.parse("2026-12-01T12:00:00Z");
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+
+        void advance(long millis) {
+            now = now.plusMillis(millis);
+        }
+    }
+
+    private final ManualClock node = new ManualClock();
+    private final LeaseSettings settings = LeaseSettings.DEFAULTS;
+
+    @Test
+    void aNodeServesUntilItsLeaseLessTheStopMarginCountedFromWhenItSentTheRenewal() {
+        var lease = new NodeLease(node, settings);
+        assertFalse(lease.canServe(), "no lease before the first renewal");
+        Instant sent = node.instant();
+        node.advance(300); // the answer takes 300 ms
+        lease.renewed(sent);
+        assertTrue(lease.canServe());
+        assertEquals(sent.plusMillis(4000), lease.stopBy(), "5 s lease less 1 s to stop the guests, from the sending");
+        node.advance(3699);
+        assertTrue(lease.canServe());
+        node.advance(1);
+        assertFalse(lease.canServe(), "at 4 s after sending the node stops serving");
+        assertTrue(lease.why().contains("not renewed for 4000 ms"), lease.why());
+    }
+
+    @Test
+    void aLateAnswerToAnOlderRenewalNeverShortensOrStretchesTheLease() {
+        var lease = new NodeLease(node, settings);
+        Instant first = node.instant();
+        node.advance(1000);
+        Instant second = node.instant();
+        lease.renewed(second);
+        lease.renewed(first);
+        assertEquals(second.plusMillis(4000), lease.stopBy());
+    }
+
+    @Test
+    void aRefusedRenewalEndsTheLeaseAtOnce() {
+        var lease = new NodeLease(node, settings);
+        lease.renewed(node.instant());
+        lease.revoked("declared down");
+        assertFalse(lease.canServe());
+        assertNull(lease.stopBy());
+        assertEquals("declared down", lease.why());
+    }
+
+    @Test
+    void theManagerReckonsTheLeaseEndedOnlyAfterItsLengthWithTheClockMarginFromItsOwnApply() {
+        var manager = new ManualClock();
+        var watch = new LeaseWatch(manager.instant());
+        var lease = new NodeLease(node, settings);
+        // the node sends at its t0, the manager's replica applies it 200 ms later by its own clock
+        lease.renewed(node.instant());
+        manager.advance(200);
+        watch.renewalApplied("node1", manager.instant());
+        // the node stops its guests 4 s after sending; the manager waits 5.5 s after applying
+        assertEquals(Duration.ofMillis(5500), watch.remaining("node1", settings, manager.instant()));
+        manager.advance(5499);
+        assertFalse(watch.ended("node1", settings, manager.instant()));
+        manager.advance(1);
+        assertTrue(watch.ended("node1", settings, manager.instant()));
+        // even if the node's clock ran 10 % slow, it stopped serving at 4 s x 1.1 = 4.4 s real, well before
+        Duration nodeStopsAtRealMost = Duration.ofNanos((long) (settings.serveFor().toNanos() * 1.1));
+        assertTrue(nodeStopsAtRealMost.plusMillis(200).compareTo(settings.certainlyEndedAfter()) < 0);
+    }
+
+    @Test
+    void aNodeNeverHeardSinceTheWatchBeganIsReckonedFromItsBeginning() {
+        var manager = new ManualClock();
+        var watch = new LeaseWatch(manager.instant());
+        assertTrue(watch.renewalSeen("node2").isEmpty(), "no renewal of node2 applied here yet");
+        manager.advance(5499);
+        assertFalse(watch.ended("node2", settings, manager.instant()), "it may have renewed just before this replica started");
+        manager.advance(1);
+        assertTrue(watch.ended("node2", settings, manager.instant()));
+    }
+
+    @Test
+    void settingsThatWouldStopGuestsBetweenTwoRenewalsAreRefusedNamingTheKey() {
+        var wrong = assertThrows(IllegalArgumentException.class, () -> LeaseSettings.from(key -> Optional.ofNullable(Map.of(
+            "ha.lease_millis", "1500", "ha.stop_ahead_millis", "600").get(key))));
+        assertTrue(wrong.getMessage().contains("ha.renew_millis"), wrong.getMessage());
+        var notANumber = assertThrows(IllegalArgumentException.class,
+            () -> LeaseSettings.from(key -> key.equals("ha.lease_millis") ? Optional.of("soon") : Optional.empty()));
+        assertTrue(notANumber.getMessage().contains("nines config set ha.lease_millis"), notANumber.getMessage());
+        assertEquals(Duration.ofMillis(3000), LeaseSettings.from(key -> Optional.ofNullable(Map.of("ha.lease_millis", "3000").get(key))).length());
+    }
+}
