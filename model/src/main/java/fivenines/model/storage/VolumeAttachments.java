@@ -115,15 +115,19 @@ final class VolumeAttachments {
             + command.legIndex()));
         String key = Volumes.poolKey(volume.path(), leg.index());
         ChunkPool pool = volumes.pool(key);
-        // never more than the leg has left to own: its chunks not yet its own in its top layer nor reserved for it
-        long reservedHere = attachment.reserved().stream().filter(c -> volumes.storage().physicalVolume(c.physicalVolume())
-            .map(leg::allows).orElse(false)).count();
-        long left = volume.chunks() - volumes.layers().get(leg.layer()).chunks.size() - reservedHere;
-        if (left <= 0) {
-            throw Rejection.noSpace(volume.path() + " (leg " + leg.index() + ") has every one of its " + volume.chunks()
-                + " chunks mapped or reserved already");
+        // a thick volume never takes more than its leg has left to own (its chunks not yet its own in its top
+        // layer nor reserved for it): once its pool runs dry, only copies on write take space from the group
+        int count = command.count();
+        if (!volume.thin()) {
+            long reservedHere = attachment.reserved().stream().filter(c -> volumes.storage().physicalVolume(c.physicalVolume())
+                .map(leg::allows).orElse(false)).count();
+            long left = volume.chunks() - volumes.layers().get(leg.layer()).chunks.size() - reservedHere;
+            if (left <= 0) {
+                throw Rejection.noSpace(volume.path() + " (leg " + leg.index() + ") has every one of its " + volume.chunks()
+                    + " chunks mapped or reserved already");
+            }
+            count = (int) Math.min(count, left);
         }
-        int count = (int) Math.min(command.count(), left);
         List<ChunkRef> taken;
         if (pool != null) {
             // a thick volume's own chunks first, the nearest to the writer first
