@@ -115,18 +115,15 @@ final class VolumeAttachments {
             + command.legIndex()));
         String key = Volumes.poolKey(volume.path(), leg.index());
         ChunkPool pool = volumes.pool(key);
-        // a thick volume never takes more than its leg has left to own (its chunks not yet its own in its top
-        // layer nor reserved for it): once its pool runs dry, only copies on write take space from the group
+        // a thick volume takes no more than its leg has left to own (its chunks not yet its own in its top layer
+        // nor reserved for it), one at a time beyond that: its pool, not the group, is where its space comes from
         int count = command.count();
         if (!volume.thin()) {
             long reservedHere = attachment.reserved().stream().filter(c -> volumes.storage().physicalVolume(c.physicalVolume())
                 .map(leg::allows).orElse(false)).count();
             long left = volume.chunks() - volumes.layers().get(leg.layer()).chunks.size() - reservedHere;
-            if (left <= 0) {
-                throw Rejection.noSpace(volume.path() + " (leg " + leg.index() + ") has every one of its " + volume.chunks()
-                    + " chunks mapped or reserved already");
-            }
-            count = (int) Math.min(count, left);
+            // at least one: reservations of an engine that went away (a restart, a dropped leg) are still counted here
+            count = (int) Math.max(1, Math.min(count, left));
         }
         List<ChunkRef> taken;
         if (pool != null) {
