@@ -219,7 +219,7 @@ class HaSystemTest extends ClusterSystemTest {
 
     private AgentClient api(String node) throws IOException {
         AgentProcess agent = cluster.get(node);
-        return new AgentClient(agent.url(), agent.secret(), Duration.ofSeconds(120));
+        return Agents.client(agent, agent.secret(), Duration.ofSeconds(120));
     }
 
     private Cli.Outcome cli(String node, String... arguments) throws IOException, InterruptedException {
