@@ -122,7 +122,12 @@ final class VolumeAttachments {
             long reservedHere = attachment.reserved().stream().filter(c -> volumes.storage().physicalVolume(c.physicalVolume())
                 .map(leg::allows).orElse(false)).count();
             long left = volume.chunks() - volumes.layers().get(leg.layer()).chunks.size() - reservedHere;
-            // at least one: reservations of an engine that went away (a restart, a dropped leg) are still counted here
+            if (left <= 0 && volumes.layers().chain(leg.layer()).size() == 1) {
+                // nothing shared, so no copy on write: every chunk it will ever write is its own or reserved already
+                throw Rejection.noSpace(volume.path() + " (leg " + leg.index() + ") has every one of its " + volume.chunks()
+                    + " chunks mapped or reserved already");
+            }
+            // at least one when it shares chunks with a snapshot (copies on write take space beyond its own)
             count = (int) Math.max(1, Math.min(count, left));
         }
         List<ChunkRef> taken;

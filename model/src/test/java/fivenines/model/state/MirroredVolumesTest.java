@@ -163,8 +163,8 @@ class MirroredVolumesTest {
         assertEquals(2, capped.size(), "only the two chunks it has left to own");
         assertEquals(free, state.volumes().freeChunks(state.volumes().requireGroup("vg"), state.storage()),
             "nothing was taken from the group beyond the volume's own pool");
-        var beyond = (List<ChunkRef>) applied(new ReserveChunks("vg", "thick", "n0", epoch("thick"), 16));
-        assertEquals(1, beyond.size(), "beyond its own chunks, one at a time (an engine that went away may hold some)");
+        var none = rejected(new ReserveChunks("vg", "thick", "n0", epoch("thick"), 16));
+        assertEquals(Rejection.Reason.NO_SPACE, none.reason(), "with no snapshot it needs nothing beyond its own");
     }
 
     @Test
