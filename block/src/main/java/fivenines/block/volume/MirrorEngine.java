@@ -96,6 +96,8 @@ public final class MirrorEngine implements AttachedVolume {
     volatile Progress progress;
     /** Per leg that failed: when a resync may be tried again, and the wait after the next failure (doubling to 30 s). */
     final Map<Integer, long[]> retry = new ConcurrentHashMap<>();
+    /** Chunks a dropped leg's engine had reserved and not used: the store still counts them as that leg's. */
+    final Map<Integer, List<fivenines.model.storage.ChunkRef>> spare = new ConcurrentHashMap<>();
     private volatile String cutOff;
     volatile boolean closed;
     /** Copied by resyncs and repairs since the engine started (for tests and benchmarks). */
@@ -615,6 +617,11 @@ public final class MirrorEngine implements AttachedVolume {
                 System.currentTimeMillis(), why, leg.replaces()));
             VolumeEngine engine = open.remove(index);
             if (engine != null) {
+                spare.merge(index, engine.drainReserved(), (older, newer) -> {
+                    var held = new ArrayList<>(older);
+                    held.addAll(newer);
+                    return held;
+                });
                 engine.abandon("leg " + index + " left the set");
             }
             long[] wait = retry.computeIfAbsent(index, i -> new long[] {0, 1000});

@@ -72,7 +72,12 @@ final class MirrorResync {
                 return true;
             }
             if (!engine.open.containsKey(index)) {
-                engine.open.put(index, new VolumeEngine(engine.metadata.leg(index), engine.devices, engine.settings.commitInterval()));
+                var legEngine = new VolumeEngine(engine.metadata.leg(index), engine.devices, engine.settings.commitInterval());
+                List<fivenines.model.storage.ChunkRef> held = engine.spare.remove(index);
+                if (held != null) {
+                    legEngine.adoptReserved(held);
+                }
+                engine.open.put(index, legEngine);
             }
             engine.legs.put(index, new Leg(leg.index(), leg.layer(), leg.node(), leg.physicalVolume(), LegState.RESYNCING,
                 System.currentTimeMillis(), null, leg.replaces()));

@@ -125,6 +125,22 @@ public final class VolumeEngine implements AttachedVolume {
         }
     }
 
+    /** Takes away the chunks reserved here and not used (for the engine that takes over this leg). */
+    List<ChunkRef> drainReserved() {
+        synchronized (reserved) {
+            var chunks = List.copyOf(reserved);
+            reserved.clear();
+            return chunks;
+        }
+    }
+
+    /** Chunks reserved in the store by an engine of this leg that went away, for this one to use. */
+    void adoptReserved(List<ChunkRef> chunks) {
+        synchronized (reserved) {
+            addReserved(chunks);
+        }
+    }
+
     /** Mappings written but not yet committed to the store. */
     public int uncommitted() {
         synchronized (pending) {
