@@ -256,7 +256,8 @@ public final class ClusterStore implements AutoCloseable {
         throughClients.increment();
         try {
             client = lane.current();
-            return client.async().send(message)
+            // the timeout goes on a copy: the client's own future stays open while Ratis still retries it
+            return lane.track(client, client.async().send(message)).copy()
                 .orTimeout(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS)
                 .handle((r, error) -> appliedAt(command, lane, client, r, error));
         } catch (StoreException e) {
@@ -359,9 +360,9 @@ public final class ClusterStore implements AutoCloseable {
                 // unordered read is not retried by the client: one that reached a replica that knows no leader
                 // yet (it just restarted) is sent again the ordered way, which finds the leader and retries
                 RaftClient asked = client;
-                reply = asked.async().sendReadOnlyUnordered(query)
+                reply = lane.track(asked, asked.async().sendReadOnlyUnordered(query)
                     .thenCompose(r -> r.isSuccess() ? CompletableFuture.completedFuture(r) : asked.async().sendReadOnly(query))
-                    .exceptionallyCompose(e -> asked.async().sendReadOnly(query))
+                    .exceptionallyCompose(e -> asked.async().sendReadOnly(query)))
                     .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
             }
             if (!reply.isSuccess()) {

@@ -15,11 +15,7 @@ import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.util.TimeDuration;
 
 import java.time.Duration;
-import java.time.Instant;
 import java.time.InstantSource;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
@@ -36,16 +32,15 @@ import java.util.function.Supplier;
  * (up to two minutes), and a Ratis client keeps sending to that channel, so a client that
  * saw a peer down kept failing with "Connection refused" long after the peer came back.
  * A fresh client has fresh channels. A replaced client is closed only once the requests in
- * flight on it had their time: closing it at once fails them ("proxy is null").
+ * flight on it ended and their time passed ({@link RetiredClients}): closing it at once fails
+ * them ("proxy is null"), and closing it under a retry Ratis still makes logs an error.
  */
 final class StoreClient implements AutoCloseable {
     private final RaftGroupId groupId;
     private final RaftProperties properties;
     private final Supplier<Parameters> parameters;
     private final Supplier<RaftServer.Division> division;
-    private final Duration retireAfter;
-    private final InstantSource clock;
-    private final List<Retired> retired = new ArrayList<>();
+    private final RetiredClients<RaftClient> retired;
     private RaftClient client;
     private Set<RaftPeer> clientPeers = Set.of();
     private boolean failed;
@@ -58,8 +53,9 @@ final class StoreClient implements AutoCloseable {
         this.properties = properties;
         this.parameters = parameters;
         this.division = division;
-        this.retireAfter = requestTimeout.multipliedBy(2);
-        this.clock = clock;
+        // the retry policy below keeps a request alive for up to 150 attempts: the hard limit outlasts that
+        this.retired = new RetiredClients<>(requestTimeout.multipliedBy(2), requestTimeout.multipliedBy(2).plus(Duration.ofMinutes(10)),
+            clock, StoreClient::closeQuietly);
     }
 
     /** The client to send the next request with. */
@@ -67,9 +63,7 @@ final class StoreClient implements AutoCloseable {
         if (closed) {
             throw new StoreException("the store replica is closed", false, null);
         }
-        if (!retired.isEmpty()) {
-            closeRetired(false);
-        }
+        retired.closeDue(false);
         var info = division.get();
         var peers = Set.copyOf(info.getGroup().getPeers());
         RaftPeerId known = info.getInfo().getLeaderId();
@@ -81,7 +75,7 @@ final class StoreClient implements AutoCloseable {
         if (peers.isEmpty()) {
             throw new StoreException("this replica is not part of a configured group yet (waiting to be added)", false, null);
         }
-        retire(client);
+        retired.retire(client);
         var builder = RaftClient.newBuilder()
             .setProperties(properties)
             .setRaftGroup(RaftGroup.valueOf(groupId, peers))
@@ -97,6 +91,11 @@ final class StoreClient implements AutoCloseable {
         failed = false;
         built++;
         return client;
+    }
+
+    /** Counts {@code request} as in flight on {@code used} until it ends, so a retired client is not closed under it. */
+    <F extends java.util.concurrent.CompletableFuture<?>> F track(RaftClient used, F request) {
+        return retired.track(used, request);
     }
 
     /** Told of a request that failed on {@code used}: unless the leader refused it, the next request gets a new client. */
@@ -119,25 +118,12 @@ final class StoreClient implements AutoCloseable {
         return cause instanceof StateMachineException;
     }
 
-    private void retire(RaftClient old) {
-        if (old != null) {
-            retired.add(new Retired(old, clock.instant().plus(retireAfter)));
-        }
-    }
-
-    private void closeRetired(boolean all) {
-        Instant now = clock.instant();
-        var due = retired.stream().filter(r -> all || !now.isBefore(r.closeAt())).toList();
-        retired.removeAll(due);
-        due.forEach(r -> closeQuietly(r.client()));
-    }
-
     @Override
     public synchronized void close() {
         closed = true;
-        retire(client);
+        retired.retire(client);
         client = null;
-        closeRetired(true);
+        retired.closeDue(true);
     }
 
     static void closeQuietly(AutoCloseable closeable) {
@@ -148,12 +134,6 @@ final class StoreClient implements AutoCloseable {
             closeable.close();
         } catch (Exception ignored) {
             // closing a client that lost its connections cannot be acted on
-        }
-    }
-
-    private record Retired(RaftClient client, Instant closeAt) {
-        Retired {
-            Objects.requireNonNull(client);
         }
     }
 }
