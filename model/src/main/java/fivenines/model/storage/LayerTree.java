@@ -130,10 +130,40 @@ final class LayerTree {
         return true;
     }
 
-    /** A volume's top lost its volume. */
+    /**
+     * A volume's top lost its volume. The removed branch may have been the last to see some chunks
+     * of the frozen layers above it (every other branch has its own copy): those are freed too.
+     */
     void drop(Layer top) {
+        var ancestors = new ArrayList<Long>();
+        for (Layer layer = parentOf(top); layer != null; layer = parentOf(layer)) {
+            ancestors.add(layer.id);
+        }
         top.top = null;
         release(top);
+        ancestors.stream().filter(layers::containsKey).findFirst().ifPresent(id -> {
+            for (Layer layer = layers.get(id); layer != null; layer = parentOf(layer)) {
+                releaseHiddenIn(layer);
+            }
+        });
+    }
+
+    /** Frees each chunk of a frozen layer that every volume below it has its own copy of. */
+    private void releaseHiddenIn(Layer layer) {
+        if (layer.top != null) {
+            return;
+        }
+        var hidden = new ArrayList<Long>();
+        for (ChunkRun run : List.copyOf(layer.chunks.runs())) {
+            for (long chunk = run.virtualChunk(); chunk < run.end(); chunk++) {
+                if (hiddenBelow(layer, chunk)) {
+                    hidden.add(chunk);
+                }
+            }
+        }
+        for (long chunk : hidden) {
+            allocator.freeChunks(List.of(layer.chunks.remove(chunk)));
+        }
     }
 
     /** A layer lost a reference (its volume, or a child): free it when none is left, merge it when one child is. */

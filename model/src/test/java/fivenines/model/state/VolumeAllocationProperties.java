@@ -211,6 +211,27 @@ class VolumeAllocationProperties {
         }
     }
 
+
+    /** Found by the property: the chunk the origin's frozen layer held stayed used once no volume could see it. */
+    @org.junit.jupiter.api.Test
+    void removingASnapshotFreesTheFrozenChunksEveryRemainingBranchHasItsOwnCopyOf() {
+        var world = new World();
+        for (Command command : setup()) {
+            assertTrue(world.apply(command).applied(), command.toString());
+        }
+        List<Object> steps = List.of(
+            new CreateLogicalVolume("vg", "a", 1, null, true),
+            new Write("a", 1, 1),
+            new SnapshotLogicalVolume("vg", "a", "b", true, 0),
+            new SnapshotLogicalVolume("vg", "a", "c", true, 0),
+            new Write("a", 1, 1), new Write("c", 1, 1),
+            new RemoveLogicalVolume("vg", "b"));
+        for (Object step : steps) {
+            world.run(step);
+            world.check();
+        }
+        assertEquals(2, world.state.volumes().usedChunks(PVS.get(0)), "a's and c's own copies, nothing else");
+    }
     @Property(tries = 1000)
     void spaceStaysExactAndVolumesReadTheirLastWrites(@ForAll("sequences") List<Object> steps) {
         var world = new World();
