@@ -3,7 +3,6 @@ package fivenines.block.nbd;
 import java.io.EOFException;
 import java.io.IOException;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLSocket;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketAddress;
@@ -200,11 +199,9 @@ public final class NbdClient implements AutoCloseable {
             throw new NbdRefusedException("the server refused STARTTLS: " + optionErrorName(type) + " "
                 + StandardCharsets.UTF_8.decode(data), type, null);
         }
-        Socket socket = channel.socket();
-        var secure = (SSLSocket) tls.getSocketFactory().createSocket(socket, host, socket.getPort(), true);
-        secure.setUseClientMode(true);
-        secure.startHandshake();
-        wire = new NbdWire.Tls(secure);
+        var engine = tls.createSSLEngine(host, channel.socket().getPort());
+        engine.setUseClientMode(true);
+        wire = NbdWire.Tls.handshake(channel, engine);
     }
 
     private static String optionErrorName(int type) {

@@ -3,7 +3,6 @@ package fivenines.block.nbd;
 import fivenines.block.export.BlockExport;
 import fivenines.block.export.ExportResolver;
 
-import javax.net.ssl.SSLSocket;
 import java.io.IOException;
 import java.net.Socket;
 import java.nio.BufferUnderflowException;
@@ -145,16 +144,15 @@ final class NbdHandshake {
         } else {
             reply(option, REP_ACK, NOTHING);
             Socket socket = channel.socket();
-            var secure = (SSLSocket) config.tls().getSocketFactory().createSocket(socket,
-                socket.getInetAddress().getHostAddress(), socket.getPort(), true);
-            secure.setUseClientMode(false);
-            secure.setNeedClientAuth(config.clientCertificates());
-            secure.startHandshake();
-            if (config.peerCheck() != null && !config.peerCheck().test(secure.getSession())) {
+            var engine = config.tls().createSSLEngine(socket.getInetAddress().getHostAddress(), socket.getPort());
+            engine.setUseClientMode(false);
+            engine.setNeedClientAuth(config.clientCertificates());
+            var secure = NbdWire.Tls.handshake(channel, engine);
+            if (config.peerCheck() != null && !config.peerCheck().test(secure.session())) {
                 secure.close();
                 throw new IOException("the client's certificate is no longer accepted (its node was removed or its certificate replaced)");
             }
-            wire = new NbdWire.Tls(secure);
+            wire = secure;
             input.switchTo(wire);
             tls = true;
         }

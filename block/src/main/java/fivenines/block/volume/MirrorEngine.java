@@ -77,9 +77,9 @@ public final class MirrorEngine implements AttachedVolume {
     /** Leg state changes take it exclusively; I/O shares it. */
     final ReentrantReadWriteLock legLock = new ReentrantReadWriteLock();
     /** Snapshots quiesce all I/O. */
-    private final ReentrantReadWriteLock quiesce = new ReentrantReadWriteLock();
+    final ReentrantReadWriteLock quiesce = new ReentrantReadWriteLock();
     /** Per chunk stripe: guest writes share it, a resync copy of a chunk takes it alone. */
-    private final ReentrantReadWriteLock[] stripes = new ReentrantReadWriteLock[64];
+    final ReentrantReadWriteLock[] stripes = new ReentrantReadWriteLock[64];
     final ActivityLog activity;
     private final ExecutorService fanout = Executors.newVirtualThreadPerTaskExecutor();
     private final AtomicInteger turn = new AtomicInteger();
@@ -89,10 +89,8 @@ public final class MirrorEngine implements AttachedVolume {
     private final Object wakeup = new Object();
     private final Thread worker;
     private final MirrorResync resync = new MirrorResync(this);
-    /** Chunks a previous writer may have left different on the legs, not yet made alike (guarded by itself). */
-    private final fivenines.model.storage.ChunkSet repairPending = new fivenines.model.storage.ChunkSet();
-    /** The leg those chunks are read from and copied from until they are repaired. */
-    private volatile Integer repairSource;
+    /** Regions a previous writer may have left different on the legs, made alike in the background. */
+    private final CrashRepair crashRepair = new CrashRepair(this);
     volatile Progress progress;
     /** Per leg that failed: when a resync may be tried again, and the wait after the next failure (doubling to 30 s). */
     final Map<Integer, long[]> retry = new ConcurrentHashMap<>();
@@ -156,10 +154,10 @@ public final class MirrorEngine implements AttachedVolume {
                 });
             }
             // repaired in the background: until then reads of those chunks come from one leg only
-            repairSource = readLeg();
-            repairPending.addAll(repair);
+            int source = readLeg();
+            crashRepair.start(source, repair);
             LOG.info("{}: {} MiB a previous writer may have left half-written are repaired from leg {} in the background",
-                name, (repair.size() * CHUNK) >> 20, repairSource);
+                name, (repair.size() * CHUNK) >> 20, source);
         }
         worker = Thread.ofVirtual().name("mirror-" + name).start(this::work);
     }
@@ -264,9 +262,9 @@ public final class MirrorEngine implements AttachedVolume {
                 one.read(offset, target);
                 return;
             }
-            boolean repairing = repairing(offset / CHUNK, (target.remaining() + offset % CHUNK + CHUNK - 1) / CHUNK);
+            Integer repairSource = crashRepair.sourceFor(offset / CHUNK, (target.remaining() + offset % CHUNK + CHUNK - 1) / CHUNK);
             for (int attempt = 0; ; attempt++) {
-                int leg = repairing && repairSource != null && open.containsKey(repairSource) ? repairSource : readLeg();
+                int leg = repairSource != null && open.containsKey(repairSource) ? repairSource : readLeg();
                 VolumeEngine engine = open.get(leg);
                 if (engine == null) {
                     continue;
@@ -296,7 +294,7 @@ public final class MirrorEngine implements AttachedVolume {
     }
 
     /** The leg to read from: this node's own in-sync leg, else the in-sync legs in turn. */
-    private int readLeg() throws NbdErrorException {
+    int readLeg() throws NbdErrorException {
         legLock.readLock().lock();
         try {
             var inSync = legs.values().stream().filter(Leg::inSync).filter(l -> open.containsKey(l.index())).toList();
@@ -739,7 +737,7 @@ public final class MirrorEngine implements AttachedVolume {
                 }
                 if (!readOnly && repairPending() > 0) {
                     // repairs first: a resync copies from the legs being repaired
-                    while (!closed && repairStep()) {
+                    while (!closed && crashRepair.step()) {
                         // batch after batch
                     }
                     continue;
@@ -791,7 +789,8 @@ public final class MirrorEngine implements AttachedVolume {
         ReentrantReadWriteLock stripe = stripes[(int) (c % stripes.length)];
         stripe.writeLock().lock();
         try {
-            int from = repairing(c, 1) && repairSource != null ? repairSource : readLeg();
+            Integer repairSource = crashRepair.sourceFor(c, 1);
+            int from = repairSource != null ? repairSource : readLeg();
             VolumeEngine source = open.get(from);
             if (source == null) {
                 throw new IOException("no in-sync leg to copy from");
@@ -818,71 +817,9 @@ public final class MirrorEngine implements AttachedVolume {
         }
     }
 
-    /** Makes the in-sync legs alike over regions a writer may have left half-written, before anything is served. */
-    /**
-     * Makes one batch of the regions a previous writer left open alike on every leg written to, from
-     * the repair source; true when there was any. Until a chunk is repaired, reads of it come from the
-     * source only, and writes go to every leg as always (so the legs never drift further apart).
-     */
-    boolean repairStep() throws IOException {
-        List<ChunkSpan> batch;
-        synchronized (repairPending) {
-            if (repairPending.isEmpty()) {
-                return false;
-            }
-            batch = repairPending.first(32);
-        }
-        Integer from = repairSource;
-        List<VolumeEngine> others = new ArrayList<>();
-        legLock.readLock().lock();
-        try {
-            open.forEach((index, engine) -> {
-                if (!index.equals(from)) {
-                    others.add(engine);
-                }
-            });
-        } finally {
-            legLock.readLock().unlock();
-        }
-        ByteBuffer buffer = ByteBuffer.allocateDirect((int) CHUNK);
-        for (ChunkSpan span : batch) {
-            for (long c = span.start(); c < span.end(); c++) {
-                if (closed) {
-                    return true;
-                }
-                if (!others.isEmpty()) {
-                    copyChunk(c, others, buffer);
-                }
-            }
-        }
-        for (VolumeEngine other : others) {
-            other.flush();
-        }
-        withEpoch(at -> {
-            metadata.repaired(at, batch);
-            return null;
-        });
-        synchronized (repairPending) {
-            batch.forEach(repairPending::remove);
-            if (repairPending.isEmpty()) {
-                LOG.info("{}: the regions a previous writer left open are alike on every leg again", name);
-            }
-        }
-        return true;
-    }
-
-    /** Whether chunks {@code first..first+count} still wait for their repair. */
-    private boolean repairing(long first, long count) {
-        synchronized (repairPending) {
-            return !repairPending.isEmpty() && repairPending.intersects(first, count);
-        }
-    }
-
     /** Chunks that wait for their repair (0 when none). */
     public long repairPending() {
-        synchronized (repairPending) {
-            return repairPending.size();
-        }
+        return crashRepair.pending();
     }
 
     // ---- check and repair ----
@@ -893,91 +830,16 @@ public final class MirrorEngine implements AttachedVolume {
     }
 
     /**
-     * Compares the in-sync legs chunk by chunk, online (LVM's {@code --syncaction check}: a chunk is
-     * held still against guest writes while it is compared); with {@code repair}, rewrites each
-     * mismatched chunk on the other legs from leg {@code from} (null: this node's leg, else the first).
+     * Compares the in-sync legs chunk by chunk, online; with {@code repair}, rewrites each mismatched
+     * chunk on the other legs from leg {@code from} (see {@link MirrorCheck}).
      */
     public CheckResult check(boolean repair, Integer from) throws IOException {
-        requireNotCutOff();
-        if (repairPending() > 0) {
-            throw new NbdErrorException(NbdProtocol.EPERM, name + ": " + repairPending() + " MiB a previous"
-                + " writer left open are being made alike; check again once that is done");
-        }
-        Map<Integer, VolumeEngine> legsToCompare = new TreeMap<>();
-        legLock.readLock().lock();
-        try {
-            for (Leg leg : legs.values()) {
-                VolumeEngine engine = open.get(leg.index());
-                if (leg.inSync() && engine != null) {
-                    legsToCompare.put(leg.index(), engine);
-                }
-            }
-        } finally {
-            legLock.readLock().unlock();
-        }
-        int source = from != null ? from : readLeg();
-        if (repair && readOnly) {
-            throw new NbdErrorException(NbdProtocol.EPERM, name + " is a read-only snapshot; it cannot be repaired");
-        }
-        if (from != null && !legsToCompare.containsKey(from)) {
-            throw new NbdErrorException(NbdProtocol.EINVAL, name + ": leg " + from + " is not in sync here (legs in sync: "
-                + legsToCompare.keySet() + ")");
-        }
-        long chunks = (size + CHUNK - 1) / CHUNK;
-        var mismatched = new fivenines.model.storage.ChunkSet();
-        var buffers = new TreeMap<Integer, ByteBuffer>();
-        legsToCompare.keySet().forEach(i -> buffers.put(i, ByteBuffer.allocateDirect((int) CHUNK)));
-        long started = System.nanoTime();
-        quiesce.readLock().lock();
-        try {
-            for (long c = 0; c < chunks && legsToCompare.size() > 1; c++) {
-                ReentrantReadWriteLock stripe = stripes[(int) (c % stripes.length)];
-                stripe.writeLock().lock();
-                try {
-                    long offset = c * CHUNK;
-                    int length = (int) Math.min(CHUNK, size - offset);
-                    for (var e : legsToCompare.entrySet()) {
-                        ByteBuffer b = buffers.get(e.getKey()).clear().limit(length);
-                        e.getValue().read(offset, b);
-                        b.flip();
-                    }
-                    ByteBuffer reference = buffers.get(source);
-                    boolean differs = buffers.values().stream().anyMatch(b -> !b.equals(reference));
-                    if (differs) {
-                        mismatched.add(c, 1);
-                        if (repair) {
-                            for (var e : legsToCompare.entrySet()) {
-                                if (e.getKey() != source) {
-                                    e.getValue().write(offset, reference.duplicate(), false);
-                                }
-                            }
-                        }
-                    }
-                } finally {
-                    stripe.writeLock().unlock();
-                }
-                double seconds = Math.max(1e-3, (System.nanoTime() - started) / 1e9);
-                progress = new Progress((repair ? "repair" : "check") + " of " + legsToCompare.size() + " legs",
-                    (c + 1) * CHUNK, (chunks - c - 1) * CHUNK, (c + 1) * CHUNK / seconds);
-            }
-            if (repair && !mismatched.isEmpty()) {
-                flushAll();
-            }
-        } finally {
-            quiesce.readLock().unlock();
-            progress = null;
-        }
-        if (!mismatched.isEmpty()) {
-            LOG.warn("{}: legs {} differ in {} chunks{}", name, legsToCompare.keySet(), mismatched.size(),
-                repair ? "; rewritten from leg " + source : "");
-        }
-        return new CheckResult(chunks, mismatched.spans(), mismatched.size(), repair ? source : null,
-            List.copyOf(legsToCompare.keySet()));
+        return new MirrorCheck(this).run(repair, from);
     }
 
     // ---- quiescing, closing ----
 
-    private void flushAll() throws IOException {
+    void flushAll() throws IOException {
         for (VolumeEngine engine : List.copyOf(open.values())) {
             engine.flush();
         }
@@ -998,7 +860,7 @@ public final class MirrorEngine implements AttachedVolume {
         }
     }
 
-    private void requireNotCutOff() throws NbdErrorException {
+    void requireNotCutOff() throws NbdErrorException {
         String cut = cutOff;
         if (cut != null) {
             throw new NbdErrorException(NbdProtocol.ESHUTDOWN, name + " is cut off: " + cut);
