@@ -15,8 +15,9 @@
 # Resync: n1's agent is killed, RESYNC_MIB are written to m-local (so its leg on n1 misses exactly
 # that), n1 is started again and the time until the leg is in sync again is measured, with the
 # resync unthrottled (volume.resync_mib_per_s 0). The peer: nbdcopy of a scratch PV of that size,
-# filled with random bytes, from n0's block service to a scratch PV on n1 (both over the agents'
-# NBD Unix sockets). Goal: resync >= 0.8x nbdcopy, and only what was written while away copied.
+# filled with random bytes, from n0's block service (its Unix socket) to a scratch PV on n1 through
+# n1's TCP port with TLS and n0's certificate, as the resync goes; a copy between both Unix sockets
+# is printed for scale. Goal: resync >= 0.8x nbdcopy, and only what was written while away copied.
 #
 # Usage: bench/volume/mirror-bench.sh [SECONDS_PER_RUN] [ROUNDS] [RESYNC_MIB]
 set -euo pipefail
@@ -184,22 +185,30 @@ for pv in json.load(sys.stdin):
     if pv["path"].endswith(sys.argv[1]):
         print([u for u in pv["nbdUris"] if u.startswith("nbd+unix")][0])' "$2"; }
 src=$(pv_uri "$p0" n0-scratch.img); dst=$(pv_uri "$(port 1)" n1-scratch.img)
+# the resync reads its local leg and writes n1's over NBD with TLS (n0's node certificate): the peer does the
+# same, reading n0's scratch PV through n0's Unix socket and writing n1's through n1's TCP port with TLS
+dst_tls="nbds://127.0.0.1:$(( $(port 1) + 2 ))/${dst#nbd+unix:///}"
+dst_tls="${dst_tls%%\?*}?tls-certificates=$work/n0/pki"
 c0=$(date +%s.%N)
-nbdcopy --request-size=1048576 "$src" "$dst"
+nbdcopy --request-size=1048576 "$src" "$dst_tls"
 c1=$(date +%s.%N)
-python3 - "$missed" "$copied" "$t0" "$t1" "$c0" "$c1" "$resync_mib" "$summary" <<'PY'
+nbdcopy --request-size=1048576 "$src" "$dst"
+c2=$(date +%s.%N)
+python3 - "$missed" "$copied" "$t0" "$t1" "$c0" "$c1" "$c2" "$resync_mib" "$summary" <<'PY'
 import math, sys
 missed, copied = int(sys.argv[1]), int(sys.argv[2])
-t0, t1, c0, c1 = map(float, sys.argv[3:7])
-mib = int(sys.argv[7])
+t0, t1, c0, c1, c2 = map(float, sys.argv[3:8])
+mib = int(sys.argv[8])
 resync = copied / 1048576 / (t1 - t0)
 peer = (mib + 2) / (c1 - c0)
+plain = (mib + 2) / (c2 - c1)
 print()
 print("resync of m-local's leg on n1 after %d MiB were written while n1 was down:" % mib)
 print("  missed %.0f MiB, copied back %.0f MiB in %.1f s (from n1's start, its agent start-up excluded): %.0f MiB/s"
       % (missed / 1048576, copied / 1048576, t1 - t0, resync))
-print("  nbdcopy of %d MiB n0 -> n1 (block services, Unix sockets): %.1f s, %.0f MiB/s" % (mib + 2, c1 - c0, peer))
-print("  resync / nbdcopy %.2fx (goal 0.8x): %s; copied / written while away %.2f" % (resync / peer,
+print("  nbdcopy of %d MiB n0 (Unix socket) -> n1 (TCP, TLS): %.1f s, %.0f MiB/s" % (mib + 2, c1 - c0, peer))
+print("  nbdcopy of %d MiB n0 -> n1, both Unix sockets (no TLS; for scale): %.1f s, %.0f MiB/s" % (mib + 2, c2 - c1, plain))
+print("  resync / nbdcopy with TLS %.2fx (goal 0.8x): %s; copied / written while away %.2f" % (resync / peer,
       "met" if resync / peer >= 0.8 else "not met", copied / (mib * 1048576)))
 rows = [line.split("\t") for line in open(sys.argv[8])]
 for col, label in ((1, "m-local vs one"), (2, "m-remote vs one-r")):

@@ -303,6 +303,12 @@ final class LogicalVolumeCommand {
                 int filled = (int) Math.round(percent / 100 * width);
                 String bar = "[" + "#".repeat(filled) + ".".repeat(width - filled) + "]";
                 boolean done = !lv.path("health").asText().startsWith("degraded");
+                if (!done && lv.path("attachments").isEmpty()) {
+                    // the engine of the node a volume is attached to resyncs it, as LVM resyncs a raid1 LV once active
+                    throw new Nines.CommandFailed(volume + " is degraded (" + Sizes.format(left) + " to copy) and attached nowhere: its legs"
+                        + " are resynced by the node it is attached to; attach it (nines lv attach " + volume
+                        + " --node NODE) and the resync starts");
+                }
                 System.out.print((follow ? "\r" : "") + volume + " " + bar + String.format(Locale.ROOT, " %6.2f%%", percent)
                     + " Cpy%Sync, " + Sizes.format(left) + " to copy" + rate + (done ? "; " + lv.path("health").asText() : ""));
                 if (!follow || done) {
