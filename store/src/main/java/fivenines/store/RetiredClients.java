@@ -17,7 +17,8 @@ import java.util.function.Consumer;
  * still open. A caller's wait can end long before the request does: a Ratis client goes on
  * retrying (up to its retry policy's count) after the caller gave up, and closing the client
  * under such a retry makes Ratis log "client is already CLOSED" as an error. A client whose
- * requests never end is closed at a hard limit all the same, so none is kept for ever.
+ * requests never end is closed at a hard limit all the same, so none is kept for ever. Clients
+ * are closed only by {@link #closeDue}, on the caller's thread and outside this object's lock.
  */
 final class RetiredClients<C> {
     private final Duration grace;
@@ -44,16 +45,12 @@ final class RetiredClients<C> {
         return request;
     }
 
-    private void ended(C client) {
-        List<C> due;
-        synchronized (this) {
-            int[] open = inFlight.get(client);
-            if (open != null && --open[0] == 0) {
-                inFlight.remove(client);
-            }
-            due = takeDue(false);
+    /** Only counts: closing a client from the thread that completes its request (one of its own) could wait on itself. */
+    private synchronized void ended(C client) {
+        int[] open = inFlight.get(client);
+        if (open != null && --open[0] == 0) {
+            inFlight.remove(client);
         }
-        due.forEach(closer);
     }
 
     /** Marks {@code client} replaced: it is closed by a later {@link #closeDue} once due. */
