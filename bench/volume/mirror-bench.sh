@@ -171,13 +171,16 @@ sleep 2
 read -r missed states copied_before <<<"$(missed_of)"
 start_agent 1; wait_health 1
 t0=$(date +%s.%N)
+ts=""
 while :; do
   read -r left states copied_now <<<"$(missed_of)"
+  [ -z "$ts" ] && [ "$copied_now" != "$copied_before" ] && ts=$(date +%s.%N)
   [ "$states" = "in-sync,in-sync" ] && break
   python3 -c "import sys; sys.exit(0 if $(date +%s.%N) - $t0 < 600 else 1)" || { echo "resync did not finish in 600 s" >&2; exit 1; }
   sleep 0.2
 done
 t1=$(date +%s.%N)
+[ -n "$ts" ] || ts=$t1
 copied=$((copied_now - copied_before))
 pv_uri() { cli "$1" pv list --json | python3 -c '
 import json, sys
@@ -194,23 +197,25 @@ nbdcopy --request-size=1048576 "$src" "$dst_tls"
 c1=$(date +%s.%N)
 nbdcopy --request-size=1048576 "$src" "$dst"
 c2=$(date +%s.%N)
-python3 - "$missed" "$copied" "$t0" "$t1" "$c0" "$c1" "$c2" "$resync_mib" "$summary" <<'PY'
+python3 - "$missed" "$copied" "$t0" "$t1" "$c0" "$c1" "$c2" "$resync_mib" "$summary" "$ts" <<'PY'
 import math, sys
 missed, copied = int(sys.argv[1]), int(sys.argv[2])
 t0, t1, c0, c1, c2 = map(float, sys.argv[3:8])
 mib = int(sys.argv[8])
-resync = copied / 1048576 / (t1 - t0)
+ts = float(sys.argv[10])
+# the copy's rate, from its first copied chunk (seen by polling every 0.2 s) to the leg in sync
+resync = copied / 1048576 / max(1e-3, t1 - ts)
 peer = (mib + 2) / (c1 - c0)
 plain = (mib + 2) / (c2 - c1)
 print()
 print("resync of m-local's leg on n1 after %d MiB were written while n1 was down:" % mib)
-print("  missed %.0f MiB, copied back %.0f MiB in %.1f s (from n1's start, its agent start-up excluded): %.0f MiB/s"
-      % (missed / 1048576, copied / 1048576, t1 - t0, resync))
+print("  missed %.0f MiB, copied back %.0f MiB; in sync %.1f s after n1 answered (its agent start-up excluded),"
+      " the copy itself %.1f s: %.0f MiB/s" % (missed / 1048576, copied / 1048576, t1 - t0, t1 - ts, resync))
 print("  nbdcopy of %d MiB n0 (Unix socket) -> n1 (TCP, TLS): %.1f s, %.0f MiB/s" % (mib + 2, c1 - c0, peer))
 print("  nbdcopy of %d MiB n0 -> n1, both Unix sockets (no TLS; for scale): %.1f s, %.0f MiB/s" % (mib + 2, c2 - c1, plain))
 print("  resync / nbdcopy with TLS %.2fx (goal 0.8x): %s; copied / written while away %.2f" % (resync / peer,
       "met" if resync / peer >= 0.8 else "not met", copied / (mib * 1048576)))
-rows = [line.split("\t") for line in open(sys.argv[8])]
+rows = [line.split("\t") for line in open(sys.argv[9])]
 for col, label in ((1, "m-local vs one"), (2, "m-remote vs one-r")):
     ratios = [float(r[col]) for r in rows]
     geo = math.exp(sum(math.log(x) for x in ratios) / len(ratios))

@@ -55,6 +55,8 @@ public final class MirrorEngine implements AttachedVolume {
     /** A region no write entered for this long is closed in the background (a crash leaves it to repair, in the background too). */
     private static final Duration IDLE_REGION = Duration.ofMinutes(5);
     private static final int EPOCH_RETRIES = 4;
+    /** The longest wait before a leg that failed is tried again. */
+    private static final long MAX_RETRY_MS = 8_000;
 
     /** Settings of a mirror engine. */
     public record Settings(Duration commitInterval, Duration legTimeout, long resyncBytesPerSecond) {
@@ -92,7 +94,7 @@ public final class MirrorEngine implements AttachedVolume {
     /** Regions a previous writer may have left different on the legs, made alike in the background. */
     private final CrashRepair crashRepair = new CrashRepair(this);
     volatile Progress progress;
-    /** Per leg that failed: when a resync may be tried again, and the wait after the next failure (doubling to 30 s). */
+    /** Per leg that failed: when a resync may be tried again, and the wait after the next failure (doubling to 8 s). */
     final Map<Integer, long[]> retry = new ConcurrentHashMap<>();
     /** Chunks a dropped leg's engine had reserved and not used: the store still counts them as that leg's. */
     final Map<Integer, List<fivenines.model.storage.ChunkRef>> spare = new ConcurrentHashMap<>();
@@ -622,8 +624,10 @@ public final class MirrorEngine implements AttachedVolume {
                 });
                 engine.abandon("leg " + index + " left the set");
             }
+            // tried again after 2, 4, 8 s, then every 8 s: a node back from a restart is resynced within seconds, and a
+            // try at a node still down costs one refused connection
             long[] wait = retry.computeIfAbsent(index, i -> new long[] {0, 1000});
-            wait[1] = Math.min(30_000, wait[1] * 2);
+            wait[1] = Math.min(MAX_RETRY_MS, wait[1] * 2);
             wait[0] = System.currentTimeMillis() + wait[1];
             progress = null;
         } finally {

@@ -12,7 +12,11 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A mirror's resync, apart from its I/O path: picks a leg that is behind, makes it a write target
@@ -25,6 +29,8 @@ final class MirrorResync {
     private static final long CHUNK = Volumes.CHUNK_SIZE;
     /** Chunks copied between two records of resync progress. */
     private static final int RESYNC_BATCH = 32;
+    /** Chunks copied at once: a remote leg answers one request after another's round trip, so several keep it busy. */
+    private static final int IN_FLIGHT = 8;
 
     private final MirrorEngine engine;
 
@@ -121,7 +127,6 @@ final class MirrorResync {
     private void copyBack(int index) throws IOException {
         long started = System.nanoTime();
         long copied = 0;
-        ByteBuffer buffer = ByteBuffer.allocateDirect((int) CHUNK);
         while (!engine.closed && engine.resyncing(index)) {
             MirrorStatus status = engine.metadata.status();
             long left = status.missedChunks(index);
@@ -149,19 +154,25 @@ final class MirrorResync {
                 engine.refresh(null); // a replaced leg may have left
                 return;
             }
-            for (ChunkSpan span : batch) {
+            var chunks = new ArrayList<Long>();
+            batch.forEach(span -> {
                 for (long c = span.start(); c < span.end(); c++) {
-                    if (engine.closed || !engine.resyncing(index)) {
-                        return;
-                    }
-                    engine.copyChunk(c, List.of(target), buffer);
-                    copied++;
-                    double seconds = Math.max(1e-3, (System.nanoTime() - started) / 1e9);
-                    double rate = copied * CHUNK / seconds;
-                    engine.progress = new AttachedVolume.Progress("resync of leg " + index, copied * CHUNK, Math.max(0, left - 1) * CHUNK, rate);
-                    left--;
-                    throttle(started, copied);
+                    chunks.add(c);
                 }
+            });
+            long leftBefore = left;
+            long copiedBefore = copied;
+            var done = new AtomicLong();
+            boolean complete = copyInParallel(chunks, index, target, () -> {
+                long n = done.incrementAndGet();
+                double seconds = Math.max(1e-3, (System.nanoTime() - started) / 1e9);
+                engine.progress = new AttachedVolume.Progress("resync of leg " + index, (copiedBefore + n) * CHUNK,
+                    Math.max(0, leftBefore - n) * CHUNK, (copiedBefore + n) * CHUNK / seconds);
+                throttle(started, copiedBefore + n);
+            });
+            copied += done.get();
+            if (!complete) {
+                return;
             }
             target.flush();
             engine.withEpoch(at -> {
@@ -169,6 +180,48 @@ final class MirrorResync {
                 return null;
             });
         }
+    }
+
+    /**
+     * Copies {@code chunks} onto {@code target}, {@link #IN_FLIGHT} at a time (each chunk under its own
+     * stripe lock, as one copy alone would be: chunks of one batch are neighbours, on distinct stripes);
+     * false when the engine closed or the leg stopped resyncing meanwhile. The first failure is thrown
+     * once the copies started have ended.
+     */
+    private boolean copyInParallel(List<Long> chunks, int index, VolumeEngine target, Runnable eachDone) throws IOException {
+        var buffers = new ArrayBlockingQueue<ByteBuffer>(IN_FLIGHT);
+        for (int i = 0; i < Math.min(IN_FLIGHT, chunks.size()); i++) {
+            buffers.add(ByteBuffer.allocateDirect((int) CHUNK));
+        }
+        var stop = new java.util.concurrent.atomic.AtomicBoolean();
+        var failure = new java.util.concurrent.atomic.AtomicReference<IOException>();
+        try (var copies = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (long c : chunks) {
+                ByteBuffer buffer = buffers.take(); // at most IN_FLIGHT copies at once
+                if (stop.get() || engine.closed || !engine.resyncing(index)) {
+                    stop.set(true);
+                    break;
+                }
+                copies.submit(() -> {
+                    try {
+                        engine.copyChunk(c, List.of(target), buffer);
+                        eachDone.run();
+                    } catch (IOException e) {
+                        failure.compareAndSet(null, e);
+                        stop.set(true);
+                    } finally {
+                        buffers.add(buffer);
+                    }
+                });
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("the resync of leg " + index + " was interrupted");
+        }
+        if (failure.get() != null) {
+            throw failure.get();
+        }
+        return !stop.get();
     }
 
     private void throttle(long startedNanos, long copiedChunks) {
