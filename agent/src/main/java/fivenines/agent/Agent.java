@@ -87,6 +87,7 @@ public final class Agent implements AutoCloseable {
         this.volumes = new VolumeService(config, cluster, credentials, exports);
         var vms = new VmService(config, cluster, credentials, volumes);
         var leases = new LeaseKeeper(cluster, vms, watchdog(), new MonotonicClock());
+        volumes.writeGates(leases::writeGate);
         var storeCluster = new StoreCluster(cluster);
         var locks = new StoreLocks(storeCluster, config.nodeName());
         this.host = new PluginHost((Plugin plugin) ->

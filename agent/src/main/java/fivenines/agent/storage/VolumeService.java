@@ -80,6 +80,9 @@ public final class VolumeService {
     private final ExecutorService reconciler = Executors.newSingleThreadExecutor(
         Thread.ofPlatform().daemon(true).name("volume-reconcile").factory());
     private volatile boolean running;
+    /** Whether the engine of a volume may acknowledge writes now (this node's lease); open until the lease keeper says. */
+    private volatile java.util.function.Function<String, fivenines.manager.lease.WriteGate> writeGates =
+        volume -> fivenines.manager.lease.WriteGate.OPEN;
 
     public VolumeService(AgentConfig config, ClusterService cluster, Credentials credentials, ExportRegistry exports) {
         this.config = config;
@@ -100,6 +103,11 @@ public final class VolumeService {
             return -1;
         }
         return cluster.store().read(state -> state.volumes().volume(volume).map(LogicalVolume::epoch).orElse(-1L));
+    }
+
+    /** Invariant 3: the engines acknowledge writes only while the gate of their volume is open. */
+    public void writeGates(java.util.function.Function<String, fivenines.manager.lease.WriteGate> gates) {
+        this.writeGates = gates;
     }
 
     /** Engines running here, by volume. */
@@ -212,7 +220,8 @@ public final class VolumeService {
                     engine = new MirrorEngine(new StoreMirrorMetadata(cluster, config.nodeName(), path, justAttached), devices,
                         settings());
                     engines.put(path, engine);
-                    exports.add(engine);
+                    String volume = path;
+                    exports.add(new LeaseGatedExport(engine, () -> writeGates.apply(volume).refusal()));
                     LOG.info("{}: attached here at epoch {}, serving it as NBD export {}", path, view.epoch(), path);
                 } catch (IOException e) {
                     LOG.error("{}: cannot start its volume engine: {}", path, e.getMessage());
@@ -298,7 +307,7 @@ public final class VolumeService {
             return null;
         }
         return exports.find(parsed.physicalVolumeExport())
-            .filter(e -> !(e instanceof MirrorEngine))
+            .filter(e -> !(e instanceof MirrorEngine || e instanceof LeaseGatedExport))
             .map(e -> (BlockExport) new GuardedExport(e, parsed.volume(), parsed.epoch(), this::epoch))
             .orElse(null);
     }
