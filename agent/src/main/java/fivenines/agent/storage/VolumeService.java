@@ -14,6 +14,7 @@ import fivenines.block.volume.ChunkDevices;
 import fivenines.block.volume.GuardedExport;
 import fivenines.block.volume.RemoteExport;
 import fivenines.block.volume.MirrorEngine;
+import fivenines.manager.lease.WriteGate;
 import fivenines.model.command.AddLeg;
 import fivenines.model.command.DropLeg;
 import fivenines.model.command.RemoveLeg;
@@ -47,6 +48,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.function.Function;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -81,8 +83,7 @@ public final class VolumeService {
         Thread.ofPlatform().daemon(true).name("volume-reconcile").factory());
     private volatile boolean running;
     /** Whether the engine of a volume may acknowledge writes now (this node's lease); open until the lease keeper says. */
-    private volatile java.util.function.Function<String, fivenines.manager.lease.WriteGate> writeGates =
-        volume -> fivenines.manager.lease.WriteGate.OPEN;
+    private volatile Function<String, WriteGate> writeGates = volume -> WriteGate.OPEN;
 
     public VolumeService(AgentConfig config, ClusterService cluster, Credentials credentials, ExportRegistry exports) {
         this.config = config;
@@ -106,7 +107,7 @@ public final class VolumeService {
     }
 
     /** Invariant 3: the engines acknowledge writes only while the gate of their volume is open. */
-    public void writeGates(java.util.function.Function<String, fivenines.manager.lease.WriteGate> gates) {
+    public void writeGates(Function<String, WriteGate> gates) {
         this.writeGates = gates;
     }
 
@@ -220,8 +221,7 @@ public final class VolumeService {
                     engine = new MirrorEngine(new StoreMirrorMetadata(cluster, config.nodeName(), path, justAttached), devices,
                         settings());
                     engines.put(path, engine);
-                    String volume = path;
-                    exports.add(new LeaseGatedExport(engine, () -> writeGates.apply(volume).refusal()));
+                    exports.add(new LeaseGatedExport(engine, () -> writeGates.apply(path).refusal()));
                     LOG.info("{}: attached here at epoch {}, serving it as NBD export {}", path, view.epoch(), path);
                 } catch (IOException e) {
                     LOG.error("{}: cannot start its volume engine: {}", path, e.getMessage());
