@@ -21,6 +21,8 @@ import fivenines.agent.storage.VolumeService;
 import fivenines.agent.builtin.VolumePlugin;
 import fivenines.agent.builtin.VmPlugin;
 import fivenines.agent.api.VmRoutes;
+import fivenines.agent.api.NodeRoutes;
+import fivenines.agent.ha.NodeDrains;
 import fivenines.agent.vm.VmService;
 import fivenines.block.export.ExportRegistry;
 import fivenines.agent.builtin.ApiPlugin;
@@ -85,6 +87,7 @@ public final class Agent implements AutoCloseable {
         this.volumes = new VolumeService(config, cluster, credentials, exports);
         var vms = new VmService(config, cluster, credentials, volumes);
         var leases = new LeaseKeeper(cluster, vms, watchdog(), new MonotonicClock());
+        volumes.writeGates(leases::writeGate);
         var storeCluster = new StoreCluster(cluster);
         var locks = new StoreLocks(storeCluster, config.nodeName());
         this.host = new PluginHost((Plugin plugin) ->
@@ -101,6 +104,7 @@ public final class Agent implements AutoCloseable {
         new StorageRoutes(cluster, physicalVolumes).register(router);
         new VolumeRoutes(cluster, volumes).register(router);
         new VmRoutes(config, cluster, vms).register(router);
+        new NodeRoutes(cluster, new NodeDrains(cluster, vms, config.nodeName())).register(router);
         host.register(new StorePlugin(cluster));
         host.register(new ManagerPlugin(cluster, leases, new HaManager(cluster, leases, new ProcessFenceAgent())));
         // Stopped right after the volumes (plugins stop in reverse): QEMU's requests to a volume

@@ -32,10 +32,11 @@ final class HaCommand {
                 + lease.path("renewMillis").asLong() + " ms, guests stopped " + lease.path("stopAheadMillis").asLong()
                 + " ms before its end, clock-rate margin " + lease.path("clockRateMargin").asDouble());
             System.out.println("watchdog: " + answer.path("watchdog").asText());
-            var nodes = new Table("NODE", "STATE", "LEASE", "LAST HEARD", "FENCING");
+            var nodes = new Table("NODE", "STATE", "LEASE", "LAST HEARD", "MAINTENANCE", "FENCING");
             answer.path("nodes").forEach(n -> nodes.row(n.path("name").asText() + (n.path("witness").asBoolean() ? " (witness)" : ""),
                 n.path("state").asText(), n.path("lease").asText(),
                 n.path("lastHeardMillis").isNumber() ? n.path("lastHeardMillis").asLong() + " ms ago" : "-",
+                n.path("maintenance").asText("-"),
                 n.path("fencing").asText() + (n.path("fencingDetail").isTextual() ? ": " + n.path("fencingDetail").asText() : "")));
             nodes.print(System.out);
             var vms = new Table("VM", "REQUESTED", "PHASE", "NODE", "HA", "PRIORITY", "HA STATE", "WHY");

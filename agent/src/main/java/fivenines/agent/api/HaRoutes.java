@@ -81,6 +81,8 @@ public final class HaRoutes {
                 row.put("fencing", fencing.map(f -> f.state().name().toLowerCase(java.util.Locale.ROOT)).orElse(
                     node.state() == NodeState.DOWN ? "storage fenced (epochs moved)" : "-"));
                 row.put("fencingDetail", fencing.map(f -> f.detail()).orElse(null));
+                row.put("maintenance", s.maintenance().of(node.name()).map(m -> m.returning().isEmpty() ? "on"
+                    : "on, " + m.returning().size() + " VM(s) to bring back: " + String.join(", ", m.returning())).orElse("-"));
                 nodes.add(row);
             }
             answer.put("nodes", nodes);

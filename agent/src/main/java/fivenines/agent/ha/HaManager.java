@@ -60,7 +60,7 @@ public final class HaManager {
         var store = cluster.store();
         Instant now = clock.instant();
         record Inputs(List<Node> nodes, List<VmRecord> vms, Map<String, NodeResources> resources,
-                      Map<String, NodeFencing> fencing, Map<String, String> config) {
+                      Map<String, NodeFencing> fencing, Map<String, String> config, Set<String> maintenance) {
         }
         Inputs in = store.read(s -> {
             var resources = new HashMap<String, NodeResources>();
@@ -68,7 +68,8 @@ public final class HaManager {
             var fencing = new HashMap<String, NodeFencing>();
             s.fencing().all().forEach(f -> fencing.put(f.node(), f));
             return new Inputs(List.copyOf(s.membership().nodes()), List.copyOf(s.vms().vms()), resources, fencing,
-                Map.copyOf(s.configuration().values()));
+                Map.copyOf(s.configuration().values()), s.maintenance().all().stream().map(m -> m.node())
+                .collect(java.util.stream.Collectors.toUnmodifiableSet()));
         });
         LeaseSettings settings = LeaseSettings.from(key -> java.util.Optional.ofNullable(in.config().get(key)));
         var remaining = new HashMap<String, Duration>();
@@ -80,7 +81,7 @@ public final class HaManager {
         int maxRelocations = Integer.parseInt(in.config().getOrDefault("ha.max_relocate",
             String.valueOf(RecoveryPlanner.Settings.DEFAULTS.maxRelocations())));
         var plan = RecoveryPlanner.plan(new RecoveryPlanner.Input(in.nodes(), in.vms(), in.resources(), in.fencing(), remaining,
-            Set.copyOf(fencingHere), new RecoveryPlanner.Settings(maxRelocations)));
+            Set.copyOf(fencingHere), new RecoveryPlanner.Settings(maxRelocations), in.maintenance()));
         String notes = String.join("; ", plan.notes());
         if (!notes.isEmpty() && !notes.equals(lastNotes)) {
             LOG.warn("HA: {}", notes);

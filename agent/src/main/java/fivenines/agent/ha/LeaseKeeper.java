@@ -5,6 +5,7 @@ import fivenines.agent.vm.VmService;
 import fivenines.manager.lease.LeaseSettings;
 import fivenines.manager.lease.LeaseWatch;
 import fivenines.manager.lease.NodeLease;
+import fivenines.manager.lease.WriteGate;
 import fivenines.manager.watchdog.Watchdog;
 import fivenines.model.cluster.NodeState;
 import fivenines.model.command.RenewLease;
@@ -103,6 +104,23 @@ public final class LeaseKeeper {
 
     public InstantSource clock() {
         return clock;
+    }
+
+    /**
+     * Whether the engine of {@code volume} here may acknowledge writes now: always while this node may
+     * serve (or is in no cluster); without the lease, not when the volume is a disk of an HA VM, which
+     * may soon run elsewhere. Other guests' disks go on: no one else may write them, and once the node
+     * is declared down their epochs move anyway.
+     */
+    public WriteGate writeGate(String volume) {
+        return () -> {
+            if (mayServe() || !cluster.inCluster()) {
+                return null;
+            }
+            boolean ha = cluster.store().read(s -> s.vms().vms().stream().anyMatch(v -> v.definition().ha()
+                && v.definition().disks().stream().anyMatch(d -> d.volume().equals(volume))));
+            return ha ? java.util.Objects.requireNonNullElse(lease.why(), "no renewal applied since this agent started") : null;
+        };
     }
 
     /** Whether this node may run its HA guests now: it holds its lease, or it just started and has not been refused. */

@@ -14,6 +14,7 @@ import fivenines.block.volume.ChunkDevices;
 import fivenines.block.volume.GuardedExport;
 import fivenines.block.volume.RemoteExport;
 import fivenines.block.volume.MirrorEngine;
+import fivenines.manager.lease.WriteGate;
 import fivenines.model.command.AddLeg;
 import fivenines.model.command.DropLeg;
 import fivenines.model.command.RemoveLeg;
@@ -47,6 +48,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.function.Function;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -80,6 +82,8 @@ public final class VolumeService {
     private final ExecutorService reconciler = Executors.newSingleThreadExecutor(
         Thread.ofPlatform().daemon(true).name("volume-reconcile").factory());
     private volatile boolean running;
+    /** Whether the engine of a volume may acknowledge writes now (this node's lease); open until the lease keeper says. */
+    private volatile Function<String, WriteGate> writeGates = volume -> WriteGate.OPEN;
 
     public VolumeService(AgentConfig config, ClusterService cluster, Credentials credentials, ExportRegistry exports) {
         this.config = config;
@@ -100,6 +104,11 @@ public final class VolumeService {
             return -1;
         }
         return cluster.store().read(state -> state.volumes().volume(volume).map(LogicalVolume::epoch).orElse(-1L));
+    }
+
+    /** Invariant 3: the engines acknowledge writes only while the gate of their volume is open. */
+    public void writeGates(Function<String, WriteGate> gates) {
+        this.writeGates = gates;
     }
 
     /** Engines running here, by volume. */
@@ -212,7 +221,7 @@ public final class VolumeService {
                     engine = new MirrorEngine(new StoreMirrorMetadata(cluster, config.nodeName(), path, justAttached), devices,
                         settings());
                     engines.put(path, engine);
-                    exports.add(engine);
+                    exports.add(new LeaseGatedExport(engine, () -> writeGates.apply(path).refusal()));
                     LOG.info("{}: attached here at epoch {}, serving it as NBD export {}", path, view.epoch(), path);
                 } catch (IOException e) {
                     LOG.error("{}: cannot start its volume engine: {}", path, e.getMessage());
@@ -298,7 +307,7 @@ public final class VolumeService {
             return null;
         }
         return exports.find(parsed.physicalVolumeExport())
-            .filter(e -> !(e instanceof MirrorEngine))
+            .filter(e -> !(e instanceof MirrorEngine || e instanceof LeaseGatedExport))
             .map(e -> (BlockExport) new GuardedExport(e, parsed.volume(), parsed.epoch(), this::epoch))
             .orElse(null);
     }

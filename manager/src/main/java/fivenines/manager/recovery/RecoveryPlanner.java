@@ -1,5 +1,6 @@
 package fivenines.manager.recovery;
 
+import fivenines.manager.placement.NodePlacement;
 import fivenines.model.cluster.Node;
 import fivenines.model.cluster.NodeState;
 import fivenines.model.command.RecoverVm;
@@ -14,7 +15,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -36,6 +36,8 @@ import java.util.Set;
  *     operator is left in {@code error}, with why.
  * <li>If more than half of the nodes that run guests are down at once, nothing is fenced or moved
  *     (the fencing-storm guard): this leader's own view is then the likelier fault.
+ * <li>A node in maintenance takes no recovered VM; while it holds no HA VM (drained) it is not
+ *     fenced when down, nor counted by the storm guard.
  * </ol>
  * Each VM has one placement in the store and a recovery names the node it moves from, so no
  * VM is ever placed on two nodes; the state machine re-checks down, fenced and room when it applies.
@@ -57,7 +59,17 @@ public final class RecoveryPlanner {
      */
     public record Input(List<Node> nodes, Collection<VmRecord> vms, Map<String, NodeResources> resources,
                         Map<String, NodeFencing> fencing, Map<String, Duration> leaseRemaining, Set<String> fencingHere,
-                        Settings settings) {
+                        Settings settings, Set<String> maintenance) {
+        public Input {
+            maintenance = Set.copyOf(maintenance);
+        }
+
+        /** With no node in maintenance. */
+        public Input(List<Node> nodes, Collection<VmRecord> vms, Map<String, NodeResources> resources,
+                     Map<String, NodeFencing> fencing, Map<String, Duration> leaseRemaining, Set<String> fencingHere,
+                     Settings settings) {
+            this(nodes, vms, resources, fencing, leaseRemaining, fencingHere, settings, Set.of());
+        }
     }
 
     /** @param fence the nodes to start fencing now */
@@ -73,7 +85,10 @@ public final class RecoveryPlanner {
         var commands = new ArrayList<RecoverVm>();
         var fence = new LinkedHashSet<String>();
         var notes = new ArrayList<String>();
-        List<Node> hosts = in.nodes().stream().filter(n -> !n.witness()).toList();
+        // a node in maintenance that holds no HA VM may be down (an operator is at it): it is neither fenced nor counted
+        List<Node> hosts = in.nodes().stream().filter(n -> !n.witness()
+            && !(in.maintenance().contains(n.name()) && in.vms().stream().noneMatch(v -> n.name().equals(v.node()) && isHa(v))))
+            .toList();
         List<Node> dead = hosts.stream().filter(n -> n.state() == NodeState.DOWN).toList();
         if (dead.isEmpty()) {
             return new Plan(commands, fence, notes);
@@ -83,7 +98,7 @@ public final class RecoveryPlanner {
                 + "): fencing and recovering nothing (fencing-storm guard)");
             return new Plan(commands, fence, notes);
         }
-        var placement = new Placement(in);
+        var placement = new NodePlacement(in.nodes(), in.vms(), in.resources(), in.maintenance());
         var ready = new ArrayList<VmRecord>();
         for (Node node : dead) {
             List<VmRecord> lost = in.vms().stream().filter(v -> node.name().equals(v.node()) && isHa(v)).toList();
@@ -121,7 +136,7 @@ public final class RecoveryPlanner {
             }
             Optional<String> target = placement.choose(vm);
             if (target.isEmpty()) {
-                mark(commands, List.of(vm), HaState.WAITING_FOR_ROOM, "no node that is up has " + vm.definition().memoryMib()
+                mark(commands, List.of(vm), HaState.WAITING_FOR_ROOM, "no node that is up" + (in.maintenance().isEmpty() ? "" : " and out of maintenance") + " has " + vm.definition().memoryMib()
                     + " MiB free" + (vm.definition().antiAffinity() != null ? " and no VM of anti-affinity group '"
                     + vm.definition().antiAffinity() + "'" : ""));
                 continue;
@@ -155,49 +170,5 @@ public final class RecoveryPlanner {
         int a = before.indexOf(" in at most ");
         int b = now.indexOf(" in at most ");
         return a >= 0 && b >= 0 ? before.substring(0, a).equals(now.substring(0, b)) : before.equals(now);
-    }
-
-    /** Free memory and anti-affinity groups per node, as the plan places VMs. */
-    private static final class Placement {
-        private final List<Node> up;
-        private final Map<String, Long> free = new HashMap<>();
-        private final Map<String, Set<String>> groups = new HashMap<>();
-
-        Placement(Input in) {
-            up = in.nodes().stream().filter(n -> n.state() == NodeState.UP && !n.witness()).toList();
-            for (Node node : up) {
-                NodeResources r = in.resources().get(node.name());
-                free.put(node.name(), r == null ? Long.MAX_VALUE / 2 : r.memoryMib());
-                groups.put(node.name(), new java.util.HashSet<>());
-            }
-            for (VmRecord vm : in.vms()) {
-                if (vm.desired() == DesiredState.STOPPED) {
-                    continue;
-                }
-                for (String node : new String[] {vm.node(), vm.migratingTo()}) {
-                    if (node != null && free.containsKey(node)) {
-                        free.merge(node, -(long) vm.definition().memoryMib(), Long::sum);
-                        if (vm.definition().antiAffinity() != null) {
-                            groups.get(node).add(vm.definition().antiAffinity());
-                        }
-                    }
-                }
-            }
-        }
-
-        Optional<String> choose(VmRecord vm) {
-            String group = vm.definition().antiAffinity();
-            return up.stream().map(Node::name)
-                .filter(n -> free.get(n) >= vm.definition().memoryMib())
-                .filter(n -> group == null || !groups.get(n).contains(group))
-                .min(Comparator.comparingLong((String n) -> -free.get(n)).thenComparing(n -> n));
-        }
-
-        void place(VmRecord vm, String node) {
-            free.merge(node, -(long) vm.definition().memoryMib(), Long::sum);
-            if (vm.definition().antiAffinity() != null) {
-                groups.get(node).add(vm.definition().antiAffinity());
-            }
-        }
     }
 }

@@ -189,4 +189,32 @@ class RecoveryPlannerTest {
         lease.put("n1", Duration.ofMillis(1800));
         assertTrue(plan().commands().isEmpty(), "only the countdown changed");
     }
+
+    @Test
+    void aNodeInMaintenanceTakesNoRecoveredVm() {
+        vm("web", "n1", 512, 0, null, true);
+        fencing.put("n1", new NodeFencing("n1", FenceState.FENCED, null, 1));
+        var plan = RecoveryPlanner.plan(new RecoveryPlanner.Input(nodes, vms, resources, fencing, lease, fencingHere,
+            RecoveryPlanner.Settings.DEFAULTS, Set.of("n2")));
+        assertEquals(List.of("n3"), moves(plan).stream().map(RecoverVm::to).toList(), "n2 has more free memory but is in maintenance");
+    }
+
+    @Test
+    void aDrainedNodeInMaintenanceThatGoesDownIsNeitherFencedNorCountedByTheStormGuard() {
+        nodes.set(1, node("n2", NodeState.DOWN));
+        vm("web", "n2", 512, 0, null, true);
+        // n1 (in maintenance, drained) and n2 are down: 2 of 3 would trip the storm guard, but n1 is an operator's
+        var plan = RecoveryPlanner.plan(new RecoveryPlanner.Input(nodes, vms, resources, fencing, lease, fencingHere,
+            RecoveryPlanner.Settings.DEFAULTS, Set.of("n1")));
+        assertEquals(Set.of("n2"), plan.fence(), plan.notes().toString());
+        assertTrue(plan.notes().stream().noneMatch(n -> n.contains("storm")), plan.notes().toString());
+    }
+
+    @Test
+    void aNodeInMaintenanceStillHoldingAnHaVmIsFencedLikeAnyOther() {
+        vm("web", "n1", 512, 0, null, true);
+        var plan = RecoveryPlanner.plan(new RecoveryPlanner.Input(nodes, vms, resources, fencing, lease, fencingHere,
+            RecoveryPlanner.Settings.DEFAULTS, Set.of("n1")));
+        assertEquals(Set.of("n1"), plan.fence(), "its VM may run elsewhere only once it is fenced");
+    }
 }

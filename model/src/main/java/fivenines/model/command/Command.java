@@ -50,6 +50,7 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
     @JsonSubTypes.Type(value = RecordFencing.class, name = "record-fencing"),
     @JsonSubTypes.Type(value = SetVmHa.class, name = "set-vm-ha"),
     @JsonSubTypes.Type(value = RecoverVm.class, name = "recover-vm"),
+    @JsonSubTypes.Type(value = SetMaintenance.class, name = "set-maintenance"),
 })
 public sealed interface Command
     permits CreateCluster, AddNode, RemoveNode, SetNodeState, ChangeConfig,
@@ -59,5 +60,5 @@ public sealed interface Command
             SnapshotLogicalVolume, AttachLogicalVolume, DetachLogicalVolume, ReserveChunks, CommitChunks,
             DropLeg, MarkRegions, StartResync, ResyncLeg, RepairedRegions, AddLeg, RemoveLeg,
             DefineVm, RemoveVm, SetVmDesired, ReportVmStatus, MigrateVm, ReportNodeResources,
-            RecordCertificate, RenewLease, RecordFencing, SetVmHa, RecoverVm {
+            RecordCertificate, RenewLease, RecordFencing, SetVmHa, RecoverVm, SetMaintenance {
 }

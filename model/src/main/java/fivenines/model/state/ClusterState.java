@@ -3,6 +3,8 @@ package fivenines.model.state;
 import fivenines.model.cluster.Membership;
 import fivenines.model.config.Configuration;
 import fivenines.model.ha.Fencing;
+import fivenines.model.ha.Maintenance;
+import fivenines.model.ha.NodeMaintenance;
 import fivenines.model.ha.NodeFencing;
 import fivenines.model.lock.Lock;
 import fivenines.model.lock.LockTable;
@@ -23,7 +25,8 @@ public final class ClusterState {
     private final LockTable locks = new LockTable();
     private final Storage storage = new Storage();
     private final Volumes volumes = new Volumes(storage);
-    private final Vms vms = new Vms();
+    private final Maintenance maintenance = new Maintenance();
+    private final Vms vms = new Vms(maintenance);
     private final Fencing fencing = new Fencing();
     private long appliedIndex;
 
@@ -55,6 +58,10 @@ public final class ClusterState {
         return fencing;
     }
 
+    public Maintenance maintenance() {
+        return maintenance;
+    }
+
     public long appliedIndex() {
         return appliedIndex;
     }
@@ -65,7 +72,7 @@ public final class ClusterState {
 
     public Snapshot snapshot() {
         return new Snapshot(appliedIndex, membership.snapshot(), configuration.snapshot(), locks.snapshot(),
-            storage.snapshot(), volumes.snapshot(), vms.snapshot(), fencing.snapshot());
+            storage.snapshot(), volumes.snapshot(), vms.snapshot(), fencing.snapshot(), maintenance.snapshot());
     }
 
     public void restore(Snapshot snapshot) {
@@ -77,11 +84,13 @@ public final class ClusterState {
         volumes.restore(snapshot.volumes());
         vms.restore(snapshot.vms());
         fencing.restore(snapshot.fencing());
+        maintenance.restore(snapshot.maintenance());
     }
 
     /** The serialisable form of the whole state; also what a snapshot file holds. */
     public record Snapshot(long appliedIndex, Membership.Snapshot membership, Configuration.Snapshot configuration,
                            List<Lock> locks, List<PhysicalVolume> physicalVolumes, Volumes.Snapshot volumes,
-                           Vms.Snapshot vms, List<NodeFencing> fencing) {
+                           Vms.Snapshot vms, List<NodeFencing> fencing,
+                           List<NodeMaintenance> maintenance) {
     }
 }

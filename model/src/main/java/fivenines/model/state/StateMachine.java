@@ -18,6 +18,7 @@ import fivenines.model.command.RecoverVm;
 import fivenines.model.command.RemoveVm;
 import fivenines.model.command.RenewLease;
 import fivenines.model.command.SetVmHa;
+import fivenines.model.command.SetMaintenance;
 import fivenines.model.command.ReportNodeResources;
 import fivenines.model.command.ReportVmStatus;
 import fivenines.model.command.SetVmDesired;
@@ -143,6 +144,7 @@ public final class StateMachine {
                 case RecordFencing c -> state.fencing().record(c, state.membership(), index);
                 case SetVmHa c -> state.vms().setHa(c);
                 case RecoverVm c -> state.vms().recover(c, state.membership(), state.fencing());
+                case SetMaintenance c -> state.maintenance().set(c, state.membership(), index);
             };
             return new Result.Applied(index, value);
         } catch (Rejection rejection) {
@@ -170,6 +172,7 @@ public final class StateMachine {
         state.volumes().detachAll(command.name());
         state.vms().nodeRemoved(command.name());
         state.fencing().forget(command.name());
+        state.maintenance().forget(command.name());
         // a disk in no group holds nothing: it goes with its node (a grouped one stays, missing, for its volumes' sake)
         List<PhysicalVolume> forgotten = disks.stream().filter(pv -> !grouped.contains(pv)).toList();
         forgotten.forEach(pv -> state.storage().remove(pv.id()));

@@ -13,6 +13,7 @@ import fivenines.model.command.SetVmHa;
 import fivenines.model.ha.Fencing;
 import fivenines.model.ha.HaState;
 import fivenines.model.ha.HaStatus;
+import fivenines.model.ha.Maintenance;
 import fivenines.model.state.Rejection;
 import fivenines.model.storage.Volumes;
 
@@ -37,6 +38,16 @@ public final class Vms {
 
     private final TreeMap<String, VmRecord> vms = new TreeMap<>();
     private final TreeMap<String, NodeResources> resources = new TreeMap<>();
+    private final Maintenance maintenance;
+
+    /** @param maintenance the nodes in maintenance, which take no new placement */
+    public Vms(Maintenance maintenance) {
+        this.maintenance = maintenance;
+    }
+
+    public Vms() {
+        this(new Maintenance());
+    }
 
     public Collection<VmRecord> vms() {
         return vms.values();
@@ -209,7 +220,8 @@ public final class Vms {
                         throw Rejection.conflict("VM '" + vm.name() + "' runs on " + vm.node() + "; move it with 'nines vm migrate'");
                     }
                     node = requireHost(vm, command.node(), membership);
-                } else if (node == null || membership.node(node).map(n -> n.state() != NodeState.UP).orElse(true)) {
+                } else if (node == null || membership.node(node).map(n -> n.state() != NodeState.UP).orElse(true)
+                    || (vm.desired() == DesiredState.STOPPED && maintenance.contains(node))) {
                     if (vm.desired() != DesiredState.STOPPED && vm.ha() != null && node != null
                         && membership.node(node).isPresent()) {
                         throw Rejection.conflict("VM '" + vm.name() + "' has HA on and its node '" + node + "' is down: it"
@@ -244,6 +256,10 @@ public final class Vms {
         if (node.witness()) {
             throw Rejection.conflict("node '" + name + "' is a witness and runs no VMs");
         }
+        if (maintenance.contains(name) && !(vm.desired() != DesiredState.STOPPED && name.equals(vm.node()))) {
+            throw Rejection.conflict("node '" + name + "' is in maintenance and takes no new VMs; choose another node, or"
+                + " take it out first ('nines node maintenance disable " + name + "')");
+        }
         NodeResources r = resources.get(name);
         long committed = committedMemory(name, vm.name());
         if (r != null && committed + vm.definition().memoryMib() > r.memoryMib()) {
@@ -267,7 +283,7 @@ public final class Vms {
                 && v.desired() != DesiredState.STOPPED && v.node() != null).forEach(v -> crowded.add(v.node()));
         }
         return membership.snapshot().nodes().stream()
-            .filter(n -> n.state() == NodeState.UP && !n.witness())
+            .filter(n -> n.state() == NodeState.UP && !n.witness() && !maintenance.contains(n.name()))
             .filter(n -> {
                 NodeResources r = resources.get(n.name());
                 return r == null || committedMemory(n.name(), vm.name()) + vm.definition().memoryMib() <= r.memoryMib();
@@ -276,8 +292,8 @@ public final class Vms {
                 .thenComparing(n -> -free(n.name(), vm.name()))
                 .thenComparing(Node::name))
             .map(Node::name)
-            .orElseThrow(() -> Rejection.conflict("no node that is up has " + vm.definition().memoryMib()
-                + " MiB free for VM '" + vm.name() + "'"));
+            .orElseThrow(() -> Rejection.conflict("no node that is up" + (maintenance.all().isEmpty() ? "" : " and out of"
+                + " maintenance") + " has " + vm.definition().memoryMib() + " MiB free for VM '" + vm.name() + "'"));
     }
 
     private long free(String node, String except) {

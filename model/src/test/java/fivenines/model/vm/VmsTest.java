@@ -15,6 +15,8 @@ import fivenines.model.command.RemoveVm;
 import fivenines.model.command.ReportNodeResources;
 import fivenines.model.command.ReportVmStatus;
 import fivenines.model.command.SetVmDesired;
+import fivenines.model.command.SetMaintenance;
+import fivenines.model.ha.NodeMaintenance;
 import fivenines.model.state.ClusterState;
 import fivenines.model.state.Rejection;
 import fivenines.model.state.Result;
@@ -180,8 +182,47 @@ class VmsTest {
         applied(new fivenines.model.command.SetVmHa("a", true, 3, null));
         applied(new fivenines.model.command.SetNodeState("n1", fivenines.model.cluster.NodeState.DOWN));
         applied(new fivenines.model.command.RecordFencing("n1", fivenines.model.ha.FenceState.WAITING_FOR_ACK, "fence_manual"));
+        applied(new SetMaintenance("n1", true, List.of("a")));
         var restored = new ClusterState();
         restored.restore(Json.read(Json.text(machine.state().snapshot()), ClusterState.Snapshot.class));
         assertEquals(Json.text(machine.state().snapshot()), Json.text(restored.snapshot()));
+    }
+
+    @Test
+    void aNodeInMaintenanceTakesNoNewVmAndRemembersWhatLeftIt() {
+        applied(new DefineVm(vm("a", 512, "vg/web", null), false));
+        applied(new DefineVm(vm("b", 512, "vg/db", null), false));
+        applied(new SetVmDesired("a", DesiredState.RUNNING, "n0"));
+        applied(new SetVmDesired("b", DesiredState.RUNNING, "n0"));
+        applied(new SetVmDesired("b", DesiredState.STOPPED, null));
+        var marked = (NodeMaintenance) applied(new SetMaintenance("n0", true, List.of("a")));
+        assertEquals(List.of("a"), marked.returning());
+        applied(new SetMaintenance("n0", true, List.of("b", "a")));
+        assertEquals(List.of("a", "b"), machine.state().maintenance().of("n0").orElseThrow().returning(), "enabling again adds");
+        assertTrue(rejected(new SetVmDesired("b", DesiredState.RUNNING, "n0")).message().contains("in maintenance"));
+        assertEquals("n1", ((VmRecord) applied(new SetVmDesired("b", DesiredState.RUNNING, null))).node(),
+            "a stopped VM last placed on a node in maintenance starts elsewhere");
+        applied(new MigrateVm("a", "n1", "begin"));
+        applied(new MigrateVm("a", "n1", "complete"));
+        assertTrue(rejected(new MigrateVm("a", "n0", "begin")).message().contains("nines node maintenance disable n0"));
+        assertEquals("n1", ((VmRecord) applied(new SetVmDesired("a", DesiredState.RUNNING, null))).node(),
+            "a running VM stays where it runs");
+        var ended = (NodeMaintenance) applied(new SetMaintenance("n0", false, List.of()));
+        assertEquals(List.of("a", "b"), ended.returning());
+        assertTrue(machine.state().maintenance().of("n0").isEmpty());
+        applied(new MigrateVm("a", "n0", "begin"));
+    }
+
+    @Test
+    void maintenanceIsRefusedForTheLastNodeAWitnessAnUnknownNodeOrANodeNotInIt() {
+        String before = Json.text(machine.state().snapshot());
+        assertTrue(rejected(new SetMaintenance("n9", true, List.of())).message().contains("n9"));
+        assertTrue(rejected(new SetMaintenance("w", true, List.of())).message().contains("witness"));
+        assertTrue(rejected(new SetMaintenance("n0", false, List.of())).message().contains("not in maintenance"));
+        applied(new SetMaintenance("n1", true, List.of()));
+        assertTrue(rejected(new SetMaintenance("n0", true, List.of())).message().contains("last node that is up"));
+        applied(new SetMaintenance("n1", false, List.of()));
+        assertEquals(before.replaceAll("\"appliedIndex\":\\d+", ""), Json.text(machine.state().snapshot())
+            .replaceAll("\"appliedIndex\":\\d+", ""));
     }
 }
