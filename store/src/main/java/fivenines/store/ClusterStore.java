@@ -545,6 +545,16 @@ public final class ClusterStore implements AutoCloseable {
         }
     }
 
+    /** The snapshots this replica wrote since it started, oldest first (the last 64). */
+    public List<SnapshotWritten> snapshotsWritten() {
+        return stateMachine.snapshotsWritten();
+    }
+
+    /** The snapshot this replica loaded at start and the log entries it applied since. */
+    public StartReplay startReplay() {
+        return stateMachine.replay();
+    }
+
     /** A peer of the Raft group. */
     public record RaftMember(String name, String raftAddress) {
     }

@@ -63,6 +63,13 @@ final class StoreStateMachine extends BaseStateMachine {
     private final List<StoreListener> listeners = new CopyOnWriteArrayList<>();
     private final List<Consumer<String>> leaderListeners = new CopyOnWriteArrayList<>();
     private final ConcurrentSkipListMap<Long, CompletableFuture<Long>> waiters = new ConcurrentSkipListMap<>();
+    /** The snapshots written since this replica started, newest last (at most {@link #SNAPSHOTS_KEPT}). */
+    private final java.util.Deque<SnapshotWritten> snapshotsWritten = new java.util.ArrayDeque<>();
+    private static final int SNAPSHOTS_KEPT = 64;
+    /** The index of the snapshot loaded at start (0 for none), and what was applied after it. */
+    private volatile long startSnapshotIndex;
+    private volatile long firstAppliedSinceStart;
+    private final java.util.concurrent.atomic.LongAdder appliedSinceStart = new java.util.concurrent.atomic.LongAdder();
     private final Map<Long, Result> recentResults = new LinkedHashMap<>() {
         @Override
         protected boolean removeEldestEntry(Map.Entry<Long, Result> eldest) {
@@ -84,6 +91,7 @@ final class StoreStateMachine extends BaseStateMachine {
             SingleFileSnapshotInfo latest = storage.getLatestSnapshot();
             loadSnapshot(latest);
             latestSnapshot = latest;
+            startSnapshotIndex = latest == null ? 0 : latest.getIndex();
             snapshotsLoaded = true;
         }, IOException.class);
     }
@@ -179,6 +187,7 @@ final class StoreStateMachine extends BaseStateMachine {
     }
 
     private long writeSnapshot() throws IOException {
+        long started = System.nanoTime();
         TermIndex last;
         byte[] json;
         lock.readLock().lock();
@@ -188,6 +197,7 @@ final class StoreStateMachine extends BaseStateMachine {
         } finally {
             lock.readLock().unlock();
         }
+        long copied = System.nanoTime();
         var file = storage.getSnapshotFile(last.getTerm(), last.getIndex()).toPath();
         var temporary = file.resolveSibling(file.getFileName() + ".tmp");
         Files.write(temporary, json);
@@ -202,7 +212,32 @@ final class StoreStateMachine extends BaseStateMachine {
         var taken = new SingleFileSnapshotInfo(new FileInfo(file, digest), last);
         storage.updateLatestSnapshot(taken);
         latestSnapshot = taken;
+        recordSnapshot(new SnapshotWritten(last.getIndex(), json.length, started, copied, System.nanoTime()));
         return last.getIndex();
+    }
+
+    private void recordSnapshot(SnapshotWritten written) {
+        synchronized (snapshotsWritten) {
+            snapshotsWritten.addLast(written);
+            while (snapshotsWritten.size() > SNAPSHOTS_KEPT) {
+                snapshotsWritten.removeFirst();
+            }
+        }
+        LOG.info("wrote the store snapshot at index {}: {} bytes in {} ms ({} ms of it holding applies)", written.index(),
+            written.bytes(), (written.endNanos() - written.startNanos()) / 1_000_000,
+            (written.copiedNanos() - written.startNanos()) / 1_000_000);
+    }
+
+    /** The snapshots this replica wrote since it started, oldest first (the last 64). */
+    List<SnapshotWritten> snapshotsWritten() {
+        synchronized (snapshotsWritten) {
+            return List.copyOf(snapshotsWritten);
+        }
+    }
+
+    /** What this replica applied since it started: the snapshot it loaded, the first entry applied after it, and how many. */
+    StartReplay replay() {
+        return new StartReplay(startSnapshotIndex, firstAppliedSinceStart, appliedSinceStart.sum());
     }
 
     @Override
@@ -227,6 +262,10 @@ final class StoreStateMachine extends BaseStateMachine {
         long index = entry.getIndex();
         Command command = Json.read(entry.getStateMachineLogEntry().getLogData().toByteArray(), Command.class);
         Result result;
+        if (firstAppliedSinceStart == 0) {
+            firstAppliedSinceStart = index;
+        }
+        appliedSinceStart.increment();
         lock.writeLock().lock();
         try {
             result = machine.apply(command, index);
