@@ -538,6 +538,7 @@ public final class ClusterStore implements AutoCloseable {
     @Override
     public void close() {
         lanes.forEach(StoreClient::close);
+        stateMachine.stopping();
         try {
             server.close();
         } catch (IOException e) {

@@ -57,7 +57,7 @@ final class StoreStateMachine extends BaseStateMachine {
     private final ClusterState state = new ClusterState();
     private final StateMachine machine = new StateMachine(state);
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-    /** Held while a snapshot is written, and by {@link #pause()}: never both at once. */
+    /** Held while a snapshot is begun or taken at stop, and by {@link #pause()}, which waits for one being written. */
     private final Object snapshotting = new Object();
     private final MessageAuthenticator authenticator;
     private final List<StoreListener> listeners = new CopyOnWriteArrayList<>();
@@ -70,6 +70,14 @@ final class StoreStateMachine extends BaseStateMachine {
     private volatile long startSnapshotIndex;
     private volatile long firstAppliedSinceStart;
     private final java.util.concurrent.atomic.LongAdder appliedSinceStart = new java.util.concurrent.atomic.LongAdder();
+    /** Writes snapshots, off the thread that applies entries. */
+    private final java.util.concurrent.ExecutorService snapshotWriter = java.util.concurrent.Executors.newSingleThreadExecutor(
+        Thread.ofPlatform().daemon().name("store-snapshot-writer").factory());
+    /** The snapshot being written, or null; under {@link #snapshotting}. */
+    private CompletableFuture<Long> writing;
+    private volatile boolean stopping;
+    /** Runs on the snapshot writer before each file is written; tests hold it there to act as a slow disk. */
+    volatile Runnable beforeSnapshotFile = () -> { };
     private final Map<Long, Result> recentResults = new LinkedHashMap<>() {
         @Override
         protected boolean removeEldestEntry(Map.Entry<Long, Result> eldest) {
@@ -105,6 +113,7 @@ final class StoreStateMachine extends BaseStateMachine {
     public void pause() {
         // waits for a snapshot being written: Ratis is about to replace the folder it is written into
         synchronized (snapshotting) {
+            finishWriting();
             if (getLifeCycle().compareAndTransition(LifeCycle.State.RUNNING, LifeCycle.State.PAUSING)) {
                 getLifeCycle().transition(LifeCycle.State.PAUSED);
             }
@@ -173,6 +182,15 @@ final class StoreStateMachine extends BaseStateMachine {
         LOG.info("restored cluster state from snapshot at index {}", snapshot.getIndex());
     }
 
+    /**
+     * Called by Ratis on the thread that applies entries, once enough entries were applied since
+     * the last snapshot (and at a graceful stop). Serialising and writing a large state there held
+     * every commit up for as long as the write took; instead, the state is copied here (its parts
+     * are immutable records, so the copy is a copy of the maps that hold them) and written on a
+     * thread of its own. Ratis is told nothing was taken (a negative index) until the write is done;
+     * it asks again after the next entries it applies, and is then given the index, at which it
+     * purges the log. At a graceful stop the snapshot is written at once.
+     */
     @Override
     public long takeSnapshot() throws IOException {
         synchronized (snapshotting) {
@@ -182,22 +200,84 @@ final class StoreStateMachine extends BaseStateMachine {
                 LOG.debug("no snapshot while the state machine is {}", getLifeCycle().getCurrentState());
                 return RaftLog.INVALID_LOG_INDEX;
             }
-            return writeSnapshot();
+            if (writing != null) {
+                if (!writing.isDone() && !stopping) {
+                    return RaftLog.INVALID_LOG_INDEX; // still being written
+                }
+                long written = finishWriting();
+                if (written > 0 && !stopping) {
+                    return written;
+                }
+            }
+            Capture capture = capture();
+            if (stopping) {
+                return write(capture);
+            }
+            writing = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return write(capture);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }, snapshotWriter);
+            return RaftLog.INVALID_LOG_INDEX;
         }
     }
 
-    private long writeSnapshot() throws IOException {
+    /** Waits for the snapshot being written, if any; its index, or -1 when it failed. Under {@link #snapshotting}. */
+    private long finishWriting() {
+        if (writing == null) {
+            return RaftLog.INVALID_LOG_INDEX;
+        }
+        try {
+            return writing.join();
+        } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+            LOG.warn("writing a store snapshot failed; the next one is taken from the state as it is then", e.getCause());
+            return RaftLog.INVALID_LOG_INDEX;
+        } finally {
+            writing = null;
+        }
+    }
+
+    /** The state as of the last applied entry, apart from the live one. */
+    private record Capture(TermIndex last, ClusterState.Snapshot snapshot, long startNanos, long copiedNanos) {
+    }
+
+    private Capture capture() {
         long started = System.nanoTime();
-        TermIndex last;
-        byte[] json;
         lock.readLock().lock();
         try {
-            last = getLastAppliedTermIndex();
-            json = Json.bytes(state.snapshot());
+            return new Capture(getLastAppliedTermIndex(), state.snapshot(), started, System.nanoTime());
         } finally {
             lock.readLock().unlock();
         }
-        long copied = System.nanoTime();
+    }
+
+    /** Whether a snapshot is being written now. */
+    boolean writingSnapshot() {
+        synchronized (snapshotting) {
+            return writing != null && !writing.isDone();
+        }
+    }
+
+    /** Tells the state machine that its server is being closed: the snapshot taken at stop is written at once. */
+    void stopping() {
+        stopping = true;
+    }
+
+    @Override
+    public void close() throws IOException {
+        synchronized (snapshotting) {
+            finishWriting(); // a snapshot half written is left as a temporary file only, but one being written is let finish
+        }
+        snapshotWriter.shutdown();
+        super.close();
+    }
+
+    private long write(Capture capture) throws IOException {
+        TermIndex last = capture.last();
+        byte[] json = Json.bytes(capture.snapshot());
+        beforeSnapshotFile.run();
         var file = storage.getSnapshotFile(last.getTerm(), last.getIndex()).toPath();
         var temporary = file.resolveSibling(file.getFileName() + ".tmp");
         Files.write(temporary, json);
@@ -212,7 +292,7 @@ final class StoreStateMachine extends BaseStateMachine {
         var taken = new SingleFileSnapshotInfo(new FileInfo(file, digest), last);
         storage.updateLatestSnapshot(taken);
         latestSnapshot = taken;
-        recordSnapshot(new SnapshotWritten(last.getIndex(), json.length, started, copied, System.nanoTime()));
+        recordSnapshot(new SnapshotWritten(last.getIndex(), json.length, capture.startNanos(), capture.copiedNanos(), System.nanoTime()));
         return last.getIndex();
     }
 
