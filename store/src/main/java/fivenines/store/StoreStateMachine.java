@@ -276,23 +276,33 @@ final class StoreStateMachine extends BaseStateMachine {
 
     private long write(Capture capture) throws IOException {
         TermIndex last = capture.last();
-        byte[] json = Json.bytes(capture.snapshot());
         beforeSnapshotFile.run();
         var file = storage.getSnapshotFile(last.getTerm(), last.getIndex()).toPath();
         var temporary = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.write(temporary, json);
-        try (var channel = java.nio.channels.FileChannel.open(temporary, java.nio.file.StandardOpenOption.WRITE)) {
+        // streamed into the file with its digest computed on the way: no copy of the whole state as one
+        // array, and the file is not read back for the digest
+        var md5 = org.apache.ratis.io.MD5Hash.newDigester();
+        long bytes;
+        try (var channel = java.nio.channels.FileChannel.open(temporary, java.nio.file.StandardOpenOption.CREATE,
+                java.nio.file.StandardOpenOption.TRUNCATE_EXISTING, java.nio.file.StandardOpenOption.WRITE);
+             var out = new java.security.DigestOutputStream(new java.io.BufferedOutputStream(
+                 java.nio.channels.Channels.newOutputStream(channel), 1 << 16), md5)) {
+            // the file is flushed and synced below, not closed by the writer
+            Json.mapper().writer().without(com.fasterxml.jackson.core.JsonGenerator.Feature.AUTO_CLOSE_TARGET)
+                .writeValue(out, capture.snapshot());
+            out.flush();
+            bytes = channel.position();
             channel.force(true);
         }
+        var digest = new org.apache.ratis.io.MD5Hash(md5.digest());
         // the digest file goes first: Ratis takes the newest snapshot file as the latest snapshot, and a
         // process killed between the two writes must not leave that file without its digest
-        var digest = MD5FileUtil.computeMd5ForFile(temporary.toFile());
         MD5FileUtil.saveMD5File(file.toFile(), digest);
         Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE);
         var taken = new SingleFileSnapshotInfo(new FileInfo(file, digest), last);
         storage.updateLatestSnapshot(taken);
         latestSnapshot = taken;
-        recordSnapshot(new SnapshotWritten(last.getIndex(), json.length, capture.startNanos(), capture.copiedNanos(), System.nanoTime()));
+        recordSnapshot(new SnapshotWritten(last.getIndex(), bytes, capture.startNanos(), capture.copiedNanos(), System.nanoTime()));
         return last.getIndex();
     }
 
