@@ -132,7 +132,7 @@ public final class LargeStateBench {
         int keys = args.length > 2 ? Integer.parseInt(args[2]) : 50_000;
         int seconds = args.length > 3 ? Integer.parseInt(args[3]) : 30;
         int clients = args.length > 4 ? Integer.parseInt(args[4]) : 4;
-        long snapshotEvery = args.length > 5 ? Long.parseLong(args[5]) : 2_000;
+        long snapshotEvery = args.length > 5 ? Long.parseLong(args[5]) : 1_000;
         Path root = Files.createTempDirectory("nines-large-state-");
         UUID group = UUID.randomUUID();
         var replicas = new ArrayList<Replica>();
@@ -210,13 +210,14 @@ public final class LargeStateBench {
             Snapshot last = all.getLast();
             double meanWrite = during.stream().mapToDouble(Snapshot::writeMillis).average().orElse(Double.NaN);
             double maxHeld = all.stream().mapToDouble(Snapshot::heldMillis).max().orElse(Double.NaN);
+            double meanHeld = during.stream().mapToDouble(Snapshot::heldMillis).average().orElse(Double.NaN);
             System.out.printf(Locale.ROOT, "store with a large state: %d nodes, %d VMs, %d config keys; three replicas, one process each,"
                 + " on loopback (machine shared with other work: figures are noisy)%n", nodes, vms, keys);
             row("build: %d commands through the leader's replica, %d in flight".formatted(buildCommands, WINDOW),
                 "%d ms (%.0f commands/s)".formatted(buildMillis, buildCommands * 1000.0 / buildMillis));
             row("snapshot size (the last one, index %d)".formatted(last.index()), "%.1f MiB".formatted(last.bytes() / 1048576.0));
             row("snapshot write, mean of %d during the commits".formatted(during.size()), "%.0f ms".formatted(meanWrite));
-            row("applies held by a snapshot, the longest of %d".formatted(all.size()), "%.1f ms".formatted(maxHeld));
+            row("applies held by each, mean; the longest of all %d".formatted(all.size()), "%.1f ms; %.1f ms".formatted(meanHeld, maxHeld));
             if (with.isEmpty() || without.isEmpty()) {
                 row("commits", "%d, %d during a snapshot: too few to compare (longer SECONDS)".formatted(committed, with.size()));
             } else {
