@@ -69,6 +69,7 @@ final class StoreStateMachine extends BaseStateMachine {
     /** The index of the snapshot loaded at start (0 for none), and what was applied after it. */
     private volatile long startSnapshotIndex;
     private volatile long firstAppliedSinceStart;
+    private volatile long startLoadMillis;
     private final java.util.concurrent.atomic.LongAdder appliedSinceStart = new java.util.concurrent.atomic.LongAdder();
     /** Writes snapshots, off the thread that applies entries. */
     private final java.util.concurrent.ExecutorService snapshotWriter = java.util.concurrent.Executors.newSingleThreadExecutor(
@@ -97,7 +98,9 @@ final class StoreStateMachine extends BaseStateMachine {
             storage.init(raftStorage);
             snapshotDir = raftStorage.getStorageDir().getStateMachineDir().toPath();
             SingleFileSnapshotInfo latest = storage.getLatestSnapshot();
+            long loading = System.nanoTime();
             loadSnapshot(latest);
+            startLoadMillis = (System.nanoTime() - loading) / 1_000_000;
             latestSnapshot = latest;
             startSnapshotIndex = latest == null ? 0 : latest.getIndex();
             snapshotsLoaded = true;
@@ -327,7 +330,7 @@ final class StoreStateMachine extends BaseStateMachine {
 
     /** What this replica applied since it started: the snapshot it loaded, the first entry applied after it, and how many. */
     StartReplay replay() {
-        return new StartReplay(startSnapshotIndex, firstAppliedSinceStart, appliedSinceStart.sum());
+        return new StartReplay(startSnapshotIndex, firstAppliedSinceStart, appliedSinceStart.sum(), startLoadMillis);
     }
 
     @Override

@@ -44,6 +44,8 @@ public final class LargeStateBench {
         Process process;
         BufferedReader out;
         Writer in;
+        /** From the last start: the JVM's time until main, and ClusterStore.start's, in ms. */
+        String[] ready;
 
         Replica(String name, int port, Path dir) {
             this.name = name;
@@ -68,7 +70,8 @@ public final class LargeStateBench {
             out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
             in = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
             String first = out.readLine();
-            if (!"ready".equals(first)) {
+            ready = first == null ? null : first.split(" ");
+            if (ready == null || !"ready".equals(ready[0])) {
                 throw new IllegalStateException("replica " + name + " did not start (" + first + "); see " + dir.resolveSibling(name + ".log"));
             }
         }
@@ -204,6 +207,7 @@ public final class LargeStateBench {
             long snapshotIndex = Long.parseLong(replay[1]);
             long firstApplied = Long.parseLong(replay[2]);
             long replayed = Long.parseLong(replay[3]);
+            long loadMillis = Long.parseLong(replay[4]);
             long appliedAfter = Long.parseLong(follower.ask("status").split(" ")[1]);
 
             var all = new ArrayList<Snapshot>(snapshots);
@@ -231,6 +235,8 @@ public final class LargeStateBench {
                 row("commits in all, ops/s", "%d, %.0f".formatted(committed, committed / (double) seconds));
             }
             row("follower kill -9 and start: process ready", "%.0f ms".formatted((ready - t0) / 1e6));
+            row("  of it: JVM until main; the store's start; its snapshot's load", "%s ms; %s ms; %d ms".formatted(follower.ready[1],
+                follower.ready[2], loadMillis));
             row("  until it answers a linearizable read", "%.0f ms".formatted((read - t0) / 1e6));
             row("  snapshot it loaded (its last written: %s)".formatted(followerSnapshots.isEmpty() ? "none"
                 : Long.toString(followerSnapshots.getLast().index())), "index %d".formatted(snapshotIndex));

@@ -63,8 +63,11 @@ public final class StoreReplicaMain {
         var out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         var config = new StoreConfig(args[0], "127.0.0.1", Integer.parseInt(args[1]), Path.of(args[2]), SECRET,
             Long.parseLong(args[4]), Duration.ofSeconds(30));
+        long jvm = java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime();
+        long starting = System.nanoTime();
         var store = ClusterStore.start(config, UUID.fromString(args[5]), ClusterStore.Start.valueOf(args[3]));
-        out.println("ready");
+        // the JVM's time until main, and the store's start (snapshot loaded, log opened, server up)
+        out.println("ready " + jvm + " " + (System.nanoTime() - starting) / 1_000_000);
         new StoreReplicaMain(store, args[0], out).serve();
     }
 
@@ -118,7 +121,7 @@ public final class StoreReplicaMain {
             }
             case "replay" -> {
                 StartReplay replay = store.startReplay();
-                yield "replay " + replay.snapshotIndex() + " " + replay.firstApplied() + " " + replay.applied();
+                yield "replay " + replay.snapshotIndex() + " " + replay.firstApplied() + " " + replay.applied() + " " + replay.loadMillis();
             }
             case "snapshots" -> {
                 var text = new StringBuilder("snapshots");
