@@ -262,6 +262,34 @@ class ClusterStoreTest {
         assertEquals("x", store.read(s -> s.configuration().get("during49").orElseThrow()));
     }
 
+    /**
+     * Closing a replica while a command is still pending on one of its clients: the client's close
+     * fails that command, whose callback reports the failure to the client; that callback waited
+     * for the monitor the close held while it waited for the callback, and the close never returned
+     * (an agent's 'cluster leave' hung so).
+     */
+    @Test
+    void aReplicaClosesWhileACommandIsPendingOnItsClient() throws Exception {
+        var configs = List.of(config("q0", freePort(), SECRET, 1000), config("q1", freePort(), SECRET, 1000));
+        ClusterStore q0 = start(configs.get(0), ClusterStore.Start.NEW_GROUP);
+        awaitLeader(q0);
+        q0.submitAndWait(new CreateCluster("c", "a".repeat(64), "q0", "127.0.0.1:1", configs.get(0).raftAddress(), 5));
+        ClusterStore q1 = start(configs.get(1), ClusterStore.Start.JOIN_GROUP);
+        q0.setMembers(configs.stream().map(c -> new ClusterStore.RaftMember(c.nodeName(), c.raftAddress())).toList(), List.of());
+        assertTrue(q0.submitAndWait(ChangeConfig.set("two", "x")).applied());
+        q1.close();
+        open.remove(q1);
+        // no quorum: the command stays pending on q0's client, which retries it
+        var pending = q0.submit(ChangeConfig.set("pending", "x"));
+        Thread.sleep(1000);
+        assertFalse(pending.isDone());
+        open.remove(q0); // closed here: a close that hangs must not hang the test's clean-up too
+        var closing = Thread.ofPlatform().daemon().start(q0::close);
+        closing.join(Duration.ofSeconds(30));
+        assertFalse(closing.isAlive(), "closing the replica did not return while a command was pending");
+        assertTrue(pending.isDone());
+    }
+
     @Test
     void aReplicaAddedAfterTheLogWasPurgedLoadsTheLeadersSnapshotAndFollows() throws Exception {
         var first = config("s0", freePort(), SECRET, 5);
