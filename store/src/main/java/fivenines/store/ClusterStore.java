@@ -538,11 +538,22 @@ public final class ClusterStore implements AutoCloseable {
     @Override
     public void close() {
         lanes.forEach(StoreClient::close);
+        stateMachine.stopping();
         try {
             server.close();
         } catch (IOException e) {
             throw new StoreException("closing the store replica failed: " + e.getMessage(), false, e);
         }
+    }
+
+    /** The snapshots this replica wrote since it started, oldest first (the last 64). */
+    public List<SnapshotWritten> snapshotsWritten() {
+        return stateMachine.snapshotsWritten();
+    }
+
+    /** The snapshot this replica loaded at start and the log entries it applied since. */
+    public StartReplay startReplay() {
+        return stateMachine.replay();
     }
 
     /** A peer of the Raft group. */

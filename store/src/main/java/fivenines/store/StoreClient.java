@@ -59,11 +59,19 @@ final class StoreClient implements AutoCloseable {
     }
 
     /** The client to send the next request with. */
-    synchronized RaftClient current() {
+    RaftClient current() {
+        // outside this object's monitor: closing a client fails the requests still on it, and their
+        // callbacks report to failed(), which takes the monitor (held here, the close never returned)
+        retired.closeDue(false);
+        synchronized (this) {
+            return currentLocked();
+        }
+    }
+
+    private RaftClient currentLocked() {
         if (closed) {
             throw new StoreException("the store replica is closed", false, null);
         }
-        retired.closeDue(false);
         var info = division.get();
         var peers = Set.copyOf(info.getGroup().getPeers());
         RaftPeerId known = info.getInfo().getLeaderId();
@@ -119,11 +127,13 @@ final class StoreClient implements AutoCloseable {
     }
 
     @Override
-    public synchronized void close() {
-        closed = true;
-        retired.retire(client);
-        client = null;
-        retired.closeDue(true);
+    public void close() {
+        synchronized (this) {
+            closed = true;
+            retired.retire(client);
+            client = null;
+        }
+        retired.closeDue(true); // outside the monitor, as in current()
     }
 
     static void closeQuietly(AutoCloseable closeable) {

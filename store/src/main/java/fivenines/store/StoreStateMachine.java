@@ -57,12 +57,28 @@ final class StoreStateMachine extends BaseStateMachine {
     private final ClusterState state = new ClusterState();
     private final StateMachine machine = new StateMachine(state);
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-    /** Held while a snapshot is written, and by {@link #pause()}: never both at once. */
+    /** Held while a snapshot is begun or taken at stop, and by {@link #pause()}, which waits for one being written. */
     private final Object snapshotting = new Object();
     private final MessageAuthenticator authenticator;
     private final List<StoreListener> listeners = new CopyOnWriteArrayList<>();
     private final List<Consumer<String>> leaderListeners = new CopyOnWriteArrayList<>();
     private final ConcurrentSkipListMap<Long, CompletableFuture<Long>> waiters = new ConcurrentSkipListMap<>();
+    /** The snapshots written since this replica started, newest last (at most {@link #SNAPSHOTS_KEPT}). */
+    private final java.util.Deque<SnapshotWritten> snapshotsWritten = new java.util.ArrayDeque<>();
+    private static final int SNAPSHOTS_KEPT = 64;
+    /** The index of the snapshot loaded at start (0 for none), and what was applied after it. */
+    private volatile long startSnapshotIndex;
+    private volatile long firstAppliedSinceStart;
+    private volatile long startLoadMillis;
+    private final java.util.concurrent.atomic.LongAdder appliedSinceStart = new java.util.concurrent.atomic.LongAdder();
+    /** Writes snapshots, off the thread that applies entries. */
+    private final java.util.concurrent.ExecutorService snapshotWriter = java.util.concurrent.Executors.newSingleThreadExecutor(
+        Thread.ofPlatform().daemon().name("store-snapshot-writer").factory());
+    /** The snapshot being written, or null; under {@link #snapshotting}. */
+    private CompletableFuture<Long> writing;
+    private volatile boolean stopping;
+    /** Runs on the snapshot writer before each file is written; tests hold it there to act as a slow disk. */
+    volatile Runnable beforeSnapshotFile = () -> { };
     private final Map<Long, Result> recentResults = new LinkedHashMap<>() {
         @Override
         protected boolean removeEldestEntry(Map.Entry<Long, Result> eldest) {
@@ -82,8 +98,11 @@ final class StoreStateMachine extends BaseStateMachine {
             storage.init(raftStorage);
             snapshotDir = raftStorage.getStorageDir().getStateMachineDir().toPath();
             SingleFileSnapshotInfo latest = storage.getLatestSnapshot();
+            long loading = System.nanoTime();
             loadSnapshot(latest);
+            startLoadMillis = (System.nanoTime() - loading) / 1_000_000;
             latestSnapshot = latest;
+            startSnapshotIndex = latest == null ? 0 : latest.getIndex();
             snapshotsLoaded = true;
         }, IOException.class);
     }
@@ -97,6 +116,7 @@ final class StoreStateMachine extends BaseStateMachine {
     public void pause() {
         // waits for a snapshot being written: Ratis is about to replace the folder it is written into
         synchronized (snapshotting) {
+            finishWriting();
             if (getLifeCycle().compareAndTransition(LifeCycle.State.RUNNING, LifeCycle.State.PAUSING)) {
                 getLifeCycle().transition(LifeCycle.State.PAUSED);
             }
@@ -165,6 +185,15 @@ final class StoreStateMachine extends BaseStateMachine {
         LOG.info("restored cluster state from snapshot at index {}", snapshot.getIndex());
     }
 
+    /**
+     * Called by Ratis on the thread that applies entries, once enough entries were applied since
+     * the last snapshot (and at a graceful stop). Serialising and writing a large state there held
+     * every commit up for as long as the write took; instead, the state is copied here (its parts
+     * are immutable records, so the copy is a copy of the maps that hold them) and written on a
+     * thread of its own. Ratis is told nothing was taken (a negative index) until the write is done;
+     * it asks again after the next entries it applies, and is then given the index, at which it
+     * purges the log. At a graceful stop the snapshot is written at once.
+     */
     @Override
     public long takeSnapshot() throws IOException {
         synchronized (snapshotting) {
@@ -174,35 +203,134 @@ final class StoreStateMachine extends BaseStateMachine {
                 LOG.debug("no snapshot while the state machine is {}", getLifeCycle().getCurrentState());
                 return RaftLog.INVALID_LOG_INDEX;
             }
-            return writeSnapshot();
+            if (writing != null) {
+                if (!writing.isDone() && !stopping) {
+                    return RaftLog.INVALID_LOG_INDEX; // still being written
+                }
+                long written = finishWriting();
+                if (written > 0 && !stopping) {
+                    return written;
+                }
+            }
+            Capture capture = capture();
+            if (stopping) {
+                return write(capture);
+            }
+            writing = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return write(capture);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }, snapshotWriter);
+            return RaftLog.INVALID_LOG_INDEX;
         }
     }
 
-    private long writeSnapshot() throws IOException {
-        TermIndex last;
-        byte[] json;
+    /** Waits for the snapshot being written, if any; its index, or -1 when it failed. Under {@link #snapshotting}. */
+    private long finishWriting() {
+        if (writing == null) {
+            return RaftLog.INVALID_LOG_INDEX;
+        }
+        try {
+            return writing.join();
+        } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+            LOG.warn("writing a store snapshot failed; the next one is taken from the state as it is then", e.getCause());
+            return RaftLog.INVALID_LOG_INDEX;
+        } finally {
+            writing = null;
+        }
+    }
+
+    /** The state as of the last applied entry, apart from the live one. */
+    private record Capture(TermIndex last, ClusterState.Snapshot snapshot, long startNanos, long copiedNanos) {
+    }
+
+    private Capture capture() {
+        long started = System.nanoTime();
         lock.readLock().lock();
         try {
-            last = getLastAppliedTermIndex();
-            json = Json.bytes(state.snapshot());
+            return new Capture(getLastAppliedTermIndex(), state.snapshot(), started, System.nanoTime());
         } finally {
             lock.readLock().unlock();
         }
+    }
+
+    /** Whether a snapshot is being written now. */
+    boolean writingSnapshot() {
+        synchronized (snapshotting) {
+            return writing != null && !writing.isDone();
+        }
+    }
+
+    /** Tells the state machine that its server is being closed: the snapshot taken at stop is written at once. */
+    void stopping() {
+        stopping = true;
+    }
+
+    @Override
+    public void close() throws IOException {
+        synchronized (snapshotting) {
+            finishWriting(); // a snapshot half written is left as a temporary file only, but one being written is let finish
+        }
+        snapshotWriter.shutdown();
+        super.close();
+    }
+
+    private long write(Capture capture) throws IOException {
+        TermIndex last = capture.last();
+        beforeSnapshotFile.run();
         var file = storage.getSnapshotFile(last.getTerm(), last.getIndex()).toPath();
         var temporary = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.write(temporary, json);
-        try (var channel = java.nio.channels.FileChannel.open(temporary, java.nio.file.StandardOpenOption.WRITE)) {
+        // streamed into the file with its digest computed on the way: no copy of the whole state as one
+        // array, and the file is not read back for the digest
+        var md5 = org.apache.ratis.io.MD5Hash.newDigester();
+        long bytes;
+        try (var channel = java.nio.channels.FileChannel.open(temporary, java.nio.file.StandardOpenOption.CREATE,
+                java.nio.file.StandardOpenOption.TRUNCATE_EXISTING, java.nio.file.StandardOpenOption.WRITE);
+             var out = new java.security.DigestOutputStream(new java.io.BufferedOutputStream(
+                 java.nio.channels.Channels.newOutputStream(channel), 1 << 16), md5)) {
+            // the file is flushed and synced below, not closed by the writer
+            Json.mapper().writer().without(com.fasterxml.jackson.core.JsonGenerator.Feature.AUTO_CLOSE_TARGET)
+                .writeValue(out, capture.snapshot());
+            out.flush();
+            bytes = channel.position();
             channel.force(true);
         }
+        var digest = new org.apache.ratis.io.MD5Hash(md5.digest());
         // the digest file goes first: Ratis takes the newest snapshot file as the latest snapshot, and a
         // process killed between the two writes must not leave that file without its digest
-        var digest = MD5FileUtil.computeMd5ForFile(temporary.toFile());
         MD5FileUtil.saveMD5File(file.toFile(), digest);
         Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE);
         var taken = new SingleFileSnapshotInfo(new FileInfo(file, digest), last);
         storage.updateLatestSnapshot(taken);
         latestSnapshot = taken;
+        recordSnapshot(new SnapshotWritten(last.getIndex(), bytes, capture.startNanos(), capture.copiedNanos(), System.nanoTime()));
         return last.getIndex();
+    }
+
+    private void recordSnapshot(SnapshotWritten written) {
+        synchronized (snapshotsWritten) {
+            snapshotsWritten.addLast(written);
+            while (snapshotsWritten.size() > SNAPSHOTS_KEPT) {
+                snapshotsWritten.removeFirst();
+            }
+        }
+        LOG.info("wrote the store snapshot at index {}: {} bytes in {} ms ({} ms of it holding applies)", written.index(),
+            written.bytes(), (written.endNanos() - written.startNanos()) / 1_000_000,
+            (written.copiedNanos() - written.startNanos()) / 1_000_000);
+    }
+
+    /** The snapshots this replica wrote since it started, oldest first (the last 64). */
+    List<SnapshotWritten> snapshotsWritten() {
+        synchronized (snapshotsWritten) {
+            return List.copyOf(snapshotsWritten);
+        }
+    }
+
+    /** What this replica applied since it started: the snapshot it loaded, the first entry applied after it, and how many. */
+    StartReplay replay() {
+        return new StartReplay(startSnapshotIndex, firstAppliedSinceStart, appliedSinceStart.sum(), startLoadMillis);
     }
 
     @Override
@@ -227,6 +355,10 @@ final class StoreStateMachine extends BaseStateMachine {
         long index = entry.getIndex();
         Command command = Json.read(entry.getStateMachineLogEntry().getLogData().toByteArray(), Command.class);
         Result result;
+        if (firstAppliedSinceStart == 0) {
+            firstAppliedSinceStart = index;
+        }
+        appliedSinceStart.increment();
         lock.writeLock().lock();
         try {
             result = machine.apply(command, index);

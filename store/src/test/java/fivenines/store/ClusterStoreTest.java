@@ -138,6 +138,9 @@ class ClusterStoreTest {
         store.submitAndWait(ChangeConfig.set("k", "v"));
         StoreStateMachine machine = store.stateMachine();
         long before = snapshotFiles("paused");
+        // the first call begins writing one off the thread that applies entries; once written, a call answers its index
+        assertEquals(org.apache.ratis.server.raftlog.RaftLog.INVALID_LOG_INDEX, machine.takeSnapshot());
+        awaitSnapshotWritten(machine);
         assertTrue(machine.takeSnapshot() > 0, "a running state machine takes snapshots");
         assertEquals(before + 1, snapshotFiles("paused"));
 
@@ -145,6 +148,146 @@ class ClusterStoreTest {
         machine.pause();
         assertEquals(org.apache.ratis.server.raftlog.RaftLog.INVALID_LOG_INDEX, machine.takeSnapshot());
         assertEquals(before + 1, snapshotFiles("paused"), "no snapshot written while paused");
+    }
+
+    private static void awaitSnapshotWritten(StoreStateMachine machine) throws InterruptedException {
+        for (int i = 0; i < 400 && machine.writingSnapshot(); i++) {
+            Thread.sleep(25);
+        }
+        assertFalse(machine.writingSnapshot(), "the snapshot was not written within 10 s");
+    }
+
+    /** A copy of a replica's folder as a kill -9 would leave it: what it synced, with no snapshot taken at stop. */
+    private Path crashImage(String node) throws IOException {
+        Path from = dir.resolve(node);
+        Path to = dir.resolve(node + "-killed");
+        try (var files = Files.walk(from)) {
+            for (Path f : files.toList()) {
+                if (f.getFileName().toString().equals("in_use.lock")) {
+                    continue;
+                }
+                Path target = to.resolve(from.relativize(f).toString());
+                if (Files.isDirectory(f)) {
+                    Files.createDirectories(target);
+                } else {
+                    Files.copy(f, target);
+                }
+            }
+        }
+        return to;
+    }
+
+    /**
+     * A replica killed after a snapshot and more commits loads that snapshot at restart and applies
+     * only the log entries after it, not the whole log again.
+     */
+    @Test
+    void aReplicaRestartedAfterAKillReplaysOnlyTheLogAfterItsLastSnapshot() throws Exception {
+        var config = config("killed", freePort(), SECRET, 30);
+        ClusterStore store = start(config, ClusterStore.Start.NEW_GROUP);
+        awaitLeader(store);
+        var indexes = new ArrayList<Long>();
+        indexes.add(((Result.Applied) store.submitAndWait(new CreateCluster("c", "a".repeat(64), "killed", "127.0.0.1:1",
+            config.raftAddress(), 5))).index());
+        StoreStateMachine machine = store.stateMachine();
+        for (int i = 0; i < 200 && machine.snapshotsWritten().isEmpty(); i++) {
+            indexes.add(((Result.Applied) store.submitAndWait(ChangeConfig.set("k" + i, "v" + i))).index());
+        }
+        assertFalse(machine.snapshotsWritten().isEmpty(), "no snapshot after 200 commits with one every 30 entries");
+        for (int i = 0; i < 8; i++) {
+            indexes.add(((Result.Applied) store.submitAndWait(ChangeConfig.set("after" + i, "x"))).index());
+        }
+        awaitSnapshotWritten(machine);
+        long snapshot = machine.snapshotsWritten().getLast().index();
+        long version = store.read(s -> s.configuration().version());
+        Path image = crashImage("killed");
+        store.close();
+        open.remove(store);
+
+        ClusterStore again = start(new StoreConfig("killed", "127.0.0.1", config.raftPort(), image, SECRET, 30,
+            Duration.ofSeconds(10)), ClusterStore.Start.RECOVER);
+        awaitLeader(again);
+        assertEquals(version, (long) again.readLinearizable(s -> s.configuration().version()));
+        StartReplay replay = again.startReplay();
+        long after = indexes.stream().filter(i -> i > snapshot).count();
+        assertEquals(snapshot, replay.snapshotIndex(), "the replica did not load its last snapshot");
+        assertTrue(after > 0 && after < indexes.size(), "commands on both sides of the snapshot: " + after + " of " + indexes.size());
+        assertEquals(after, replay.applied(), "entries applied at restart: only the " + after + " after the snapshot at " + snapshot);
+        assertTrue(replay.firstApplied() > snapshot, "first entry applied at restart " + replay.firstApplied());
+    }
+
+    /**
+     * A snapshot is written off the thread that applies entries: while its file cannot be written
+     * (a slow disk, held here), commands still commit and apply, and the snapshot lands afterwards.
+     * When it was written on that thread, every command waited for the file.
+     */
+    @Test
+    void commandsKeepApplyingWhileASnapshotIsBeingWritten() throws Exception {
+        var config = config("slowdisk", freePort(), SECRET, 20);
+        ClusterStore store = start(config, ClusterStore.Start.NEW_GROUP);
+        awaitLeader(store);
+        store.submitAndWait(new CreateCluster("c", "a".repeat(64), "slowdisk", "127.0.0.1:1", config.raftAddress(), 5));
+        StoreStateMachine machine = store.stateMachine();
+        var held = new java.util.concurrent.CountDownLatch(1);
+        var release = new java.util.concurrent.CountDownLatch(1);
+        machine.beforeSnapshotFile = () -> {
+            held.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        };
+        try {
+            int i = 0;
+            while (held.getCount() > 0 && i < 200) {
+                store.submit(ChangeConfig.set("k" + i, "v" + i)).get(10, java.util.concurrent.TimeUnit.SECONDS);
+                i++;
+            }
+            assertEquals(0, held.getCount(), "no snapshot begun after 200 commits with one every 20 entries");
+            long before = store.appliedIndex();
+            // the snapshot's file is held: commands still commit and apply meanwhile
+            for (int j = 0; j < 50; j++) {
+                Result r = store.submit(ChangeConfig.set("during" + j, "x")).get(10, java.util.concurrent.TimeUnit.SECONDS);
+                assertTrue(r.applied(), r.toString());
+            }
+            assertTrue(store.appliedIndex() > before);
+            assertTrue(machine.writingSnapshot(), "the snapshot is still being written");
+        } finally {
+            release.countDown();
+        }
+        awaitSnapshotWritten(machine);
+        assertFalse(machine.snapshotsWritten().isEmpty());
+        assertTrue(snapshotFiles("slowdisk") >= 1);
+        assertEquals("x", store.read(s -> s.configuration().get("during49").orElseThrow()));
+    }
+
+    /**
+     * Closing a replica while a command is still pending on one of its clients: the client's close
+     * fails that command, whose callback reports the failure to the client; that callback waited
+     * for the monitor the close held while it waited for the callback, and the close never returned
+     * (an agent's 'cluster leave' hung so).
+     */
+    @Test
+    void aReplicaClosesWhileACommandIsPendingOnItsClient() throws Exception {
+        var configs = List.of(config("q0", freePort(), SECRET, 1000), config("q1", freePort(), SECRET, 1000));
+        ClusterStore q0 = start(configs.get(0), ClusterStore.Start.NEW_GROUP);
+        awaitLeader(q0);
+        q0.submitAndWait(new CreateCluster("c", "a".repeat(64), "q0", "127.0.0.1:1", configs.get(0).raftAddress(), 5));
+        ClusterStore q1 = start(configs.get(1), ClusterStore.Start.JOIN_GROUP);
+        q0.setMembers(configs.stream().map(c -> new ClusterStore.RaftMember(c.nodeName(), c.raftAddress())).toList(), List.of());
+        assertTrue(q0.submitAndWait(ChangeConfig.set("two", "x")).applied());
+        q1.close();
+        open.remove(q1);
+        // no quorum: the command stays pending on q0's client, which retries it
+        var pending = q0.submit(ChangeConfig.set("pending", "x"));
+        Thread.sleep(1000);
+        assertFalse(pending.isDone());
+        open.remove(q0); // closed here: a close that hangs must not hang the test's clean-up too
+        var closing = Thread.ofPlatform().daemon().start(q0::close);
+        closing.join(Duration.ofSeconds(30));
+        assertFalse(closing.isAlive(), "closing the replica did not return while a command was pending");
+        assertTrue(pending.isDone());
     }
 
     @Test
