@@ -537,7 +537,8 @@ public final class ClusterStore implements AutoCloseable {
 
     @Override
     public void close() {
-        lanes.forEach(StoreClient::close);
+        var deadline = java.time.Instant.now().plus(StoreClient.CLOSE_GRACE);
+        lanes.forEach(lane -> lane.closeBy(deadline));
         stateMachine.stopping();
         try {
             server.close();

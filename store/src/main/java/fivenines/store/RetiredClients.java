@@ -50,6 +50,21 @@ final class RetiredClients<C> {
         int[] open = inFlight.get(client);
         if (open != null && --open[0] == 0) {
             inFlight.remove(client);
+            if (inFlight.isEmpty()) {
+                notifyAll();
+            }
+        }
+    }
+
+    /** Waits until no request is in flight on any client, or until {@code deadline} (the real clock's). */
+    synchronized void awaitIdle(Instant deadline) {
+        try {
+            long left;
+            while (!inFlight.isEmpty() && (left = Duration.between(Instant.now(), deadline).toMillis()) > 0) {
+                wait(left);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

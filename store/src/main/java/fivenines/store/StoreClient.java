@@ -36,6 +36,8 @@ import java.util.function.Supplier;
  * them ("proxy is null"), and closing it under a retry Ratis still makes logs an error.
  */
 final class StoreClient implements AutoCloseable {
+    /** How long a closing replica lets the requests in flight on its clients end. */
+    static final Duration CLOSE_GRACE = Duration.ofSeconds(2);
     private final RaftGroupId groupId;
     private final RaftProperties properties;
     private final Supplier<Parameters> parameters;
@@ -128,11 +130,20 @@ final class StoreClient implements AutoCloseable {
 
     @Override
     public void close() {
+        closeBy(java.time.Instant.now().plus(CLOSE_GRACE));
+    }
+
+    /**
+     * Takes no new requests, lets those in flight end until {@code deadline} (one that Ratis still
+     * retries when its client closes makes Ratis log an error), then closes every client.
+     */
+    void closeBy(java.time.Instant deadline) {
         synchronized (this) {
             closed = true;
             retired.retire(client);
             client = null;
         }
+        retired.awaitIdle(deadline);
         retired.closeDue(true); // outside the monitor, as in current()
     }
 

@@ -92,4 +92,24 @@ class RetiredClientsTest {
         assertThrows(IllegalArgumentException.class,
             () -> new RetiredClients<String>(Duration.ofSeconds(10), Duration.ofSeconds(5), clock, closed::add));
     }
+
+    @Test
+    @org.junit.jupiter.api.Timeout(30)
+    void aClosingReplicaWaitsForTheRequestsInFlightToEndAndNoLonger() throws Exception {
+        var request = clients.track("a", new CompletableFuture<String>());
+        var answer = new Thread(() -> {
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException e) {
+                return;
+            }
+            request.complete("ok");
+        });
+        answer.start();
+        clients.awaitIdle(Instant.now().plus(Duration.ofMinutes(5)));
+        assertEquals(0, clients.open("a"), "returned once the request ended, long before the deadline");
+        clients.track("b", new CompletableFuture<String>());
+        clients.awaitIdle(Instant.now().minusSeconds(1));
+        assertEquals(1, clients.open("b"), "a deadline that passed does not wait");
+    }
 }
