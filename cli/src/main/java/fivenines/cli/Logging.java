@@ -21,6 +21,10 @@ final class Logging {
             // finally fails reaches ClusterStore, which names the command and the cause, so these
             // per-attempt lines are only noise.
             setDefault("org.slf4j.simpleLogger.log.org.apache.ratis.client.impl.OrderedAsync", "off");
+            // the same for the unordered path (linearizable reads): its gRPC client logs each failed attempt at
+            // ERROR, a retry on a client that was closed meanwhile too ("client-... is already CLOSED"), where
+            // the read's caller has its answer or its failure from ClusterStore already
+            setDefault("org.slf4j.simpleLogger.log.org.apache.ratis.grpc.client.GrpcClientRpc", "off");
             java.util.logging.Logger.getLogger("org.apache.ratis.thirdparty").setLevel(java.util.logging.Level.WARNING);
             java.util.logging.Logger.getLogger("io.grpc").setLevel(java.util.logging.Level.WARNING);
         }
