@@ -6,14 +6,13 @@ import fivenines.agent.client.AgentClientException;
 import fivenines.testsupport.cluster.AgentProcess;
 import fivenines.testsupport.guest.TestGuest;
 import fivenines.testsupport.guest.WorkloadVerifier;
+import fivenines.testsupport.fence.IpmiSimulator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.net.DatagramSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -34,7 +33,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class IpmiFailoverSystemTest extends ClusterSystemTest {
     private static final Pattern ACKNOWLEDGED = Pattern.compile("^NINES-WORKLOAD seq=(\\d+)$");
-    private Process simulator;
+    private IpmiSimulator simulator;
 
     @AfterEach
     void killGuests() throws Exception {
@@ -46,7 +45,7 @@ class IpmiFailoverSystemTest extends ClusterSystemTest {
             cluster = null;
         }
         if (simulator != null) {
-            simulator.destroyForcibly();
+            simulator.close();
         }
         for (ProcessHandle process : ProcessHandle.allProcesses().toList()) {
             String commandLine = process.info().commandLine().orElse("");
@@ -122,59 +121,9 @@ class IpmiFailoverSystemTest extends ClusterSystemTest {
 
     /** ipmi_sim on a loopback UDP port; powering off kills node1's agent and the QEMU whose pid file is given. */
     private int startBmc(long agentPid, Path qemuPidFile) throws Exception {
-        Path power = dir.resolve("power");
-        Files.writeString(power, "1\n");
-        Path script = dir.resolve("chassis.sh");
-        Files.writeString(script, """
-            #!/bin/sh
-            # ipmi_sim's chassis control: 'get power' answers power:1|0, 'set power 0' kills the simulated node
-            case "$1 $2" in
-              "get power") echo "power:$(cat %1$s)";;
-              "set power") echo "$3" > %1$s
-                 if [ "$3" = 0 ]; then kill -9 %2$d; [ -f %3$s ] && kill -9 "$(cat %3$s)"; fi;;
-            esac
-            exit 0
-            """.formatted(power, agentPid, qemuPidFile));
-        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
-        int port;
-        try (var socket = new DatagramSocket(0)) {
-            port = socket.getLocalPort();
-        }
-        Path lan = dir.resolve("lan.conf");
-        Files.writeString(lan, """
-            name "node1bmc"
-            set_working_mc 0x20
-              startlan 1
-                addr 127.0.0.1 %d
-                priv_limit admin
-                allowed_auths_callback none md2 md5 straight
-                allowed_auths_user none md2 md5 straight
-                allowed_auths_operator none md2 md5 straight
-                allowed_auths_admin none md2 md5 straight
-                guid a123456789abcdefa123456789abcdef
-              endlan
-              chassis_control "%s"
-            user 2 true "admin" "secret" admin 10 none md2 md5 straight
-            """.formatted(port, script));
-        Path emu = dir.resolve("sim.emu");
-        Files.writeString(emu, """
-            mc_setbmc 0x20
-            mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr
-            mc_enable 0x20
-            """);
-        simulator = new ProcessBuilder("ipmi_sim", "-c", lan.toString(), "-f", emu.toString(), "-n",
-            "-s", dir.resolve("state").toString()).redirectErrorStream(true)
-            .redirectOutput(dir.resolve("ipmi_sim.log").toFile()).start();
-        for (int i = 0; i < 50; i++) {
-            var status = new ProcessBuilder("/usr/sbin/fence_ipmilan", "--ip=127.0.0.1", "--ipport=" + port, "--username=admin",
-                "--password=secret", "--lanplus", "--cipher=3", "--action=status").redirectErrorStream(true).start();
-            status.getInputStream().readAllBytes();
-            if (status.waitFor() == 0) {
-                return port;
-            }
-            Thread.sleep(200);
-        }
-        throw new AssertionError("ipmi_sim did not answer; see " + dir.resolve("ipmi_sim.log"));
+        simulator = IpmiSimulator.start(dir, "node1bmc",
+            "kill -9 " + agentPid + "; [ -f " + qemuPidFile + " ] && kill -9 \"$(cat " + qemuPidFile + ")\"");
+        return simulator.port();
     }
 
     private static long agentPid(AgentProcess agent) {
