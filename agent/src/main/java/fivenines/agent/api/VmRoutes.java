@@ -65,16 +65,20 @@ public final class VmRoutes {
         });
         router.add("POST", "/v1/vms/{name}/stop", r -> {
             String name = r.path("name");
-            if (r.json().path("force").asBoolean(false)) {
-                VmRecord vm = record(name);
-                if (vm.node() != null) {
-                    onNode(vm.node(), "/v1/vms/" + AgentClient.encode(name) + "/kill", () -> {
-                        vms.kill(name);
-                        return Map.of();
-                    });
-                }
+            Predicate<VmRecord> stopped = v -> v.phase() == GuestState.STOPPED || v.phase() == GuestState.CRASHED;
+            if (!r.json().path("force").asBoolean(false)) {
+                return desire(name, DesiredState.STOPPED, null, stopped);
             }
-            return desire(name, DesiredState.STOPPED, null, v -> v.phase() == GuestState.STOPPED || v.phase() == GuestState.CRASHED);
+            // stopped in the store first, then killed: killed while still wanted running, it would be restarted
+            ApiException.valueOf(cluster.store().submitAndWait(new SetVmDesired(name, DesiredState.STOPPED, null)));
+            VmRecord vm = record(name);
+            if (vm.node() != null) {
+                onNode(vm.node(), "/v1/vms/" + AgentClient.encode(name) + "/kill", () -> {
+                    vms.kill(name);
+                    return Map.of();
+                });
+            }
+            return waitFor(name, stopped, SETTLE);
         });
         router.add("POST", "/v1/vms/{name}/restart", r -> {
             String name = r.path("name");

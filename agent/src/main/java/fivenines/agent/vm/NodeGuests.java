@@ -40,6 +40,8 @@ final class NodeGuests {
     final ClusterService cluster;
     final VolumeService volumes;
     final Map<String, Guest> guests = new ConcurrentHashMap<>();
+    /** Guests being stopped (out of {@link #guests}, QEMU not yet gone): 'vm stop --force' can still kill them. */
+    final Map<String, Guest> stopping = new ConcurrentHashMap<>();
     private final Map<String, String> reported = new ConcurrentHashMap<>();
     private final ExecutorService reconciler = Executors.newSingleThreadExecutor(
         Thread.ofPlatform().daemon(true).name("vm-reconcile").factory());

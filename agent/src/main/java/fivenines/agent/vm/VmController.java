@@ -281,11 +281,16 @@ final class VmController {
 
     void stopGuest(VmRecord record, Guest guest, boolean force) throws InterruptedException {
         String name = record.name();
+        node.stopping.put(name, guest);
         node.guests.remove(name);
-        if (force) {
-            guest.process.kill();
-        } else {
-            guest.process.stop(STOP_GRACE);
+        try {
+            if (force) {
+                guest.process.kill();
+            } else {
+                guest.process.stop(STOP_GRACE);
+            }
+        } finally {
+            node.stopping.remove(name, guest);
         }
         node.event(name, force ? "QEMU killed" : "stopped");
         node.detachDisks(record);

@@ -198,13 +198,23 @@ public final class VmService {
 
     // ---- operations asked of this node ----
 
-    /** Kills the VM's QEMU here at once (vm stop --force). */
+    /**
+     * Kills the VM's QEMU here at once (vm stop --force), also one a graceful stop is waiting for.
+     * The caller has committed the VM's desired state as stopped first: a guest killed while it is
+     * still wanted running is a crash, and the reconciler would start it again. The reconciler then
+     * ends the stop (disks detached, phase reported); this does not wait for its lock, which a
+     * graceful stop holds for up to its grace.
+     */
     public void kill(String name) throws InterruptedException {
         Guest guest = node.guests.get(name);
-        VmRecord record = cluster.store().read(s -> s.vms().require(name));
-        if (guest != null) {
-            controller.stopGuest(record, guest, true);
+        if (guest == null) {
+            guest = node.stopping.get(name);
         }
+        if (guest != null) {
+            guest.process.kill();
+            node.event(name, "QEMU " + guest.process.pid() + " killed by request");
+        }
+        node.requestReconcile();
     }
 
     /** Continues a guest paused here (after an I/O error, once space was added). */
