@@ -98,6 +98,8 @@ public final class MirrorEngine implements AttachedVolume {
     final Map<Integer, long[]> retry = new ConcurrentHashMap<>();
     /** Chunks a dropped leg's engine had reserved and not used: the store still counts them as that leg's. */
     final Map<Integer, List<fivenines.model.storage.ChunkRef>> spare = new ConcurrentHashMap<>();
+    /** Per leg: its devices, noting when it last answered. */
+    private final Map<Integer, AnsweringDevices> legDevices = new ConcurrentHashMap<>();
     private volatile String cutOff;
     volatile boolean closed;
     /** Copied by resyncs and repairs since the engine started (for tests and benchmarks). */
@@ -140,7 +142,7 @@ public final class MirrorEngine implements AttachedVolume {
         for (Leg leg : status.legs()) {
             legs.put(leg.index(), leg);
             if (leg.state() != LegState.OUT) {
-                open.put(leg.index(), new VolumeEngine(metadata.leg(leg.index()), devices, settings.commitInterval()));
+                open.put(leg.index(), new VolumeEngine(metadata.leg(leg.index()), legDevices(leg.index()), settings.commitInterval()));
             }
         }
         var repair = new fivenines.model.storage.ChunkSet(status.repair());
@@ -447,27 +449,45 @@ public final class MirrorEngine implements AttachedVolume {
         }
     }
 
+    /**
+     * Runs {@code io} on every target leg at once (this node's own leg on the caller's thread) and drops
+     * the legs that failed or fell silent. A leg is late once it has not answered for the leg timeout,
+     * counted from its last answer (each request its devices finished, each device opened), from the
+     * end of this node's own leg, or from the first leg that finished, whichever is latest: a leg that
+     * keeps answering through a large request (a cold connection, a busy node) is slow, not gone, up
+     * to a hard limit. While no leg has finished the slowness is this node's or the whole cluster's,
+     * not one leg's: nothing is dropped until the hard limit, and then the request fails instead.
+     */
     private void fanOutTo(Map<Integer, VolumeEngine> targets, long firstChunk, long chunks, LegIo io) throws IOException {
-        var futures = new TreeMap<Integer, Future<Void>>();
+        var pending = new TreeMap<Integer, Future<Void>>();
+        var finished = new java.util.concurrent.LinkedBlockingQueue<Integer>();
         Integer inline = localLeg(targets.keySet());
         for (var target : targets.entrySet()) {
-            if (inline != null && inline.equals(target.getKey())) {
+            int leg = target.getKey();
+            if (inline != null && inline == leg) {
                 continue;
             }
-            futures.put(target.getKey(), fanout.submit(() -> {
-                io.run(target.getKey(), target.getValue());
-                return null;
+            pending.put(leg, fanout.submit(() -> {
+                try {
+                    io.run(leg, target.getValue());
+                    return null;
+                } finally {
+                    finished.add(leg);
+                }
             }));
         }
         long started = System.nanoTime();
-        long deadline = started + settings.legTimeout().toNanos();
+        long timeout = settings.legTimeout().toNanos();
+        long hardDeadline = started + Math.max(timeout * 10, Duration.ofSeconds(20).toNanos());
         var failed = new TreeMap<Integer, String>();
-        var late = new TreeMap<Integer, Future<Void>>();
         IOException refusal = null;
+        long since = started;
+        boolean anyDone = false;
         if (inline != null) {
             // this node's own leg on this thread (a local disk does not go silent the way a network does)
             try {
                 io.run(inline, targets.get(inline));
+                anyDone = true;
             } catch (IOException e) {
                 if (legFailure(e)) {
                     failed.put(inline, String.valueOf(e.getMessage()));
@@ -475,55 +495,57 @@ public final class MirrorEngine implements AttachedVolume {
                     refusal = e;
                 }
             }
+            since = System.nanoTime();
         }
-        for (var f : futures.entrySet()) {
+        while (!pending.isEmpty()) {
+            long deadline = hardDeadline;
+            if (anyDone) {
+                for (int leg : pending.keySet()) {
+                    deadline = Math.min(deadline, Math.max(since, legDevices(leg).lastAnswer()) + timeout);
+                }
+            }
+            long now = System.nanoTime();
+            if (now - deadline >= 0) {
+                break; // the legs still out are late
+            }
+            Integer done;
             try {
-                f.getValue().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-            } catch (TimeoutException e) {
-                late.put(f.getKey(), f.getValue());
+                done = finished.poll(deadline - now, TimeUnit.NANOSECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new NbdErrorException(NbdProtocol.EIO, name + ": interrupted");
+            }
+            Future<Void> f = done == null ? null : pending.remove(done);
+            if (f == null) {
+                continue; // a deadline passed: answers since may have moved it
+            }
+            try {
+                f.get();
+                if (!anyDone) {
+                    since = Math.max(since, System.nanoTime()); // one finished: the others have the leg timeout from now on
+                }
+                anyDone = true;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new NbdErrorException(NbdProtocol.EIO, name + ": interrupted");
             } catch (ExecutionException e) {
                 IOException cause = cause(e);
                 if (legFailure(cause)) {
-                    failed.put(f.getKey(), String.valueOf(cause.getMessage()));
+                    failed.put(done, String.valueOf(cause.getMessage()));
                 } else {
                     refusal = cause;
                 }
             }
         }
-        if (!late.isEmpty() && late.size() + failed.size() == targets.size()) {
-            // no leg has it yet: the slowness is this node's or the whole cluster's, not one leg's. Waiting
-            // on (to a hard limit) drops nothing that could as well be the only one to finish.
-            long hardDeadline = started + Math.max(settings.legTimeout().toNanos() * 10, Duration.ofSeconds(20).toNanos());
-            for (var f : List.copyOf(late.entrySet())) {
-                try {
-                    f.getValue().get(Math.max(0, hardDeadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-                    late.remove(f.getKey());
-                    // one finished: the others have the leg timeout from now on, as at the start
-                    hardDeadline = Math.min(hardDeadline, System.nanoTime() + settings.legTimeout().toNanos());
-                } catch (TimeoutException e) {
-                    // still late
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new NbdErrorException(NbdProtocol.EIO, name + ": interrupted");
-                } catch (ExecutionException e) {
-                    late.remove(f.getKey());
-                    IOException cause = cause(e);
-                    if (legFailure(cause)) {
-                        failed.put(f.getKey(), String.valueOf(cause.getMessage()));
-                    } else {
-                        refusal = cause;
-                    }
-                }
-            }
-            if (late.size() + failed.size() == targets.size() && refusal == null) {
-                throw new NbdErrorException(NbdProtocol.EIO, name + ": no leg finished the request within "
-                    + Duration.ofNanos(System.nanoTime() - started).toMillis() + " ms; no leg was dropped");
-            }
+        if (!pending.isEmpty() && !anyDone && refusal == null) {
+            throw new NbdErrorException(NbdProtocol.EIO, name + ": no leg finished the request within "
+                + Duration.ofNanos(System.nanoTime() - started).toMillis() + " ms; no leg was dropped");
         }
-        late.keySet().forEach(leg -> failed.put(leg, "did not answer within " + settings.legTimeout().toMillis() + " ms"));
+        for (int leg : pending.keySet()) {
+            long silent = System.nanoTime() - Math.max(since, legDevices(leg).lastAnswer());
+            failed.put(leg, "did not answer within " + settings.legTimeout().toMillis() + " ms (silent for "
+                + Duration.ofNanos(silent).toMillis() + " ms)");
+        }
         if (refusal != null) {
             // not the leg's fault (no space, a read-only snapshot, the epoch moved away): the request fails as it is
             throw refusal;
@@ -536,6 +558,11 @@ public final class MirrorEngine implements AttachedVolume {
     private static IOException cause(ExecutionException e) {
         Throwable cause = e.getCause();
         return cause instanceof IOException x ? x : new IOException(String.valueOf(cause), cause);
+    }
+
+    /** The devices of leg {@code index}, noting its answers (one per leg, shared by its engines). */
+    AnsweringDevices legDevices(int index) {
+        return legDevices.computeIfAbsent(index, i -> new AnsweringDevices(devices));
     }
 
     /** Of these legs, the one on this node, or null. */

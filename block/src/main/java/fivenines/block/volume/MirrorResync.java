@@ -78,7 +78,7 @@ final class MirrorResync {
                 return true;
             }
             if (!engine.open.containsKey(index)) {
-                var legEngine = new VolumeEngine(engine.metadata.leg(index), engine.devices, engine.settings.commitInterval());
+                var legEngine = new VolumeEngine(engine.metadata.leg(index), engine.legDevices(index), engine.settings.commitInterval());
                 List<fivenines.model.storage.ChunkRef> held = engine.spare.remove(index);
                 if (held != null) {
                     legEngine.adoptReserved(held);

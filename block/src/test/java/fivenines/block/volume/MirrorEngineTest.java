@@ -159,6 +159,25 @@ class MirrorEngineTest {
     }
 
     @Test
+    void aLegThatKeepsAnsweringThroughALargeWriteStaysInTheSetThoughTheWholeWriteTakesLongerThanTheLegTimeout() throws Exception {
+        cluster = new VolumeTestCluster(dir, 64 * MIB);
+        mirror("web", 16 * MIB, true);
+        cluster.attachMirror("vg", "web", new MirrorEngine.Settings(Duration.ofMillis(100), Duration.ofMillis(1000), 0));
+        String uri = cluster.uri("vg/web");
+        ok(qemuIo(uri, "write -P 0x11 0 " + MIB, "flush"));
+        // each 1 MiB piece answers after 250 ms: 8 MiB take 2 s, twice the leg timeout, and the leg is never silent for 1 s
+        cluster.slowMillis.put(pv1Export(), 250L);
+        long start = System.nanoTime();
+        ok(qemuIo(uri, "write -P 0x5b 0 " + 8 * MIB, "flush"));
+        long ms = (System.nanoTime() - start) / 1_000_000;
+        cluster.slowMillis.clear();
+        assertTrue(ms >= 2000, "the slow leg had the write: " + ms + " ms");
+        assertTrue(volume("vg/web").leg(1).orElseThrow().inSync(), "slow, not gone: " + volume("vg/web").leg(1));
+        assertEquals(0x5b, cluster.legBytes("vg/web", 1)[(int) (7 * MIB + 5)]);
+        assertEquals(sha(cluster.legBytes("vg/web", 0)), sha(cluster.legBytes("vg/web", 1)));
+    }
+
+    @Test
     void withoutTheStoreAFailingLegCannotBeDroppedSoTheWriteIsNotAcknowledged() throws Exception {
         cluster = new VolumeTestCluster(dir, 64 * MIB);
         mirror("web", 16 * MIB, true);

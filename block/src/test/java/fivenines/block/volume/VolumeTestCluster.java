@@ -93,6 +93,8 @@ final class VolumeTestCluster implements AutoCloseable {
     /** PV exports that fail every request (their node's disk or network is gone), or hang. */
     final java.util.Set<String> failing = ConcurrentHashMap.newKeySet();
     final java.util.Set<String> hanging = ConcurrentHashMap.newKeySet();
+    /** PV exports that answer every request only after this many milliseconds (a slow link or a busy node). */
+    final Map<String, Long> slowMillis = new ConcurrentHashMap<>();
     /** Command types the store cannot make now (it has no quorum here). */
     final java.util.Set<Class<?>> unreachable = ConcurrentHashMap.newKeySet();
 
@@ -105,6 +107,14 @@ final class VolumeTestCluster implements AutoCloseable {
         }
 
         private void check() throws IOException {
+            long slow = slowMillis.getOrDefault(file.name(), 0L);
+            if (slow > 0) {
+                try {
+                    Thread.sleep(slow);
+                } catch (InterruptedException e) {
+                    throw new IOException("interrupted");
+                }
+            }
             while (hanging.contains(file.name())) {
                 try {
                     Thread.sleep(20);
