@@ -27,9 +27,10 @@ import java.util.Set;
  * and which fencings this leader is running, and returns store commands and the nodes to fence.
  *
  * <ol>
- * <li>A dead node's HA VMs wait until its lease has certainly ended; only then is it fenced
- *     (its storage was fenced when it was declared down).
- * <li>Once it is fenced (by an agent, or acknowledged by an operator), its VMs are placed on nodes
+ * <li>A dead node is fenced at once (its storage was fenced when it was declared down), while
+ *     its lease runs out: the two waits overlap, as Pacemaker fences a lost node at once.
+ * <li>Once it is fenced (by an agent, or acknowledged by an operator) and its lease has
+ *     certainly ended, its VMs are placed on nodes
  *     that are up: higher {@code priority} first, then larger memory first; each on the node with
  *     the most free memory that holds no VM of its anti-affinity group. A VM that fits nowhere
  *     waits for room; one recovered {@code maxRelocations} times since it was last started by an
@@ -107,11 +108,6 @@ public final class RecoveryPlanner {
             }
             Duration left = in.leaseRemaining().getOrDefault(node.name(), Duration.ZERO);
             NodeFencing fencing = in.fencing().get(node.name());
-            if (!left.isZero()) {
-                mark(commands, lost, HaState.WAITING_FOR_FENCING, "node " + node.name() + " is down; its lease ends in at most "
-                    + left.toMillis() + " ms");
-                continue;
-            }
             if (fencing == null || fencing.state() == FenceState.FAILED
                 || (fencing.state() == FenceState.FENCING && !in.fencingHere().contains(node.name()))) {
                 fence.add(node.name());
@@ -123,7 +119,15 @@ public final class RecoveryPlanner {
                 case FENCING -> mark(commands, lost, HaState.WAITING_FOR_FENCING, "fencing node " + node.name());
                 case WAITING_FOR_ACK -> mark(commands, lost, HaState.WAITING_FOR_FENCING, "waiting for 'nines fence ack "
                     + node.name() + "'" + (fencing.detail() != null ? ": " + fencing.detail() : ""));
-                default -> ready.addAll(lost);
+                default -> {
+                    if (left.isZero()) {
+                        ready.addAll(lost);
+                    } else {
+                        // off by its fence agent or an operator's word, and still its guests wait out the lease
+                        mark(commands, lost, HaState.WAITING_FOR_FENCING, "node " + node.name() + " is fenced; its lease ends"
+                            + " in at most " + left.toMillis() + " ms");
+                    }
+                }
             }
         }
         ready.sort(Comparator.comparingInt((VmRecord v) -> -v.definition().priority())

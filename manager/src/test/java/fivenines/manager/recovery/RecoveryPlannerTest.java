@@ -62,14 +62,25 @@ class RecoveryPlannerTest {
     }
 
     @Test
-    void nothingMovesNorIsFencedBeforeTheDeadNodesLeaseHasEnded() {
+    void aDeadNodeIsFencedAtOnceButEvenFencedNothingMovesBeforeItsLeaseHasEnded() {
         vm("web", "n1", 512, 0, null, true);
         lease.put("n1", Duration.ofMillis(1200));
         var plan = plan();
-        assertTrue(plan.fence().isEmpty(), "no fencing while the lease may still run");
+        assertEquals(Set.of("n1"), plan.fence(), "fenced while the lease runs out: the waits overlap");
         assertTrue(moves(plan).isEmpty());
+
+        fencing.put("n1", new NodeFencing("n1", FenceState.FENCED, null, 9));
+        plan = plan();
+        assertTrue(moves(plan).isEmpty(), "fenced, but the lease may still run: nothing moves");
+        assertTrue(plan.fence().isEmpty());
         assertEquals(HaState.WAITING_FOR_FENCING, plan.commands().getFirst().state());
         assertTrue(plan.commands().getFirst().why().contains("lease ends in at most 1200 ms"), plan.commands().getFirst().why());
+
+        fencing.put("n1", new NodeFencing("n1", FenceState.ACKNOWLEDGED, null, 10));
+        assertTrue(moves(plan()).isEmpty(), "an operator's ack does not cut the lease short either");
+
+        lease.put("n1", Duration.ZERO);
+        assertEquals("n2", moves(plan()).getFirst().to(), "fenced and past its lease: placed");
     }
 
     @Test
@@ -184,8 +195,9 @@ class RecoveryPlannerTest {
     void aStateAlreadyShownIsNotWrittenAgainEachTick() {
         var shown = new VmRecord(vm("web", "n1", 512, 0, null, true).definition(), DesiredState.RUNNING, "n1", null,
             GuestState.RUNNING, null, 1, 1, new HaStatus(HaState.WAITING_FOR_FENCING,
-            "node n1 is down; its lease ends in at most 3000 ms", 0));
+            "node n1 is fenced; its lease ends in at most 3000 ms", 0));
         vms.set(0, shown);
+        fencing.put("n1", new NodeFencing("n1", FenceState.FENCED, null, 9));
         lease.put("n1", Duration.ofMillis(1800));
         assertTrue(plan().commands().isEmpty(), "only the countdown changed");
     }
