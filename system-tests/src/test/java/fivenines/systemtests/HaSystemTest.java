@@ -62,10 +62,13 @@ class HaSystemTest extends ClusterSystemTest {
         TestGuest guest = TestGuest.build();
         cluster = TestCluster.ofThree(dir);
         assertOk(cli("node0", "config", "set", "cluster.dead_after_seconds", "3"));
-        String pv = api("node2").post("/v1/pvs", Map.of("path", dir.resolve("disk2.img").toString(), "size", 128L << 20))
+        // the guest's disk is mirrored, one leg on the node that will die, the other on node2
+        String pv1 = api("node1").post("/v1/pvs", Map.of("path", dir.resolve("disk1.img").toString(), "size", 128L << 20))
             .path("name").asText();
-        api("node0").post("/v1/vgs", Map.of("name", "ha", "pvs", List.of(pv)));
-        api("node0").post("/v1/lvs", Map.of("vg", "ha", "name", "web", "size", 64L << 20, "thin", true));
+        String pv2 = api("node2").post("/v1/pvs", Map.of("path", dir.resolve("disk2.img").toString(), "size", 128L << 20))
+            .path("name").asText();
+        api("node0").post("/v1/vgs", Map.of("name", "ha", "pvs", List.of(pv1, pv2)));
+        assertOk(cli("node0", "lv", "create", "-n", "web", "-L", "64M", "--thin", "-m", "1", "--on", "node1", "ha"));
         // node1's only fence method is the seed's last resort: a human
         assertOk(cli("node0", "fence", "device", "add", "human", "fence_manual"));
         assertOk(cli("node0", "fence", "method", "add", "node1", "last_resort", "--device", "human"));
@@ -114,6 +117,12 @@ class HaSystemTest extends ClusterSystemTest {
         long after = awaitAcknowledged("web", resumed + 5, Duration.ofSeconds(180));
         JsonNode ha = awaitHa("node0", v -> "started".equals(v.path("haState").asText()), Duration.ofSeconds(30));
         assertEquals(1, ha.path("relocations").asInt(), ha.toString());
+        // the disk runs on its surviving leg, shown degraded with node1's leg out of the set
+        JsonNode mirror = api("node0").get("/v1/lvs/ha/web");
+        assertTrue(mirror.path("health").asText().startsWith("degraded"), mirror.toString());
+        for (JsonNode leg : mirror.path("legs")) {
+            assertEquals(leg.path("node").asText().equals("node1") ? "out" : "in-sync", leg.path("state").asText(), mirror.toString());
+        }
 
         // stopped: its disk holds every record acknowledged on both nodes
         JsonNode stopped = api("node0").post("/v1/vms/web/stop", Map.of());
