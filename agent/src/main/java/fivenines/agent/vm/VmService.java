@@ -10,10 +10,12 @@ import fivenines.model.cluster.Node;
 import fivenines.model.command.Command;
 import fivenines.model.command.DefineVm;
 import fivenines.model.command.MigrateVm;
+import fivenines.model.command.RecoverVm;
 import fivenines.model.command.RemoveNode;
 import fivenines.model.command.RemoveVm;
 import fivenines.model.command.ReportNodeResources;
 import fivenines.model.command.SetVmDesired;
+import fivenines.model.command.SetVmHa;
 import fivenines.model.state.Result;
 import fivenines.model.vm.VmDefinition;
 import fivenines.model.vm.VmRecord;
@@ -77,9 +79,15 @@ public final class VmService {
         }
     }
 
-    private static boolean isVmCommand(Command command) {
+    /**
+     * Whether an applied command may change what this node should run, so the reconciler looks at
+     * once instead of at its next poll: a VM recovered onto a survivor starts as soon as its
+     * placement is applied (it waited up to {@link #POLL} before, a second of every failover).
+     */
+    static boolean isVmCommand(Command command) {
         return command instanceof DefineVm || command instanceof RemoveVm || command instanceof SetVmDesired
-            || command instanceof MigrateVm || command instanceof RemoveNode;
+            || command instanceof MigrateVm || command instanceof RemoveNode || command instanceof SetVmHa
+            || (command instanceof RecoverVm recover && recover.to() != null);
     }
 
     public void start() {
