@@ -2,12 +2,12 @@
 # Failover benchmark (bench/ha/failover_bench.py says what it measures): an HA guest's node killed
 # ROUNDS times, each failover split into detection, lease wait, fencing, placement, start and boot;
 # beside it a cold start of the same guest and the false-failover check.
-# Usage: bench/ha/failover-bench.sh [ROUNDS] [DEAD_AFTER_SECONDS] [LEASE_MILLIS]   (default 10 3 5000)
+# Usage: bench/ha/failover-bench.sh [ROUNDS] [DEAD_AFTER_SECONDS] [LEASE_MILLIS] [RENEW_MILLIS]   (default 10 3 5000 1000)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 . "$root/scripts/java-env"
 nines_find_jdk
-rounds=${1:-10}; dead=${2:-3}; lease=${3:-5000}
+rounds=${1:-10}; dead=${2:-3}; lease=${3:-5000}; renew=${4:-1000}
 for tool in qemu-system-x86_64 python3 fence_dummy; do
   command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || { echo "$tool is needed (scripts/install-deps)" >&2; exit 1; }
 done
@@ -36,4 +36,4 @@ else
   kernel=$GUEST_KERNEL; initrd=$GUEST_INITRD
 fi
 echo "$(qemu-system-x86_64 --version | head -n 1); $(nproc) CPUs; load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
-python3 "$root/bench/ha/failover_bench.py" "$work" "$work/nines.jar" "$kernel" "$initrd" "$rounds" "$dead" "$lease"
+python3 "$root/bench/ha/failover_bench.py" "$work" "$work/nines.jar" "$kernel" "$initrd" "$rounds" "$dead" "$lease" "$renew"

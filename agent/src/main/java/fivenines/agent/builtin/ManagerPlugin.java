@@ -10,6 +10,7 @@ import fivenines.plugin.Health;
 import fivenines.plugin.Plugin;
 import fivenines.plugin.PluginCommand;
 import fivenines.plugin.PluginContext;
+import fivenines.manager.lease.LeaseSettings;
 import fivenines.manager.liveness.Liveness;
 import fivenines.store.StoreStatus;
 import org.slf4j.Logger;
@@ -36,7 +37,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class ManagerPlugin implements Plugin {
     private static final Logger LOG = LoggerFactory.getLogger(ManagerPlugin.class);
-    static final long DEFAULT_DEAD_AFTER_SECONDS = 10;
+    static final long DEFAULT_DEAD_AFTER_SECONDS = LeaseSettings.DEFAULT_DEAD_AFTER.toSeconds();
     /** How often the leader looks at the HA VMs of dead nodes (a fencing finished, a lease ended). */
     static final long HA_TICK_MILLIS = 250;
     private final ClusterService cluster;
@@ -46,8 +47,11 @@ public final class ManagerPlugin implements Plugin {
     private volatile String lastHaProblem = "";
     private volatile String lastProblem = "";
     private final InstantSource clock = InstantSource.system();
-    /** When this node last became the leader, as the manager first saw it lead. */
+    /** When this node last became the leader, as the manager first saw it lead (wall clock, and the leases' clock). */
     private Instant leaderSince;
+    private Instant leaderSinceMonotonic;
+    /** How often the leader judges liveness (a quarter of a second of each detection at most). */
+    static final long LIVENESS_TICK_MILLIS = 250;
     private String lastNote = "";
 
     public ManagerPlugin(ClusterService cluster, LeaseKeeper leases, HaManager ha) {
@@ -71,7 +75,7 @@ public final class ManagerPlugin implements Plugin {
     public void start(PluginContext context) {
         leases.start();
         timer = Executors.newSingleThreadScheduledExecutor(context.threads("liveness"));
-        timer.scheduleWithFixedDelay(this::tick, 1, 1, TimeUnit.SECONDS);
+        timer.scheduleWithFixedDelay(this::tick, 1000, LIVENESS_TICK_MILLIS, TimeUnit.MILLISECONDS);
         timer.scheduleWithFixedDelay(this::haTick, 1000, HA_TICK_MILLIS, TimeUnit.MILLISECONDS);
     }
 
@@ -123,9 +127,24 @@ public final class ManagerPlugin implements Plugin {
             Instant now = clock.instant();
             if (leaderSince == null) {
                 leaderSince = now;
+                leaderSinceMonotonic = monotonicNow;
+            }
+            // every live node renews with a new leader within a few renewal periods: one that has not, after that,
+            // is not waited for the whole limit (the leader's own death is then found an election late, not a limit late)
+            LeaseSettings lease;
+            try {
+                lease = store.read(s -> LeaseSettings.from(key -> s.configuration().get(key)));
+            } catch (IllegalArgumentException wrong) {
+                lease = LeaseSettings.DEFAULTS; // the lease keeper says what is wrong; liveness goes on
+            }
+            Duration grace = lease.renewEvery().multipliedBy(2).plusMillis(500);
+            var heardSinceLeading = new java.util.HashSet<String>();
+            for (Node node : nodes) {
+                leases.watch().renewalSeen(node.name()).filter(seen -> seen.isAfter(leaderSinceMonotonic))
+                    .ifPresent(seen -> heardSinceLeading.add(node.name()));
             }
             var decision = Liveness.decide(nodes, cluster.store().nodeName(), silent, Duration.ofMillis(deadAfterMillis),
-                now, leaderSince);
+                now, leaderSince, grace, heardSinceLeading);
             decision.notes().forEach(note -> {
                 if (!note.equals(lastNote)) {
                     LOG.warn("{}", note);

@@ -61,7 +61,7 @@ class LeaseGatedExportTest {
             lease.renewed(clock.instant());
             gated.write(0, ByteBuffer.wrap(filled((byte) 1)), true);
             gated.flush();
-            // the node serves lease_millis - stop_ahead_millis after the renewal was sent: 4 s by default
+            // the node serves lease_millis - stop_ahead_millis after the renewal was sent
             clock.advance(LeaseSettings.DEFAULTS.serveFor().toMillis() - 1);
             gated.write(0, ByteBuffer.wrap(filled((byte) 2)), true);
             clock.advance(1);

@@ -12,15 +12,21 @@ import java.util.function.Function;
  * that renewal: applying comes after sending, and the margin covers the two clocks running at
  * different rates.
  *
- * @param length          the lease ({@code ha.lease_millis}, default 5000)
- * @param renewEvery      how often a node renews ({@code ha.renew_millis}, default 1000)
+ * @param length          the lease ({@code ha.lease_millis}; by default it ends with {@code cluster.dead_after_seconds},
+ *                        at least 3500)
+ * @param renewEvery      how often a node renews ({@code ha.renew_millis}, default 500)
  * @param stopAhead       how long before its lease ends a node that could not renew kills its HA guests
  *                        ({@code ha.stop_ahead_millis}, default 1000)
  * @param clockRateMargin how much faster the manager's clock may run than the node's, both ways together
  *                        ({@code ha.clock_rate_margin}, default 0.1)
  */
 public record LeaseSettings(Duration length, Duration renewEvery, Duration stopAhead, double clockRateMargin) {
-    public static final LeaseSettings DEFAULTS = new LeaseSettings(Duration.ofMillis(5000), Duration.ofMillis(1000),
+    /**
+     * A node serves 2.5 s after sending its last applied renewal and renews every 0.5 s, so a blip
+     * of up to about 2 s passes (the issue's 1.5 s with room); the lease has certainly ended 3.85 s
+     * after the manager applied that renewal.
+     */
+    public static final LeaseSettings DEFAULTS = new LeaseSettings(Duration.ofMillis(3500), Duration.ofMillis(500),
         Duration.ofMillis(1000), 0.1);
 
     public LeaseSettings {
@@ -46,9 +52,26 @@ public record LeaseSettings(Duration length, Duration renewEvery, Duration stopA
 
     /** The settings from the cluster's configuration (the defaults where a key is not set). */
     public static LeaseSettings from(Function<String, Optional<String>> config) {
-        return new LeaseSettings(millis(config, "ha.lease_millis", DEFAULTS.length),
+        double margin = config.apply("ha.clock_rate_margin").map(v -> parse("ha.clock_rate_margin", v)).orElse(DEFAULTS.clockRateMargin);
+        return new LeaseSettings(millis(config, "ha.lease_millis", defaultLength(config, margin)),
             millis(config, "ha.renew_millis", DEFAULTS.renewEvery), millis(config, "ha.stop_ahead_millis", DEFAULTS.stopAhead),
-            config.apply("ha.clock_rate_margin").map(v -> parse("ha.clock_rate_margin", v)).orElse(DEFAULTS.clockRateMargin));
+            margin);
+    }
+
+    /** The silence after which the leader declares a node down when {@code cluster.dead_after_seconds} is not set. */
+    public static final Duration DEFAULT_DEAD_AFTER = Duration.ofSeconds(10);
+
+    /**
+     * The lease when {@code ha.lease_millis} is not set: it certainly ends when the node is declared
+     * down ({@code cluster.dead_after_seconds}), so recovery waits for neither longer than the other,
+     * and a node serves as long as it may be silent without being declared down (less
+     * {@code stop_ahead}); at least {@link #DEFAULTS}' 3.5 s, so a 1.5 s blip passes.
+     */
+    static Duration defaultLength(Function<String, Optional<String>> config, double margin) {
+        Duration deadAfter = config.apply("cluster.dead_after_seconds").map(v -> Duration.ofMillis((long) (parse(
+            "cluster.dead_after_seconds", v) * 1000))).orElse(DEFAULT_DEAD_AFTER);
+        Duration aligned = Duration.ofMillis((long) (deadAfter.toMillis() / (1 + margin)));
+        return aligned.compareTo(DEFAULTS.length) > 0 ? aligned : DEFAULTS.length;
     }
 
     private static Duration millis(Function<String, Optional<String>> config, String key, Duration fallback) {

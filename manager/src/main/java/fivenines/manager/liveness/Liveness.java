@@ -17,8 +17,13 @@ import java.util.Map;
  * <ul>
  * <li>A node silent longer than {@code deadAfter} is declared DOWN (it then loses its locks); one
  *     heard again is declared UP. The leader itself is always UP.
- * <li>A leader that has led for less than {@code deadAfter} declares nobody down: what it knows
- *     of the others' silence began at its election, not before.
+ * <li>A leader that has led for less than {@code deadAfter} declares down only nodes that have not
+ *     renewed their lease with it at all, once it has led for {@code newLeaderGrace} (every node
+ *     that is alive renews within that of an election); others wait until it has led for
+ *     {@code deadAfter}: what it knows of their silence began at its election, not before. So the
+ *     death of the leader itself is not detected an election plus {@code deadAfter} late. The
+ *     price: a node that is paused across an election, for longer than the grace, and whose last
+ *     renewal is older than {@code deadAfter} (the election's own gap counts), is declared down.
  * <li>If more than half of the nodes would be declared down at once, none is, and the decision
  *     says so (oVirt's fencing-storm guard): the leader's own view is then the likelier fault.
  * <li>A node not yet in the Raft group (being admitted) is left alone.
@@ -41,6 +46,16 @@ public final class Liveness {
      */
     public static Decision decide(List<Node> nodes, String leader, Map<String, Long> silentMillis, Duration deadAfter,
                                   Instant now, Instant leaderSince) {
+        return decide(nodes, leader, silentMillis, deadAfter, now, leaderSince, deadAfter, java.util.Set.of());
+    }
+
+    /**
+     * @param newLeaderGrace     how long a new leader waits before it declares down a node not heard since its election
+     * @param heardSinceLeading  the nodes whose lease renewal this leader has applied since its election
+     */
+    public static Decision decide(List<Node> nodes, String leader, Map<String, Long> silentMillis, Duration deadAfter,
+                                  Instant now, Instant leaderSince, Duration newLeaderGrace,
+                                  java.util.Set<String> heardSinceLeading) {
         var commands = new ArrayList<SetNodeState>();
         var notes = new ArrayList<String>();
         var dead = new ArrayList<Node>();
@@ -68,15 +83,24 @@ public final class Liveness {
         }
         Duration leading = Duration.between(leaderSince, now);
         if (leading.compareTo(deadAfter) < 0) {
-            notes.add("leader for " + leading.toMillis() + " ms only: " + names(dead) + " silent, but nobody is declared"
-                + " down before " + deadAfter.toMillis() + " ms of leading");
-        } else if (dead.size() * 2 > nodes.size()) {
+            var unheard = dead.stream().filter(n -> !heardSinceLeading.contains(n.name())).toList();
+            if (leading.compareTo(newLeaderGrace) < 0 || unheard.isEmpty()) {
+                notes.add("leader for " + leading.toMillis() + " ms only: " + names(dead) + " silent, but nobody is declared"
+                    + " down before " + Math.min(newLeaderGrace.toMillis(), deadAfter.toMillis()) + " ms of leading"
+                    + (unheard.size() < dead.size() ? " (" + deadAfter.toMillis() + " ms for a node heard since)" : ""));
+                return new Decision(commands, notes);
+            }
+            dead = new ArrayList<>(unheard);
+        }
+        if (dead.size() * 2 > nodes.size()) {
             notes.add(dead.size() + " of " + nodes.size() + " nodes look dead at once (" + names(dead)
                 + "): declaring none down (fencing-storm guard); check this node's network");
         } else {
             for (Node node : dead) {
                 commands.add(new SetNodeState(node.name(), NodeState.DOWN));
-                notes.add("node " + node.name() + " silent for " + silentMillis.get(node.name()) + " ms: declaring it down");
+                notes.add("node " + node.name() + " silent for " + silentMillis.get(node.name()) + " ms"
+                    + (leading.compareTo(deadAfter) < 0 ? " and not heard since this leader's election " + leading.toMillis()
+                    + " ms ago" : "") + ": declaring it down");
             }
         }
         return new Decision(commands, notes);

@@ -30,7 +30,9 @@ class LeaseTest {
     }
 
     private final ManualClock node = new ManualClock();
-    private final LeaseSettings settings = LeaseSettings.DEFAULTS;
+    // the mechanics with a 5 s lease renewed every second (not the defaults, tested below)
+    private final LeaseSettings settings = new LeaseSettings(Duration.ofMillis(5000), Duration.ofMillis(1000),
+        Duration.ofMillis(1000), 0.1);
 
     @Test
     void aNodeServesUntilItsLeaseLessTheStopMarginCountedFromWhenItSentTheRenewal() {
@@ -103,11 +105,25 @@ class LeaseTest {
     @Test
     void settingsThatWouldStopGuestsBetweenTwoRenewalsAreRefusedNamingTheKey() {
         var wrong = assertThrows(IllegalArgumentException.class, () -> LeaseSettings.from(key -> Optional.ofNullable(Map.of(
-            "ha.lease_millis", "1500", "ha.stop_ahead_millis", "600").get(key))));
+            "ha.lease_millis", "1500", "ha.stop_ahead_millis", "600", "ha.renew_millis", "1000").get(key))));
         assertTrue(wrong.getMessage().contains("ha.renew_millis"), wrong.getMessage());
         var notANumber = assertThrows(IllegalArgumentException.class,
             () -> LeaseSettings.from(key -> key.equals("ha.lease_millis") ? Optional.of("soon") : Optional.empty()));
         assertTrue(notANumber.getMessage().contains("nines config set ha.lease_millis"), notANumber.getMessage());
         assertEquals(Duration.ofMillis(3000), LeaseSettings.from(key -> Optional.ofNullable(Map.of("ha.lease_millis", "3000").get(key))).length());
+    }
+
+    @Test
+    void byDefaultTheLeaseCertainlyEndsWhenTheNodeIsDeclaredDownAndNeverServesLessThanAOneAndAHalfSecondBlip() {
+        LeaseSettings unset = LeaseSettings.from(key -> Optional.empty());
+        assertEquals(Duration.ofMillis(9090), unset.length(), "10 s to declare down: the lease ends with it (10 s / 1.1)");
+        assertEquals(Duration.ofMillis(9999), unset.certainlyEndedAfter().truncatedTo(java.time.temporal.ChronoUnit.MILLIS));
+        LeaseSettings three = LeaseSettings.from(key -> Optional.ofNullable(Map.of("cluster.dead_after_seconds", "3").get(key)));
+        assertEquals(Duration.ofMillis(3500), three.length(), "never shorter than 3.5 s");
+        assertTrue(three.serveFor().minus(three.renewEvery()).compareTo(Duration.ofMillis(1500)) > 0,
+            "a renewal sent just before a 1.5 s blip keeps the node serving through it: " + three);
+        LeaseSettings set = LeaseSettings.from(key -> Optional.ofNullable(Map.of("cluster.dead_after_seconds", "3",
+            "ha.lease_millis", "6000").get(key)));
+        assertEquals(Duration.ofMillis(6000), set.length(), "a lease set is kept as it is");
     }
 }

@@ -50,6 +50,38 @@ class LivenessTest {
     }
 
     @Test
+    void aNewLeaderDeclaresANodeThatHasNotRenewedWithItAtAllDownAfterTheGraceButWaitsTheWholeLimitForOneItHeard() {
+        var nodes = List.of(node("a", NodeState.UP), node("b", NodeState.UP), node("c", NodeState.UP));
+        Duration grace = Duration.ofMillis(1500);
+        // b was the old leader and died with it: silent 12 s by its renewals, never heard by this leader
+        var early = Liveness.decide(nodes, "a", Map.of("b", 12_000L, "c", 100L), DEAD_AFTER, NOW, NOW.minusMillis(1000),
+            grace, java.util.Set.of("c"));
+        assertEquals(List.of(), early.commands(), "within the grace even an unheard node waits");
+
+        var afterGrace = Liveness.decide(nodes, "a", Map.of("b", 12_000L, "c", 100L), DEAD_AFTER, NOW, NOW.minusMillis(1600),
+            grace, java.util.Set.of("c"));
+        assertEquals(List.of(new SetNodeState("b", NodeState.DOWN)), afterGrace.commands());
+        assertTrue(afterGrace.notes().getFirst().contains("not heard since this leader's election"), afterGrace.notes().toString());
+
+        // c renewed with this leader once, then fell silent: it waits for the whole limit of leading
+        var heard = Liveness.decide(nodes, "a", Map.of("b", 100L, "c", 12_000L), DEAD_AFTER, NOW, NOW.minusMillis(1600),
+            grace, java.util.Set.of("b", "c"));
+        assertEquals(List.of(), heard.commands());
+        assertTrue(heard.notes().getFirst().contains("for a node heard since"), heard.notes().toString());
+
+        // silent not long enough: nothing, unheard or not
+        var short_ = Liveness.decide(nodes, "a", Map.of("b", 9_000L, "c", 100L), DEAD_AFTER, NOW, NOW.minusMillis(1600),
+            grace, java.util.Set.of("c"));
+        assertEquals(List.of(), short_.commands());
+
+        // and the storm guard still holds: two of three unheard is more than half
+        var storm = Liveness.decide(nodes, "a", Map.of("b", 12_000L, "c", 12_000L), DEAD_AFTER, NOW, NOW.minusMillis(1600),
+            grace, java.util.Set.of());
+        assertEquals(List.of(), storm.commands());
+        assertTrue(storm.notes().getFirst().contains("fencing-storm guard"), storm.notes().toString());
+    }
+
+    @Test
     void moreThanHalfLookingDeadAtOnceDeclaresNoneDown() {
         var nodes = List.of(node("a", NodeState.UP), node("b", NodeState.UP), node("c", NodeState.UP),
             node("d", NodeState.UP), node("e", NodeState.UP));
