@@ -130,7 +130,14 @@ class HaSystemTest extends ClusterSystemTest {
         long last = acknowledged(console("web"));
         assertTrue(last >= after);
         Path image = dir.resolve("web.raw");
-        assertOk(cli(survivor, "lv", "export", "ha/web", image.toString()));
+        var exported = cli(survivor, "lv", "export", "ha/web", image.toString());
+        if (exported.exit() != 0) {
+            var said = new StringBuilder(exported.out() + exported.err() + "; the volume: " + api("node0").get("/v1/lvs/ha/web"));
+            for (String node : List.of("node0", "node2")) {
+                cluster.get(node).loggedWarnings("ha/web").forEach(line -> said.append("\n").append(node).append(": ").append(line));
+            }
+            throw new AssertionError("lv export failed: " + said);
+        }
         var disk = WorkloadVerifier.verify(image);
         assertNotEquals(0, disk.lastSequence(), disk.toString());
         disk.requireHolds(last);

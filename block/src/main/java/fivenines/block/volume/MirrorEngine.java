@@ -590,13 +590,26 @@ public final class MirrorEngine implements AttachedVolume {
         return true;
     }
 
+    /** Runs a read on a remote leg; late, as a write's leg is, once the leg has been silent for the leg timeout. */
     private <T> T timed(int leg, java.util.concurrent.Callable<T> call) throws IOException {
         Future<T> f = fanout.submit(call);
+        long started = System.nanoTime();
+        long timeout = settings.legTimeout().toNanos();
+        long hardDeadline = started + Math.max(timeout * 10, Duration.ofSeconds(20).toNanos());
         try {
-            return f.get(settings.legTimeout().toMillis(), TimeUnit.MILLISECONDS);
-        } catch (TimeoutException e) {
-            f.cancel(true);
-            throw new IOException("leg " + leg + " did not answer within " + settings.legTimeout().toMillis() + " ms");
+            while (true) {
+                long deadline = Math.min(hardDeadline, Math.max(started, legDevices(leg).lastAnswer()) + timeout);
+                long now = System.nanoTime();
+                if (now - deadline >= 0) {
+                    f.cancel(true);
+                    throw new IOException("leg " + leg + " did not answer within " + settings.legTimeout().toMillis() + " ms");
+                }
+                try {
+                    return f.get(deadline - now, TimeUnit.NANOSECONDS);
+                } catch (TimeoutException e) {
+                    // answers meanwhile may have moved the deadline
+                }
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new NbdErrorException(NbdProtocol.EIO, name + ": interrupted");

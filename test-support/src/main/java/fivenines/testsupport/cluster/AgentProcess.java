@@ -181,6 +181,21 @@ public final class AgentProcess implements AutoCloseable {
         return errors;
     }
 
+    /** The lines the agent logged at WARN or ERROR that mention {@code what}, over all its starts (for a failure's message). */
+    public List<String> loggedWarnings(String what) throws IOException {
+        var found = new ArrayList<String>();
+        try (var logs = Files.list(dataDir)) {
+            for (Path log : logs.filter(p -> p.getFileName().toString().startsWith("agent-")).sorted().toList()) {
+                for (String line : Files.readAllLines(log)) {
+                    if ((line.contains(" WARN ") || line.contains(" ERROR ")) && line.contains(what)) {
+                        found.add(line);
+                    }
+                }
+            }
+        }
+        return found;
+    }
+
     private static boolean isTraceLine(String line) {
         return line.startsWith("\t") || line.startsWith("Caused by") || line.matches("^[a-z][\\w.$]*(Exception|Error)\\b.*");
     }
