@@ -456,7 +456,8 @@ public final class MirrorEngine implements AttachedVolume {
      * end of this node's own leg, or from the first leg that finished, whichever is latest: a leg that
      * keeps answering through a large request (a cold connection, a busy node) is slow, not gone, up
      * to a hard limit. While no leg has finished the slowness is this node's or the whole cluster's,
-     * not one leg's: nothing is dropped until the hard limit, and then the request fails instead.
+     * not one leg's: nothing is dropped, and the request fails only once no leg has answered anything for
+     * the hard limit (or after 120 s in all).
      */
     private void fanOutTo(Map<Integer, VolumeEngine> targets, long firstChunk, long chunks, LegIo io) throws IOException {
         var pending = new TreeMap<Integer, Future<Void>>();
@@ -497,12 +498,22 @@ public final class MirrorEngine implements AttachedVolume {
             }
             since = System.nanoTime();
         }
+        long silentLimit = Math.max(timeout * 10, Duration.ofSeconds(20).toNanos());
         while (!pending.isEmpty()) {
             long deadline = hardDeadline;
             if (anyDone) {
                 for (int leg : pending.keySet()) {
                     deadline = Math.min(deadline, Math.max(since, legDevices(leg).lastAnswer()) + timeout);
                 }
+            } else {
+                // nothing can be acknowledged yet, so nothing is lost by waiting: the request fails only once no leg
+                // has answered anything for the hard limit (a loaded node writing a large request to cold legs), or
+                // after 120 s in all
+                long lastHeard = since;
+                for (int leg : pending.keySet()) {
+                    lastHeard = Math.max(lastHeard, legDevices(leg).lastAnswer());
+                }
+                deadline = Math.min(started + Duration.ofSeconds(120).toNanos(), Math.max(hardDeadline, lastHeard + silentLimit));
             }
             long now = System.nanoTime();
             if (now - deadline >= 0) {
