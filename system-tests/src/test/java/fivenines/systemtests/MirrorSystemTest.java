@@ -316,7 +316,7 @@ class MirrorSystemTest extends ClusterSystemTest {
         return api(node).post("/v1/pvs", Map.of("path", dir.resolve(file).toString(), "size", size)).path("name").asText();
     }
 
-    private static void qemuIoOk(String uri, List<String> commands) throws Exception {
+    private void qemuIoOk(String uri, List<String> commands) throws Exception {
         var command = new ArrayList<>(List.of("qemu-io", "-f", "raw"));
         commands.forEach(c -> {
             command.add("-c");
@@ -327,7 +327,13 @@ class MirrorSystemTest extends ClusterSystemTest {
         process.getOutputStream().close();
         String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(process.waitFor(120, TimeUnit.SECONDS), "qemu-io did not finish");
-        assertEquals(0, process.exitValue(), commands + ": " + out);
-        assertFalse(out.contains("failed"), commands + ": " + out);
+        if (process.exitValue() != 0 || out.contains("failed")) {
+            // what the agents said about the volume, so that a failure in CI says why
+            var said = new StringBuilder();
+            for (var agent : cluster.agents) {
+                agent.loggedWarnings("vg/web").forEach(line -> said.append("\n").append(agent.name).append(": ").append(line));
+            }
+            throw new AssertionError(commands + ": " + out + said);
+        }
     }
 }
