@@ -23,6 +23,7 @@ import fivenines.agent.builtin.VmPlugin;
 import fivenines.agent.api.VmRoutes;
 import fivenines.agent.api.NodeRoutes;
 import fivenines.agent.ha.NodeDrains;
+import fivenines.agent.metrics.NodeMetrics;
 import fivenines.agent.vm.VmService;
 import fivenines.block.export.ExportRegistry;
 import fivenines.agent.builtin.ApiPlugin;
@@ -105,8 +106,11 @@ public final class Agent implements AutoCloseable {
         new VolumeRoutes(cluster, volumes).register(router);
         new VmRoutes(config, cluster, vms).register(router);
         new NodeRoutes(cluster, new NodeDrains(cluster, vms, config.nodeName())).register(router);
+        var haManager = new HaManager(cluster, leases, new ProcessFenceAgent());
+        var metrics = new NodeMetrics(config.nodeName(), cluster, exports, haManager.counters());
+        router.add("GET", "/metrics", r -> new ApiServer.RawText(NodeMetrics.CONTENT_TYPE, metrics.scrape()));
         host.register(new StorePlugin(cluster));
-        host.register(new ManagerPlugin(cluster, leases, new HaManager(cluster, leases, new ProcessFenceAgent())));
+        host.register(new ManagerPlugin(cluster, leases, haManager));
         // Stopped right after the volumes (plugins stop in reverse): QEMU's requests to a volume
         // whose engine is gone would fail with EIO if the NBD server went on serving meanwhile,
         // where a closed connection lets QEMU reconnect to the next agent.

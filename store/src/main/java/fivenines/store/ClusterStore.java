@@ -211,6 +211,28 @@ public final class ClusterStore implements AutoCloseable {
      * with the result this replica computed (so the caller reads its own write here).
      */
     public CompletableFuture<Result> submit(Command command) {
+        long started = System.nanoTime();
+        CompletableFuture<Result> submitted = submitTimed(command);
+        CommitObserver observer = commitObserver;
+        if (observer != null) {
+            submitted.whenComplete((result, error) -> observer.committed(System.nanoTime() - started, error == null));
+        }
+        return submitted;
+    }
+
+    /** Told of every command submitted here: how long until it was applied here, or until it failed. */
+    public interface CommitObserver {
+        void committed(long nanos, boolean applied);
+    }
+
+    private volatile CommitObserver commitObserver;
+
+    /** Sets who is told of each command's commit time (the agent's metrics); one at a time. */
+    public void observeCommits(CommitObserver observer) {
+        this.commitObserver = observer;
+    }
+
+    private CompletableFuture<Result> submitTimed(Command command) {
         Message message = Message.valueOf(ByteString.copyFrom(authenticator.sign(Json.bytes(command))));
         CompletableFuture<Long> index;
         if (DIRECT_WRITES && localLeader.leads()) {

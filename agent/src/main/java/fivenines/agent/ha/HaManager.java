@@ -47,6 +47,7 @@ public final class HaManager {
     private final Set<String> fencingHere = ConcurrentHashMap.newKeySet();
     private final Map<String, Instant> failedAt = new ConcurrentHashMap<>();
     private String lastNotes = "";
+    private final fivenines.agent.metrics.HaCounters counters = new fivenines.agent.metrics.HaCounters();
 
     public HaManager(ClusterService cluster, LeaseKeeper leases, FenceAgent agents) {
         this.cluster = cluster;
@@ -89,6 +90,9 @@ public final class HaManager {
         lastNotes = notes;
         for (RecoverVm command : plan.commands()) {
             Result result = store.submitAndWait(command);
+            if (result instanceof Result.Applied && command.to() != null) {
+                counters.failedOver();
+            }
             if (result instanceof Result.Rejected rejected) {
                 LOG.info("HA: VM {}: {}", command.name(), rejected.message());
             } else if (command.to() == null) {
@@ -130,6 +134,7 @@ public final class HaManager {
                 case WAITING_FOR_ACK -> FenceState.WAITING_FOR_ACK;
                 case FAILED -> FenceState.FAILED;
             };
+            counters.fenceAttempt(state);
             if (state == FenceState.FAILED) {
                 failedAt.put(node, clock.instant());
                 LOG.error("HA: fencing node {} failed: {}", node, outcome.why());
@@ -139,6 +144,7 @@ public final class HaManager {
             }
             record(node, state, outcome.why());
         } catch (RuntimeException e) {
+            counters.fenceAttempt(FenceState.FAILED);
             failedAt.put(node, clock.instant());
             LOG.error("HA: fencing node {} failed: {}", node, e.getMessage());
         } finally {
@@ -151,6 +157,11 @@ public final class HaManager {
         if (result instanceof Result.Rejected rejected) {
             LOG.info("HA: node {}: {}", node, rejected.message());
         }
+    }
+
+    /** Failovers and fence rounds this node's manager made (for /metrics). */
+    public fivenines.agent.metrics.HaCounters counters() {
+        return counters;
     }
 
     /** The nodes this leader is fencing now. */

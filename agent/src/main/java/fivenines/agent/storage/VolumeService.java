@@ -6,6 +6,8 @@ import fivenines.agent.api.ApiException;
 import fivenines.agent.client.AgentClient;
 import fivenines.agent.client.AgentClientException;
 import fivenines.agent.cluster.ClusterService;
+import fivenines.agent.metrics.CountedExport;
+import fivenines.agent.metrics.VolumeIo;
 import fivenines.block.export.BlockExport;
 import fivenines.block.export.ExportRegistry;
 import fivenines.block.nbd.NbdErrorException;
@@ -221,7 +223,7 @@ public final class VolumeService {
                     engine = new MirrorEngine(new StoreMirrorMetadata(cluster, config.nodeName(), path, justAttached), devices,
                         settings());
                     engines.put(path, engine);
-                    exports.add(new LeaseGatedExport(engine, () -> writeGates.apply(path).refusal()));
+                    exports.add(new CountedExport(new LeaseGatedExport(engine, () -> writeGates.apply(path).refusal()), new VolumeIo()));
                     LOG.info("{}: attached here at epoch {}, serving it as NBD export {}", path, view.epoch(), path);
                 } catch (IOException e) {
                     LOG.error("{}: cannot start its volume engine: {}", path, e.getMessage());
@@ -307,7 +309,7 @@ public final class VolumeService {
             return null;
         }
         return exports.find(parsed.physicalVolumeExport())
-            .filter(e -> !(e instanceof MirrorEngine || e instanceof LeaseGatedExport))
+            .filter(e -> !(e instanceof MirrorEngine || e instanceof LeaseGatedExport || e instanceof CountedExport))
             .map(e -> (BlockExport) new GuardedExport(e, parsed.volume(), parsed.epoch(), this::epoch))
             .orElse(null);
     }
