@@ -31,10 +31,20 @@ public final class StoreBench {
         String only = args.length > 1 ? args[1] : "";
         StoreResult ours = null;
         StoreResult theirs = null;
+        String cpuPerCommit = null;
         if (!only.equals("zookeeper")) {
             try (var cluster = new FiveninesCluster()) {
                 progress("fivenines: three agents up; commit phase");
-                var latency = LatencySummary.ofNanos(FiveninesWorkload.commitLatencies(cluster.leader(), WARMUP, WRITES));
+                var leader = cluster.leader();
+                FiveninesWorkload.commitLatencies(leader, WARMUP, 0);
+                long cpuBefore = cluster.agentsCpuNanos();
+                var latency = LatencySummary.ofNanos(FiveninesWorkload.commitLatencies(leader, 0, WRITES));
+                long cpuAfter = cluster.agentsCpuNanos();
+                if (cpuBefore >= 0 && cpuAfter >= 0) {
+                    cpuPerCommit = String.format("fivenines: the three agents' CPU per sequential commit: %.2f ms",
+                        (cpuAfter - cpuBefore) / 1e6 / WRITES);
+                    progress(cpuPerCommit);
+                }
                 progress("fivenines: lock phase");
                 double locks = FiveninesWorkload.lockThroughput(cluster.clients, CLIENTS, phase);
                 progress("fivenines: mixed phase");
@@ -57,6 +67,9 @@ public final class StoreBench {
         }
         System.out.println();
         System.out.println(new Table("zookeeper").storeRows(ours, theirs).render());
+        if (cpuPerCommit != null) {
+            System.out.println(cpuPerCommit + " (all their threads, from the OS)");
+        }
         System.out.println("goals: commit p50 <= 2 ms, >= 5000 lock ops/s (two per pair), not slower than ZooKeeper; "
             + MIXED_CLIENTS + " mixed clients p99 <= 20 ms; ratios above 1 favour fivenines. "
             + "Mixed gets: linearizable on fivenines, ZooKeeper's plain getData (no sync)");
