@@ -80,7 +80,10 @@ public final class ClusterStore implements AutoCloseable {
     private final StoreHealth health;
     /** The signed query for the leader's applied index (the same bytes every time). */
     private final Message appliedIndexQuery;
-    private final SharedReads sharedReads = new SharedReads(this::queryAppliedIndex);
+    /** Sends the queries that follow one that ended, off the Ratis thread that ended it (see {@link SharedReads}). */
+    private final java.util.concurrent.ExecutorService readSender = java.util.concurrent.Executors.newThreadPerTaskExecutor(
+        Thread.ofVirtual().name("store-read-", 0).factory());
+    private final SharedReads sharedReads = new SharedReads(this::queryAppliedIndex, readSender);
 
     static final int CLIENT_LANES = 4;
     /**
@@ -570,6 +573,7 @@ public final class ClusterStore implements AutoCloseable {
     public void close() {
         var deadline = java.time.Instant.now().plus(StoreClient.CLOSE_GRACE);
         lanes.forEach(lane -> lane.closeBy(deadline));
+        readSender.shutdown(); // a read still waiting fails: its query cannot be sent (or times out on a closed lane)
         stateMachine.stopping();
         try {
             server.close();

@@ -1,6 +1,7 @@
 package fivenines.store;
 
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.function.Supplier;
 
 /**
@@ -19,15 +20,23 @@ import java.util.function.Supplier;
  */
 final class SharedReads {
     private final Supplier<CompletableFuture<Long>> query;
+    private final Executor sender;
     /** Whether a query is in flight. */
     private boolean busy;
     /** The reads waiting for the query after the one in flight, or null when none waits. */
     private CompletableFuture<Long> next;
     private long sent;
 
-    /** @param query sends one query and completes with the index it answered (it must complete, by a time-out at the latest) */
-    SharedReads(Supplier<CompletableFuture<Long>> query) {
+    /**
+     * @param query  sends one query and completes with the index it answered (it must complete, by a time-out at the latest)
+     * @param sender runs the sending of a query that follows one that ended. Not the thread that ended it:
+     *               that is one of Ratis' own, and a query sent from Ratis' request thread waits for that
+     *               same thread (the leader's own server takes a request by handing it to its one request
+     *               thread and waiting), which never came back: every read and command of the replica then hung
+     */
+    SharedReads(Supplier<CompletableFuture<Long>> query, Executor sender) {
         this.query = query;
+        this.sender = sender;
     }
 
     /** The index a read beginning now may wait for: the answer of a query sent from now on. */
@@ -50,6 +59,20 @@ final class SharedReads {
     /** How many queries were sent so far. */
     synchronized long queriesSent() {
         return sent;
+    }
+
+    /** A follow-up query that could not be sent: its reads fail, and the next read sends one of its own. */
+    private void failFollowing(CompletableFuture<Long> following, RuntimeException error) {
+        CompletableFuture<Long> after;
+        synchronized (this) {
+            after = next;
+            next = null;
+            busy = false;
+        }
+        following.completeExceptionally(error);
+        if (after != null) {
+            after.completeExceptionally(error);
+        }
     }
 
     private void send(CompletableFuture<Long> waiting) {
@@ -75,7 +98,12 @@ final class SharedReads {
                 waiting.complete(index);
             }
             if (following != null) {
-                send(following); // sent after the one that just ended: every read waiting for it began before now
+                // sent after the one that just ended: every read waiting for it began before now
+                try {
+                    sender.execute(() -> send(following));
+                } catch (RuntimeException e) {
+                    failFollowing(following, e);
+                }
             }
         });
     }

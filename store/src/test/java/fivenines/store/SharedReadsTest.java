@@ -20,7 +20,7 @@ class SharedReadsTest {
         var query = new CompletableFuture<Long>();
         queries.add(query);
         return query;
-    });
+    }, Runnable::run);
 
     @Test
     void aReadThatBeginsWhileAQueryIsInFlightWaitsForTheNextQuery() {
@@ -83,10 +83,60 @@ class SharedReadsTest {
                 }
                 return CompletableFuture.completedFuture(4L);
             }
-        });
+        }, Runnable::run);
         var failed = throwing.index();
         assertTrue(failed.isCompletedExceptionally());
         assertEquals(4L, throwing.index().join());
+    }
+
+    @Test
+    void theFollowingQueryIsNotSentFromTheThreadThatEndedTheLastOne() throws Exception {
+        // the leader's own Ratis server ends a read on its one request thread, and a request sent from that
+        // thread waits for that same thread: sent there, the next query (and every later request) hung
+        var sentOn = new java.util.concurrent.LinkedBlockingQueue<Thread>();
+        var pending = new java.util.concurrent.LinkedBlockingQueue<CompletableFuture<Long>>();
+        var sender = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try {
+            var shared = new SharedReads(() -> {
+                sentOn.add(Thread.currentThread());
+                var query = new CompletableFuture<Long>();
+                pending.add(query);
+                return query;
+            }, sender);
+            var first = shared.index();
+            var second = shared.index();
+            assertSame(Thread.currentThread(), sentOn.take(), "a read that finds none in flight sends its own query");
+            Thread ratis = new Thread(() -> pending.poll().complete(1L), "ratis-request-thread");
+            ratis.start();
+            ratis.join();
+            assertEquals(1L, first.join());
+            Thread follow = sentOn.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertTrue(follow != null && follow != ratis, "the following query was sent on " + follow);
+            pending.poll(10, java.util.concurrent.TimeUnit.SECONDS).complete(2L);
+            assertEquals(2L, second.get(10, java.util.concurrent.TimeUnit.SECONDS));
+        } finally {
+            sender.shutdownNow();
+        }
+    }
+
+    @Test
+    void readsWaitingWhenTheReplicaClosesFailInsteadOfHanging() {
+        var closed = new SharedReads(() -> new CompletableFuture<Long>() {
+            { completeAsync(() -> 1L); }
+        }, command -> {
+            throw new java.util.concurrent.RejectedExecutionException("closed");
+        });
+        var first = new ArrayList<CompletableFuture<Long>>();
+        var gate = new CompletableFuture<Long>();
+        var gated = new SharedReads(() -> gate, command -> {
+            throw new java.util.concurrent.RejectedExecutionException("closed");
+        });
+        first.add(gated.index());
+        var waiting = gated.index();
+        gate.complete(3L);
+        assertEquals(3L, first.getFirst().join());
+        assertTrue(waiting.isCompletedExceptionally(), "its query could not be sent: the read fails");
+        assertTrue(closed.index().join() == 1L);
     }
 
     @Test
