@@ -78,6 +78,12 @@ public final class ClusterStore implements AutoCloseable {
     private final LocalLeader localLeader;
     private final LongAdder throughClients = new LongAdder();
     private final StoreHealth health;
+    /** The signed query for the leader's applied index (the same bytes every time). */
+    private final Message appliedIndexQuery;
+    /** Sends the queries that follow one that ended, off the Ratis thread that ended it (see {@link SharedReads}). */
+    private final java.util.concurrent.ExecutorService readSender = java.util.concurrent.Executors.newThreadPerTaskExecutor(
+        Thread.ofVirtual().name("store-read-", 0).factory());
+    private final SharedReads sharedReads = new SharedReads(this::queryAppliedIndex, readSender);
 
     static final int CLIENT_LANES = 4;
     /**
@@ -101,6 +107,8 @@ public final class ClusterStore implements AutoCloseable {
         this.config = config;
         this.groupId = RaftGroupId.valueOf(groupId);
         this.authenticator = new MessageAuthenticator(config.secret());
+        this.appliedIndexQuery = Message.valueOf(ByteString.copyFrom(
+            authenticator.sign(StoreStateMachine.QUERY_APPLIED_INDEX.getBytes(StandardCharsets.UTF_8))));
         this.properties = properties(config);
         this.stateMachine = new StoreStateMachine(authenticator);
         RaftPeer self = peer(config.nodeName(), config.raftAddress(), RaftProtos.RaftPeerRole.FOLLOWER);
@@ -362,58 +370,84 @@ public final class ClusterStore implements AutoCloseable {
 
     /** Reads after everything committed before this call has been applied here (linearizable). */
     public <T> T readLinearizable(Function<ClusterState, T> reader) {
-        StoreClient lane = null;
-        RaftClient client = null;
         try {
-            Message query = Message.valueOf(ByteString.copyFrom(
-                authenticator.sign(StoreStateMachine.QUERY_APPLIED_INDEX.getBytes(StandardCharsets.UTF_8))));
-            RaftClientReply reply = null;
-            if (localLeader.leads()) {
-                reply = localLeader.read(query).get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
-                if (LocalLeader.readNotServed(reply)) {
-                    reply = null; // it no longer leads (or its lease lapsed): ask whoever leads
-                }
-            }
-            if (reply == null) {
-                throughClients.increment();
-                lane = nextLane();
-                client = lane.current();
-                // unordered: a read need not wait for the answers to earlier requests on the same client. An
-                // unordered read is not retried by the client: one that reached a replica that knows no leader
-                // yet (it just restarted) is sent again the ordered way, which finds the leader and retries
-                RaftClient asked = client;
-                reply = lane.track(asked, asked.async().sendReadOnlyUnordered(query)
-                    .thenCompose(r -> r.isSuccess() ? CompletableFuture.completedFuture(r) : asked.async().sendReadOnly(query))
-                    .exceptionallyCompose(e -> asked.async().sendReadOnly(query)))
-                    .get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
-            }
-            if (!reply.isSuccess()) {
-                throw new StoreException("linearizable read failed: " + rootMessage(reply.getException()),
-                    false, reply.getException());
-            }
-            long index = Long.parseLong(reply.getMessage().getContent().toStringUtf8());
+            // a read waits for at most two queries (the one in flight when it came, then its own), each
+            // ended by its time-out: the bound below only guards against a query that never ends
+            long index = sharedReads.index().get(2 * config.requestTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
             stateMachine.awaitApplied(index).get(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
             health.succeeded();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StoreException("interrupted during a linearizable read", false, e);
-        } catch (java.util.concurrent.ExecutionException | IOException e) {
-            throw readFailed(lane, client, new StoreException("linearizable read failed: " + rootMessage(e)
-                + "; check 'nines cluster status'", false, e));
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw readFailed(e.getCause());
         } catch (TimeoutException e) {
-            throw readFailed(lane, client, new StoreException("linearizable read got no answer within "
-                + config.requestTimeout().toSeconds() + " s: the store may have no quorum (check 'nines cluster status')", false, e));
-        } catch (StoreException e) {
-            throw readFailed(lane, client, e);
-        } catch (RuntimeException e) {
-            throw readFailed(lane, client, new StoreException("linearizable read failed: " + rootMessage(e), false, e));
+            throw readFailed(e);
         }
         return read(reader); // outside the try: what the reader throws (a 404, say) is the caller's, not a store failure
     }
 
-    private StoreException readFailed(StoreClient lane, RaftClient client, StoreException failure) {
-        if (lane != null && client != null) {
-            lane.failed(client, failure.getCause() != null ? failure.getCause() : failure);
+    /**
+     * Sends one query for the applied index (see {@link SharedReads}): to this replica's own server
+     * while it leads, else (or when it could not answer as leader) through a client to the leader.
+     */
+    private CompletableFuture<Long> queryAppliedIndex() {
+        CompletableFuture<RaftClientReply> reply;
+        if (localLeader.leads()) {
+            try {
+                reply = localLeader.read(appliedIndexQuery)
+                    // it no longer leads (or its lease lapsed): ask whoever leads
+                    .thenCompose(r -> LocalLeader.readNotServed(r) ? queryThroughClient() : CompletableFuture.completedFuture(r));
+            } catch (IOException | RuntimeException e) {
+                reply = queryThroughClient();
+            }
+        } else {
+            reply = queryThroughClient();
+        }
+        return reply.orTimeout(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS).thenApply(r -> {
+            if (!r.isSuccess()) {
+                throw new StoreException("linearizable read failed: " + rootMessage(r.getException()), false, r.getException());
+            }
+            return Long.parseLong(r.getMessage().getContent().toStringUtf8());
+        });
+    }
+
+    private CompletableFuture<RaftClientReply> queryThroughClient() {
+        throughClients.increment();
+        StoreClient lane;
+        RaftClient asked;
+        try {
+            lane = nextLane();
+            asked = lane.current();
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        // unordered: a read need not wait for the answers to earlier requests on the same client. An
+        // unordered read is not retried by the client: one that reached a replica that knows no leader
+        // yet (it just restarted) is sent again the ordered way, which finds the leader and retries
+        var reply = lane.track(asked, asked.async().sendReadOnlyUnordered(appliedIndexQuery)
+            .thenCompose(r -> r.isSuccess() ? CompletableFuture.completedFuture(r) : asked.async().sendReadOnly(appliedIndexQuery))
+            .exceptionallyCompose(e -> asked.async().sendReadOnly(appliedIndexQuery)));
+        return reply.copy().orTimeout(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS).whenComplete((r, error) -> {
+            if (error != null) {
+                lane.failed(asked, error);
+            } else if (!r.isSuccess()) {
+                lane.failed(asked, r.getException());
+            }
+        });
+    }
+
+    private StoreException readFailed(Throwable error) {
+        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        StoreException failure;
+        if (cause instanceof StoreException s) {
+            failure = s;
+        } else if (cause instanceof TimeoutException) {
+            failure = new StoreException("linearizable read got no answer within " + config.requestTimeout().toSeconds()
+                + " s: the store may have no quorum (check 'nines cluster status')", false, cause);
+        } else {
+            failure = new StoreException("linearizable read failed: " + rootMessage(cause) + "; check 'nines cluster status'",
+                false, cause);
         }
         health.failed(failure.getMessage());
         return failure;
@@ -561,6 +595,7 @@ public final class ClusterStore implements AutoCloseable {
     public void close() {
         var deadline = java.time.Instant.now().plus(StoreClient.CLOSE_GRACE);
         lanes.forEach(lane -> lane.closeBy(deadline));
+        readSender.shutdown(); // a read still waiting fails: its query cannot be sent (or times out on a closed lane)
         stateMachine.stopping();
         try {
             server.close();

@@ -45,6 +45,9 @@ final class StoreClient implements AutoCloseable {
     private final RetiredClients<RaftClient> retired;
     private RaftClient client;
     private Set<RaftPeer> clientPeers = Set.of();
+    private Set<RaftPeerId> clientPeerIds = Set.of();
+    /** The Raft configuration object {@link #clientPeers} was read from. */
+    private Object clientConf;
     private boolean failed;
     private boolean closed;
     private long built;
@@ -75,11 +78,19 @@ final class StoreClient implements AutoCloseable {
             throw new StoreException("the store replica is closed", false, null);
         }
         var info = division.get();
-        var peers = Set.copyOf(info.getGroup().getPeers());
         RaftPeerId known = info.getInfo().getLeaderId();
+        // the configuration is a new object whenever the peers change: while it is the one the client
+        // was built for, the peers need not be listed and compared again on every request
+        var conf = info.getRaftConf();
+        if (client != null && !failed && conf == clientConf
+            && (known == null || !clientPeerIds.contains(known) || known.equals(client.getLeaderId()))) {
+            return client;
+        }
+        var peers = Set.copyOf(info.getGroup().getPeers());
         RaftPeerId leader = known != null && peers.stream().anyMatch(p -> p.getId().equals(known)) ? known : null;
         if (client != null && !failed && peers.equals(clientPeers)
             && (leader == null || leader.equals(client.getLeaderId()))) {
+            clientConf = conf;
             return client;
         }
         if (peers.isEmpty()) {
@@ -98,6 +109,8 @@ final class StoreClient implements AutoCloseable {
         }
         client = builder.build();
         clientPeers = peers;
+        clientPeerIds = peers.stream().map(RaftPeer::getId).collect(java.util.stream.Collectors.toUnmodifiableSet());
+        clientConf = conf;
         failed = false;
         built++;
         return client;

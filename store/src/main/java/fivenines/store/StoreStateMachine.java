@@ -336,16 +336,20 @@ final class StoreStateMachine extends BaseStateMachine {
     @Override
     public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
         byte[] payload;
+        Command command;
         try {
             payload = authenticator.open(request.getMessage().getContent().toByteArray());
-            Json.read(payload, Command.class);
+            command = Json.read(payload, Command.class);
         } catch (SecurityException | IllegalArgumentException e) {
             throw new IOException(e.getMessage(), e);
         }
+        // the decoded command rides along: on the leader Ratis hands this same context to
+        // applyTransaction for the entry made from it, which then need not decode the entry again
         return TransactionContext.newBuilder()
             .setStateMachine(this)
             .setClientRequest(request)
             .setLogData(ByteString.copyFrom(payload))
+            .setStateMachineContext(command)
             .build();
     }
 
@@ -353,7 +357,7 @@ final class StoreStateMachine extends BaseStateMachine {
     public CompletableFuture<Message> applyTransaction(TransactionContext transaction) {
         RaftProtos.LogEntryProto entry = transaction.getLogEntry();
         long index = entry.getIndex();
-        Command command = Json.read(entry.getStateMachineLogEntry().getLogData().toByteArray(), Command.class);
+        Command command = commandOf(transaction);
         Result result;
         if (firstAppliedSinceStart == 0) {
             firstAppliedSinceStart = index;
@@ -380,6 +384,17 @@ final class StoreStateMachine extends BaseStateMachine {
         String summary = result instanceof Result.Rejected r ? r.reason() + ": " + r.message() : "applied";
         // the reply names the entry's own index: the client waits for that entry, not for whatever index the reply carries
         return CompletableFuture.completedFuture(Message.valueOf(index + "\n" + summary));
+    }
+
+    /**
+     * The command of an entry: the one decoded when the leader took the request (that context is
+     * only ever given back for the entry made from it), else decoded from the entry's bytes.
+     */
+    static Command commandOf(TransactionContext transaction) {
+        if (transaction.getStateMachineContext() instanceof Command decoded) {
+            return decoded;
+        }
+        return Json.read(transaction.getLogEntry().getStateMachineLogEntry().getLogData().toByteArray(), Command.class);
     }
 
     @Override

@@ -38,6 +38,19 @@ final class FiveninesCluster implements AutoCloseable {
         }
     }
 
+    /** CPU time the agents' processes used so far, all three together, in nanoseconds (-1 when the OS does not say). */
+    long agentsCpuNanos() {
+        long total = 0;
+        for (ProcessHandle child : ProcessHandle.current().children().toList()) {
+            var cpu = child.info().totalCpuDuration();
+            if (cpu.isEmpty()) {
+                return -1;
+            }
+            total += cpu.get().toNanos();
+        }
+        return total;
+    }
+
     /** The API client of the node that leads the store now. */
     AgentClient leader() {
         String leader = clients.getFirst().get("/v1/cluster/status").path("leader").asText();
@@ -52,7 +65,11 @@ final class FiveninesCluster implements AutoCloseable {
     @Override
     public void close() throws Exception {
         for (AgentProcess agent : agents) {
-            agent.close();
+            if (System.getProperty("nines.bench.agentJvmOptions", "").isBlank()) {
+                agent.close();
+            } else {
+                agent.stopGracefully(); // a flight recording asked for by the options is written at a clean exit only
+            }
         }
         try (var paths = Files.walk(root)) {
             for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
