@@ -194,6 +194,12 @@ public final class VolumeEngine implements AttachedVolume {
         quiesce.readLock().lock();
         try {
             boolean firstWrites = retryOnNewEpoch(() -> {
+                // every new chunk the request needs is reserved before any of it is written: refused for space,
+                // it has changed nothing (a write spanning chunks failed half-way and left its first part)
+                int needed = newChunksFor(offset, length, source == null, noHole);
+                if (needed > 0) {
+                    ensureReserved(needed);
+                }
                 boolean any = false;
                 long at = offset;
                 long done = 0;
@@ -379,6 +385,51 @@ public final class VolumeEngine implements AttachedVolume {
                     ChunkRef chunk = reserved.poll();
                     refillIfLow();
                     return chunk;
+                }
+                inFlight = refill;
+            }
+            try {
+                inFlight.join();
+            } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+                // the background reservation failed: the next pass asks the store itself and reports why
+            }
+        }
+    }
+
+    /** How many chunks of this span a write (or zeroing, when {@code zeroes}) would take anew. */
+    private int newChunksFor(long offset, long length, boolean zeroes, boolean noHole) {
+        int count = 0;
+        if (length <= 0) {
+            return 0;
+        }
+        for (long chunk = offset / CHUNK; chunk <= (offset + length - 1) / CHUNK; chunk++) {
+            VolumeView.Located located = located(chunk);
+            if (located != null && located.own()) {
+                continue;
+            }
+            if (located == null && zeroes && !noHole) {
+                continue; // reads as zeroes already
+            }
+            count++;
+        }
+        return count;
+    }
+
+    /** Reserves until at least {@code count} chunks are reserved here; ENOSPC (nothing written yet) when the group has not that many. */
+    private void ensureReserved(int count) throws IOException {
+        while (true) {
+            CompletableFuture<List<ChunkRef>> inFlight;
+            synchronized (reserved) {
+                if (reserved.size() >= count) {
+                    return;
+                }
+                if (refill == null) {
+                    List<ChunkRef> got = metadata.reserve(epoch, Math.min(4096, count - reserved.size()));
+                    if (got.isEmpty()) {
+                        throw new NbdErrorException(NbdProtocol.ENOSPC, name + ": no chunk could be reserved");
+                    }
+                    addReserved(got);
+                    continue;
                 }
                 inFlight = refill;
             }
