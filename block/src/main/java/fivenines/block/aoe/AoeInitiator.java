@@ -75,7 +75,7 @@ public final class AoeInitiator implements AutoCloseable {
             close();
             throw e;
         }
-        this.sectors = IdentifyDevice.sectors(id);
+        this.sectors = IdentifyDevice.sectors(java.util.Arrays.copyOfRange(id, ATA_HEADER, ATA_HEADER + SECTOR));
     }
 
     /**
