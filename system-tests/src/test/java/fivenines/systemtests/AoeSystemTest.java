@@ -82,7 +82,7 @@ class AoeSystemTest extends ClusterSystemTest {
         var node0 = cluster.get("node0");
 
         // bad input: a clear error, nothing exported
-        Cli.assertOutcome(1, "no logical volume 'vg/nope'",
+        Cli.assertOutcome(1, "no logical volume or physical volume 'vg/nope'",
             Cli.nines(node0, "aoe", "export", "vg/nope", "--shelf", "4", "--slot", "1", "--interface", here));
         Cli.assertOutcome(1, "not served on this node",
             Cli.nines(node0, "aoe", "export", "vg/disk", "--shelf", "4", "--slot", "1", "--interface", here));

@@ -51,22 +51,26 @@ public final class AoeRoutes {
         }
         int shelf = body.path("shelf").asInt();
         int slot = body.path("slot").asInt();
+        boolean[] isVolume = new boolean[1];
         String exportName = cluster.store().readLinearizable(s -> {
-            if (source.contains("/")) {
+            var pv = s.storage().physicalVolumes().stream()
+                .filter(p -> p.id().equals(source) || p.displayName().equals(source)).findFirst();
+            if (pv.isEmpty()) {
                 if (s.volumes().volume(source).isEmpty()) {
-                    throw ApiException.notFound("no logical volume '" + source + "'; 'nines lv list' shows them");
+                    throw ApiException.notFound("no logical volume or physical volume '" + source
+                        + "'; 'nines lv list' and 'nines pv list' show them");
                 }
+                isVolume[0] = true;
                 return source;
             }
-            var pv = s.storage().requirePhysicalVolume(source);
-            if (!pv.node().equals(node)) {
-                throw ApiException.badRequest("physical volume " + source + " is on node " + pv.node()
+            if (!pv.get().node().equals(node)) {
+                throw ApiException.badRequest("physical volume " + source + " is on node " + pv.get().node()
                     + ", not on " + node + "; export it from its own node");
             }
-            return pv.exportName();
+            return pv.get().exportName();
         });
         if (exports.find(exportName).isEmpty()) {
-            throw ApiException.conflict(source + " is not served on this node" + (source.contains("/")
+            throw ApiException.conflict(source + " is not served on this node" + (isVolume[0]
                 ? "; attach it here first ('nines lv attach " + source + "' on this node)" : ""));
         }
         Supplier<BlockExport> export = () -> exports.find(exportName).orElse(null);
