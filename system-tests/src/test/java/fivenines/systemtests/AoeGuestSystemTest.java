@@ -69,7 +69,7 @@ class AoeGuestSystemTest {
             console.awaitLine(Pattern.compile("NINES-GUEST network up"), Duration.ofSeconds(180));
             try (var export = FileExport.wholeFile("aoe", disk, false);
                  var target = AoeTarget.start(new AoeTarget.Config(tap, 1, 1), () -> export)) {
-                console.awaitLine(Pattern.compile("^NINES-WORKLOAD resume seq=0$"), Duration.ofSeconds(60));
+                console.awaitLine(Pattern.compile("NINES-WORKLOAD resume seq=0$"), Duration.ofSeconds(120));
                 console.awaitAcknowledged(200, Duration.ofSeconds(120));
                 qemu.destroyForcibly();
                 qemu.waitFor(10, TimeUnit.SECONDS);

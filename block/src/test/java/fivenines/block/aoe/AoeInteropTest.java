@@ -191,4 +191,77 @@ class AoeInteropTest {
             assertTrue(target.stats().failedFlushes() >= 1);
         }
     }
+
+    @Test
+    void everyAcknowledgedWriteWasCoveredByAFlushThatBeganAfterIt() throws Exception {
+        assertEquals(List.of(), acknowledgedBeforeAFlush(true));
+    }
+
+    @Test
+    void withoutTheFlushBeforeReplyAcknowledgedWritesAreNotDurable() throws Exception {
+        // the check above can fail: a target that acknowledges from the page cache fails it on every write
+        assertEquals(320, acknowledgedBeforeAFlush(false).size());
+    }
+
+    private List<Throwable> acknowledgedBeforeAFlush(boolean flushBeforeReply) throws Exception {
+        var memory = new MemoryExport(4 << 20, false);
+        var unflushed = new java.util.HashSet<Long>();
+        var durable = java.util.concurrent.ConcurrentHashMap.<Long>newKeySet();
+        var export = new fivenines.block.export.BlockExport() {
+            public String name() { return "tracked"; }
+            public long size() { return memory.size(); }
+            public boolean readOnly() { return false; }
+            public void read(long offset, ByteBuffer target) { memory.read(offset, target); }
+            public void write(long offset, ByteBuffer source, boolean fua) throws IOException {
+                memory.write(offset, source, fua);
+                synchronized (unflushed) {
+                    unflushed.add(offset);
+                }
+            }
+            public void flush() throws IOException {
+                List<Long> covered;
+                synchronized (unflushed) {
+                    covered = List.copyOf(unflushed);
+                    unflushed.clear();
+                }
+                memory.flush();
+                durable.addAll(covered);
+            }
+            public void trim(long offset, long length) { }
+            public void writeZeroes(long offset, long length, boolean noHole, boolean fua) { }
+            public List<fivenines.block.export.Extent> blockStatus(long offset, long length) { return List.of(); }
+        };
+        try (var veth = Veth.create(false, 1500);
+             var target = AoeTarget.start(new AoeTarget.Config(veth.here, 3, 3, 64, 4, flushBeforeReply), () -> export);
+             var initiator = AoeInitiator.connect(veth.there, 3, 3, Duration.ofSeconds(5))) {
+            List<Thread> writers = new ArrayList<>();
+            List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+            for (int t = 0; t < 8; t++) {
+                int index = t;
+                writers.add(Thread.ofPlatform().start(() -> {
+                    try {
+                        for (int i = 0; i < 40; i++) {
+                            long lba = (index * 40L + i) * 2;
+                            initiator.write(lba, 2, new byte[1024], 0);
+                            if (!durable.contains(lba * 512)) {
+                                failures.add(new AssertionError("write at LBA " + lba + " acknowledged before a flush covered it"));
+                            }
+                        }
+                    } catch (Throwable e) {
+                        failures.add(e);
+                    }
+                }));
+            }
+            for (Thread w : writers) {
+                w.join();
+            }
+            var stats = target.stats();
+            assertTrue(stats.writes() >= 320, stats.toString()); // a retransmitted write is done again
+            if (flushBeforeReply) {
+                System.out.println("320 writes from 8 writers, " + stats.flushes() + " flushes");
+                assertTrue(stats.flushes() < stats.writes(), "flushes are shared by the writes in flight: " + stats);
+            }
+            return failures;
+        }
+    }
 }
