@@ -22,9 +22,9 @@ final class AoeCommand {
         AgentOptions agent;
         @Parameters(paramLabel = "VG/LV|PV")
         String source;
-        @Option(names = "--shelf", required = true, description = "AoE shelf (major) address, 0..65534")
+        @Option(names = "--shelf", required = true, paramLabel = "N", description = "AoE shelf (major) address, 0..65534")
         int shelf;
-        @Option(names = "--slot", required = true, description = "AoE slot (minor) address, 0..254")
+        @Option(names = "--slot", required = true, paramLabel = "M", description = "AoE slot (minor) address, 0..254")
         int slot;
         @Option(names = "--interface", required = true, paramLabel = "IF", description = "network interface to serve on")
         String interfaceName;

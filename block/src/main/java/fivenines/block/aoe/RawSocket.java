@@ -19,7 +19,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * through the FFM API: whole Ethernet frames in and out, no native helper. Needs CAP_NET_RAW.
  *
  * <p>{@link #receive} waits at most the timeout given at open (SO_RCVTIMEO), so a reader
- * thread sees {@link #close} soon. Frames this host sent (PACKET_OUTGOING) are skipped.
+ * thread sees {@link #close} soon. Frames this host sent (PACKET_OUTGOING) and frames for
+ * another host's MAC (PACKET_OTHERHOST, in promiscuous mode) are skipped.
  * Sending and receiving may happen on different threads at once.
  */
 public final class RawSocket implements AutoCloseable {
@@ -34,6 +35,7 @@ public final class RawSocket implements AutoCloseable {
     private static final int SO_SNDBUFFORCE = 32;
     private static final int EAGAIN = 11;
     private static final int EINTR = 4;
+    private static final int PACKET_OTHERHOST = 3;
     private static final int PACKET_OUTGOING = 4;
     private static final int SOCKADDR_LL = 20;
 
@@ -193,8 +195,9 @@ public final class RawSocket implements AutoCloseable {
                 }
                 throw new IOException("recvfrom on " + interfaceName + " failed: errno " + errno);
             }
-            if (Byte.toUnsignedInt(b.address.get(ValueLayout.JAVA_BYTE, 10)) == PACKET_OUTGOING) {
-                continue;
+            int type = Byte.toUnsignedInt(b.address.get(ValueLayout.JAVA_BYTE, 10));
+            if (type == PACKET_OUTGOING || type == PACKET_OTHERHOST) {
+                continue; // sent by this host, or for another host's MAC (seen in promiscuous mode)
             }
             int length = (int) Math.min(n, into.length);
             MemorySegment.copy(b.frame, ValueLayout.JAVA_BYTE, 0, into, 0, length);
