@@ -27,7 +27,8 @@ id=$$
 ns_t="aoebt$id"; ns_i="aoebi$id"; if_t="aobt$id"; if_i="aobi$id"
 target_pid=""
 cleanup() {
-  [ -n "$target_pid" ] && kill "$target_pid" 2>/dev/null || true
+  local p
+  for p in $(ip netns pids "$ns_t" 2>/dev/null) $(ip netns pids "$ns_i" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
   ip netns del "$ns_t" 2>/dev/null || true
   ip netns del "$ns_i" 2>/dev/null || true
   rm -rf "$work"
@@ -48,17 +49,21 @@ dd if=/dev/urandom of="$file" bs=1M count="$(numfmt --from=iec "$size" | awk '{p
 cat "$file" > /dev/null   # in the page cache for every target alike
 
 start_target() { # name -> sets target_pid, serving e1.1 on $if_t
+  local cmd
   case $1 in
-    ours)        ip netns exec "$ns_t" "${java[@]}" fivenines.block.aoe.AoeServeFile "$file" --interface "$if_t" --shelf 1 --slot 1 ;;
-    ours-nosync) ip netns exec "$ns_t" "${java[@]}" fivenines.block.aoe.AoeServeFile "$file" --interface "$if_t" --shelf 1 --slot 1 --no-flush ;;
-    vblade-s)    ip netns exec "$ns_t" vblade -s 1 1 "$if_t" "$file" ;;
-    vblade)      ip netns exec "$ns_t" vblade 1 1 "$if_t" "$file" ;;
-  esac > "$work/$1.log" 2>&1 &
+    ours)        cmd=("${java[@]}" fivenines.block.aoe.AoeServeFile "$file" --interface "$if_t" --shelf 1 --slot 1) ;;
+    ours-nosync) cmd=("${java[@]}" fivenines.block.aoe.AoeServeFile "$file" --interface "$if_t" --shelf 1 --slot 1 --no-flush) ;;
+    vblade-s)    cmd=(vblade -s 1 1 "$if_t" "$file") ;;
+    vblade)      cmd=(vblade 1 1 "$if_t" "$file") ;;
+  esac
+  ip netns exec "$ns_t" "${cmd[@]}" > "$work/$1.log" 2>&1 &
   target_pid=$!
 }
-stop_target() {
-  kill "$target_pid" 2>/dev/null || true
+stop_target() { # every process in the target namespace: one target at a time answers e1.1
+  local p
+  for p in $(ip netns pids "$ns_t" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
   wait "$target_pid" 2>/dev/null || true
+  for p in $(ip netns pids "$ns_t" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
   target_pid=""
 }
 load() { # rw bs qd -> "iops mibs"
