@@ -1,6 +1,7 @@
 package fivenines.agent;
 
 import fivenines.agent.api.ApiServer;
+import fivenines.agent.api.AoeRoutes;
 import fivenines.agent.api.ClusterRoutes;
 import fivenines.agent.api.ConfigRoutes;
 import fivenines.agent.api.FenceRoutes;
@@ -18,6 +19,7 @@ import fivenines.agent.api.StorageRoutes;
 import fivenines.agent.api.VolumeRoutes;
 import fivenines.agent.storage.PhysicalVolumeService;
 import fivenines.agent.storage.VolumeService;
+import fivenines.agent.builtin.AoePlugin;
 import fivenines.agent.builtin.VolumePlugin;
 import fivenines.agent.builtin.VmPlugin;
 import fivenines.agent.api.VmRoutes;
@@ -25,6 +27,7 @@ import fivenines.agent.api.NodeRoutes;
 import fivenines.agent.ha.NodeDrains;
 import fivenines.agent.metrics.NodeMetrics;
 import fivenines.agent.vm.VmService;
+import fivenines.block.aoe.AoeExports;
 import fivenines.block.export.ExportRegistry;
 import fivenines.agent.builtin.ApiPlugin;
 import fivenines.agent.builtin.BlockPlugin;
@@ -109,6 +112,8 @@ public final class Agent implements AutoCloseable {
         var haManager = new HaManager(cluster, leases, new ProcessFenceAgent());
         var metrics = new NodeMetrics(config.nodeName(), cluster, exports, haManager.counters());
         router.add("GET", "/metrics", r -> new ApiServer.RawText(NodeMetrics.CONTENT_TYPE, metrics.scrape()));
+        var aoe = new AoeExports();
+        new AoeRoutes(cluster, exports, aoe, config.nodeName()).register(router);
         host.register(new StorePlugin(cluster));
         host.register(new ManagerPlugin(cluster, leases, haManager));
         // Stopped right after the volumes (plugins stop in reverse): QEMU's requests to a volume
@@ -116,6 +121,7 @@ public final class Agent implements AutoCloseable {
         // where a closed connection lets QEMU reconnect to the next agent.
         host.register(new BlockPlugin(config, cluster, exports, volumes::resolveGuarded));
         host.register(new VolumePlugin(volumes));
+        host.register(new AoePlugin(aoe)); // stops before the volumes it serves from
         host.register(new VmPlugin(vms));
         host.register(new ApiPlugin(config, router, credentials::matches, cluster.tls().context()));
     }

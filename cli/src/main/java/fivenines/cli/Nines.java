@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "nines", mixinStandardHelpOptions = true, versionProvider = Nines.Version.class,
     description = "fivenines: a few ordinary Linux machines as one cluster that keeps VMs running.",
     subcommands = {UpCommand.class, AgentCommand.class, ClusterCommand.class, ConfigCommand.class,
-        LockCommand.class, FenceCommand.class, HaCommand.class, NodeCommand.class, McpCommand.class, PhysicalVolumeCommand.class, VolumeGroupCommand.class,
+        LockCommand.class, FenceCommand.class, AoeCommand.class, HaCommand.class, NodeCommand.class, McpCommand.class, PhysicalVolumeCommand.class, VolumeGroupCommand.class,
         LogicalVolumeCommand.class, VmCommand.class, CommandLine.HelpCommand.class})
 public final class Nines {
     static final int EXIT_FAILED = 1;

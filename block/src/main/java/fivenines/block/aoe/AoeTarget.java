@@ -1,0 +1,248 @@
+package fivenines.block.aoe;
+
+import fivenines.block.export.BlockExport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+
+/**
+ * An AoE target: one shelf.slot served on one network interface from a {@link BlockExport}.
+ *
+ * <p>A reader thread takes frames from a {@link RawSocket} and hands them to workers, which run
+ * {@link AoeFrameHandler} and send its replies. Durability: the Linux aoe driver never sends
+ * FLUSH CACHE, so a write's reply waits until the write is on stable storage. Writes are done
+ * without FUA and their replies go to a committer thread, which takes every reply waiting,
+ * flushes each export they wrote once, and only then sends them; writes arriving during a
+ * flush wait for the next one. So the cost of a flush is shared by all the frames in flight
+ * (the initiator keeps up to the advertised buffer count outstanding), and a write whose flush
+ * failed is answered with an ATA error instead.
+ *
+ * <p>At start-up the target announces itself (a Query Config response to the broadcast
+ * address), as AoE initiators expect from a target that appears.
+ */
+public final class AoeTarget implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(AoeTarget.class);
+    public static final int DEFAULT_BUFFER_COUNT = 64;
+
+    /**
+     * @param flushBeforeReply false only to measure what durability costs: writes are then
+     *                         acknowledged from the page cache, like vblade without {@code -s}
+     */
+    public record Config(String interfaceName, int shelf, int slot, int bufferCount, int workers, boolean flushBeforeReply) {
+        public Config(String interfaceName, int shelf, int slot) {
+            this(interfaceName, shelf, slot, DEFAULT_BUFFER_COUNT, 4, true);
+        }
+    }
+
+    private final Config config;
+    private final RawSocket socket;
+    private final AoeFrameHandler handler;
+    private final ExecutorService workers;
+    private final LinkedBlockingQueue<AoeFrameHandler.Reply> committing = new LinkedBlockingQueue<>();
+    private final Thread reader;
+    private final Thread committer;
+    private volatile boolean running = true;
+    private volatile boolean committerRunning = true;
+    private final AtomicLong framesIn = new AtomicLong();
+    private final AtomicLong dropped = new AtomicLong();
+    private final AtomicLong replies = new AtomicLong();
+    private final AtomicLong writes = new AtomicLong();
+    private final AtomicLong flushes = new AtomicLong();
+    private final AtomicLong failedFlushes = new AtomicLong();
+
+    private AoeTarget(Config config, RawSocket socket, Supplier<BlockExport> export) {
+        this.config = config;
+        this.socket = socket;
+        this.handler = new AoeFrameHandler(socket.mac(), config.shelf(), config.slot(),
+            AoeProtocol.sectorsPerFrame(socket.mtu()), config.bufferCount(), export);
+        this.workers = new ThreadPoolExecutor(config.workers(), config.workers(), 1, TimeUnit.MINUTES, new LinkedBlockingQueue<>(),
+            r -> {
+                Thread t = new Thread(r, "aoe-e" + config.shelf() + "." + config.slot() + "-worker");
+                t.setDaemon(true);
+                return t;
+            });
+        this.reader = new Thread(this::readLoop, "aoe-e" + config.shelf() + "." + config.slot() + "-reader");
+        this.committer = new Thread(this::commitLoop, "aoe-e" + config.shelf() + "." + config.slot() + "-committer");
+        reader.setDaemon(true);
+        committer.setDaemon(true);
+    }
+
+    /** Opens the interface, announces the target and starts serving; a clear IOException when it cannot. */
+    public static AoeTarget start(Config config, Supplier<BlockExport> export) throws IOException {
+        RawSocket socket = RawSocket.open(config.interfaceName(), AoeProtocol.ETHER_TYPE, 200, 8 << 20);
+        AoeTarget target;
+        try {
+            target = new AoeTarget(config, socket, export);
+        } catch (RuntimeException e) {
+            socket.close();
+            throw e;
+        }
+        target.reader.start();
+        target.committer.start();
+        target.announce();
+        return target;
+    }
+
+    public Config config() {
+        return config;
+    }
+
+    public AoeFrameHandler handler() {
+        return handler;
+    }
+
+    public MacAddress mac() {
+        return socket.mac();
+    }
+
+    public int mtu() {
+        return socket.mtu();
+    }
+
+    /** Counters since start: frames received, dropped, replies sent, writes, flushes (writes per flush shows the batching). */
+    public record Stats(long framesIn, long dropped, long replies, long writes, long flushes, long failedFlushes) {
+    }
+
+    public Stats stats() {
+        return new Stats(framesIn.get(), dropped.get(), replies.get(), writes.get(), flushes.get(), failedFlushes.get());
+    }
+
+    /** Sends the start-up announcement again (a Query Config response to everyone). */
+    public void announce() {
+        send(handler.announcement());
+    }
+
+    private void readLoop() {
+        while (running) {
+            byte[] frame = new byte[socket.mtu() + AoeProtocol.ETHERNET_HEADER];
+            int length;
+            try {
+                length = socket.receive(frame);
+            } catch (IOException e) {
+                if (running) {
+                    LOG.warn("AoE e{}.{} on {}: {}", config.shelf(), config.slot(), config.interfaceName(), e.getMessage());
+                    sleepQuietly();
+                }
+                continue;
+            }
+            if (length < 0) {
+                continue;
+            }
+            framesIn.incrementAndGet();
+            try {
+                workers.execute(() -> serve(frame, length));
+            } catch (RuntimeException e) {
+                dropped.incrementAndGet(); // closing
+            }
+        }
+    }
+
+    private void serve(byte[] frame, int length) {
+        AoeFrameHandler.Reply reply;
+        try {
+            reply = handler.handle(frame, length);
+        } catch (RuntimeException e) {
+            LOG.warn("AoE e{}.{}: frame of {} bytes dropped: {}", config.shelf(), config.slot(), length, e.toString());
+            reply = null;
+        }
+        if (reply == null) {
+            dropped.incrementAndGet();
+            return;
+        }
+        if (reply.durable()) {
+            writes.incrementAndGet();
+            if (config.flushBeforeReply()) {
+                committing.add(reply);
+                return;
+            }
+        }
+        send(reply);
+    }
+
+    private void commitLoop() {
+        List<AoeFrameHandler.Reply> batch = new ArrayList<>();
+        while (committerRunning || !committing.isEmpty()) {
+            AoeFrameHandler.Reply first;
+            try {
+                first = committing.poll(100, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                continue;
+            }
+            if (first == null) {
+                continue;
+            }
+            batch.clear();
+            batch.add(first);
+            committing.drainTo(batch);
+            var byExport = new IdentityHashMap<BlockExport, Boolean>();
+            for (var reply : batch) {
+                byExport.putIfAbsent(reply.export(), Boolean.TRUE);
+            }
+            for (var entry : byExport.entrySet()) {
+                try {
+                    flushes.incrementAndGet();
+                    entry.getKey().flush();
+                } catch (IOException | RuntimeException e) {
+                    failedFlushes.incrementAndGet();
+                    entry.setValue(Boolean.FALSE);
+                    LOG.warn("AoE e{}.{}: flush failed, {} writes answered with an error: {}", config.shelf(), config.slot(),
+                        batch.size(), e.getMessage());
+                }
+            }
+            for (var reply : batch) {
+                if (!byExport.get(reply.export())) {
+                    AoeFrame.failAta(reply.frame(), AoeFrame.ataSectorCount(reply.frame()));
+                }
+                send(reply);
+            }
+        }
+    }
+
+    private void send(AoeFrameHandler.Reply reply) {
+        try {
+            socket.send(reply.frame(), reply.length());
+            replies.incrementAndGet();
+        } catch (IOException e) {
+            if (running) {
+                LOG.warn("AoE e{}.{}: reply not sent: {}", config.shelf(), config.slot(), e.getMessage());
+            }
+        }
+    }
+
+    private static void sleepQuietly() {
+        try {
+            Thread.sleep(100);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Stops serving: frames in flight are answered (writes flushed first), then the socket closes. */
+    @Override
+    public void close() {
+        if (!running) {
+            return;
+        }
+        running = false;
+        try {
+            reader.join(2000);
+            workers.shutdown();
+            workers.awaitTermination(5, TimeUnit.SECONDS);
+            committerRunning = false;
+            committer.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        socket.close();
+    }
+}

@@ -1,0 +1,247 @@
+package fivenines.block.aoe;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A Linux packet socket (AF_PACKET, SOCK_RAW) bound to one interface and one EtherType,
+ * through the FFM API: whole Ethernet frames in and out, no native helper. Needs CAP_NET_RAW.
+ *
+ * <p>{@link #receive} waits at most the timeout given at open (SO_RCVTIMEO), so a reader
+ * thread sees {@link #close} soon. Frames this host sent (PACKET_OUTGOING) and frames for
+ * another host's MAC (PACKET_OTHERHOST, in promiscuous mode) are skipped.
+ * Sending and receiving may happen on different threads at once.
+ */
+public final class RawSocket implements AutoCloseable {
+    private static final int AF_PACKET = 17;
+    private static final int SOCK_RAW = 3;
+    private static final int SOCK_CLOEXEC = 0x80000;
+    private static final int SOL_SOCKET = 1;
+    private static final int SO_SNDBUF = 7;
+    private static final int SO_RCVBUF = 8;
+    private static final int SO_RCVTIMEO = 20;
+    private static final int SO_RCVBUFFORCE = 33;
+    private static final int SO_SNDBUFFORCE = 32;
+    private static final int EAGAIN = 11;
+    private static final int EINTR = 4;
+    private static final int PACKET_OTHERHOST = 3;
+    private static final int PACKET_OUTGOING = 4;
+    private static final int SOCKADDR_LL = 20;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT;
+    private static final ValueLayout.OfLong SIZE = ValueLayout.JAVA_LONG;
+    private static final MethodHandle SOCKET = function("socket", FunctionDescriptor.of(INT, INT, INT, INT));
+    private static final MethodHandle BIND = function("bind", FunctionDescriptor.of(INT, INT, ValueLayout.ADDRESS, INT));
+    private static final MethodHandle SETSOCKOPT = function("setsockopt",
+        FunctionDescriptor.of(INT, INT, INT, INT, ValueLayout.ADDRESS, INT));
+    private static final MethodHandle RECVFROM = function("recvfrom",
+        FunctionDescriptor.of(SIZE, INT, ValueLayout.ADDRESS, SIZE, INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+    private static final MethodHandle SEND = function("send", FunctionDescriptor.of(SIZE, INT, ValueLayout.ADDRESS, SIZE, INT));
+    private static final MethodHandle CLOSE = function("close", FunctionDescriptor.of(INT, INT));
+    private static final MethodHandle IF_NAMETOINDEX = function("if_nametoindex", FunctionDescriptor.of(INT, ValueLayout.ADDRESS));
+
+    private final int fd;
+    private final String interfaceName;
+    private final MacAddress mac;
+    private final int mtu;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final ThreadLocal<Buffers> buffers;
+
+    private record Buffers(MemorySegment frame, MemorySegment address, MemorySegment addressLength, MemorySegment state) {
+    }
+
+    private RawSocket(int fd, String interfaceName, MacAddress mac, int mtu) {
+        this.fd = fd;
+        this.interfaceName = interfaceName;
+        this.mac = mac;
+        this.mtu = mtu;
+        int frameSize = mtu + AoeProtocol.ETHERNET_HEADER + 64;
+        this.buffers = ThreadLocal.withInitial(() -> {
+            Arena arena = Arena.ofAuto();
+            return new Buffers(arena.allocate(frameSize, 64), arena.allocate(SOCKADDR_LL), arena.allocate(INT),
+                arena.allocate(CALL_STATE));
+        });
+    }
+
+    // restricted: the JVM is started with --enable-native-access (surefire, the agent, the bench)
+    @SuppressWarnings("restricted")
+    private static MethodHandle function(String name, FunctionDescriptor descriptor) {
+        MemorySegment address = LINKER.defaultLookup().find(name)
+            .orElseThrow(() -> new IllegalStateException("the C library has no " + name));
+        return LINKER.downcallHandle(address, descriptor, CAPTURE_ERRNO);
+    }
+
+    /** The interface's MAC address and MTU, from sysfs; a clear error when there is no such interface. */
+    public static InterfaceInfo interfaceInfo(String name) throws IOException {
+        if (name.isEmpty() || name.contains("/") || name.equals(".") || name.equals("..")) {
+            throw new IOException("'" + name + "' is not a network interface name");
+        }
+        Path dir = Path.of("/sys/class/net", name);
+        if (!Files.isDirectory(dir)) {
+            throw new IOException("no network interface '" + name + "' on this node");
+        }
+        MacAddress mac = MacAddress.parse(Files.readString(dir.resolve("address")));
+        int mtu = Integer.parseInt(Files.readString(dir.resolve("mtu")).trim());
+        return new InterfaceInfo(name, mac, mtu);
+    }
+
+    public record InterfaceInfo(String name, MacAddress mac, int mtu) {
+    }
+
+    /** Opens a packet socket on {@code interfaceName} for {@code etherType} frames. */
+    public static RawSocket open(String interfaceName, int etherType, int receiveTimeoutMillis, int bufferBytes) throws IOException {
+        InterfaceInfo info = interfaceInfo(interfaceName);
+        int protocol = Short.toUnsignedInt(Short.reverseBytes((short) etherType));
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int index = (int) IF_NAMETOINDEX.invokeExact(state, arena.allocateFrom(interfaceName));
+            if (index == 0) {
+                throw new IOException("no network interface '" + interfaceName + "' on this node");
+            }
+            int fd = (int) SOCKET.invokeExact(state, AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, protocol);
+            if (fd < 0) {
+                throw new IOException("cannot open a packet socket (AF_PACKET needs CAP_NET_RAW): errno " + errno(state));
+            }
+            try {
+                MemorySegment address = arena.allocate(SOCKADDR_LL);
+                address.set(ValueLayout.JAVA_SHORT, 0, (short) AF_PACKET);
+                address.set(ValueLayout.JAVA_SHORT, 2, (short) protocol);
+                address.set(ValueLayout.JAVA_INT, 4, index);
+                if ((int) BIND.invokeExact(state, fd, address, SOCKADDR_LL) < 0) {
+                    throw new IOException("cannot bind a packet socket to " + interfaceName + ": errno " + errno(state));
+                }
+                MemorySegment timeout = arena.allocate(16);
+                timeout.set(ValueLayout.JAVA_LONG, 0, receiveTimeoutMillis / 1000);
+                timeout.set(ValueLayout.JAVA_LONG, 8, (receiveTimeoutMillis % 1000) * 1000L);
+                if ((int) SETSOCKOPT.invokeExact(state, fd, SOL_SOCKET, SO_RCVTIMEO, timeout, 16) < 0) {
+                    throw new IOException("setsockopt SO_RCVTIMEO failed: errno " + errno(state));
+                }
+                MemorySegment size = arena.allocateFrom(INT, bufferBytes);
+                // FORCE goes past rmem_max as root; without it the plain option takes what it may
+                if ((int) SETSOCKOPT.invokeExact(state, fd, SOL_SOCKET, SO_RCVBUFFORCE, size, 4) < 0) {
+                    int ignored = (int) SETSOCKOPT.invokeExact(state, fd, SOL_SOCKET, SO_RCVBUF, size, 4);
+                }
+                if ((int) SETSOCKOPT.invokeExact(state, fd, SOL_SOCKET, SO_SNDBUFFORCE, size, 4) < 0) {
+                    int ignored = (int) SETSOCKOPT.invokeExact(state, fd, SOL_SOCKET, SO_SNDBUF, size, 4);
+                }
+            } catch (IOException | RuntimeException e) {
+                closeFd(fd);
+                throw e;
+            }
+            return new RawSocket(fd, interfaceName, info.mac(), info.mtu());
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException("packet socket on " + interfaceName + " failed", t);
+        }
+    }
+
+    private static int errno(MemorySegment state) {
+        return (int) ERRNO.get(state, 0L);
+    }
+
+    public String interfaceName() {
+        return interfaceName;
+    }
+
+    public MacAddress mac() {
+        return mac;
+    }
+
+    public int mtu() {
+        return mtu;
+    }
+
+    /**
+     * Waits for the next frame addressed to this host (or broadcast) and copies it into
+     * {@code into}; returns its length, or -1 when the timeout passed or the socket is closed.
+     * A frame longer than {@code into} is cut to its length.
+     */
+    public int receive(byte[] into) throws IOException {
+        Buffers b = buffers.get();
+        while (!closed.get()) {
+            b.addressLength.set(INT, 0, SOCKADDR_LL);
+            long n;
+            try {
+                n = (long) RECVFROM.invokeExact(b.state, fd, b.frame, b.frame.byteSize(), 0, b.address, b.addressLength);
+            } catch (Throwable t) {
+                throw new IOException("recvfrom failed", t);
+            }
+            if (n < 0) {
+                int errno = errno(b.state);
+                if (errno == EAGAIN) {
+                    return -1;
+                }
+                if (errno == EINTR) {
+                    continue;
+                }
+                if (closed.get()) {
+                    return -1;
+                }
+                throw new IOException("recvfrom on " + interfaceName + " failed: errno " + errno);
+            }
+            int type = Byte.toUnsignedInt(b.address.get(ValueLayout.JAVA_BYTE, 10));
+            if (type == PACKET_OUTGOING || type == PACKET_OTHERHOST) {
+                continue; // sent by this host, or for another host's MAC (seen in promiscuous mode)
+            }
+            int length = (int) Math.min(n, into.length);
+            MemorySegment.copy(b.frame, ValueLayout.JAVA_BYTE, 0, into, 0, length);
+            return length;
+        }
+        return -1;
+    }
+
+    /** Sends one whole Ethernet frame (without checksum) on the interface. */
+    public void send(byte[] frame, int length) throws IOException {
+        Buffers b = buffers.get();
+        if (length > b.frame.byteSize()) {
+            throw new IOException("a frame of " + length + " bytes is beyond the MTU of " + interfaceName);
+        }
+        MemorySegment.copy(frame, 0, b.frame, ValueLayout.JAVA_BYTE, 0, length);
+        while (true) {
+            long n;
+            try {
+                n = (long) SEND.invokeExact(b.state, fd, b.frame, (long) length, 0);
+            } catch (Throwable t) {
+                throw new IOException("send failed", t);
+            }
+            if (n >= 0) {
+                return;
+            }
+            int errno = errno(b.state);
+            if (errno != EINTR) {
+                throw new IOException("send on " + interfaceName + " failed: errno " + errno);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            closeFd(fd);
+        }
+    }
+
+    private static void closeFd(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            int ignored = (int) CLOSE.invokeExact(arena.allocate(CALL_STATE), fd);
+        } catch (Throwable t) {
+            // nothing to repair
+        }
+    }
+}
