@@ -736,16 +736,21 @@ class VmSystemTest extends ClusterSystemTest {
         assertEquals("stopped", vm.path("desired").asText(), vm.toString());
     }
 
-    /** 'vm stop --force': the QEMU on {@code node} is killed, the VM is stopped, and no QEMU is started after the kill. */
+    /**
+     * 'vm stop --force': the VM is stopped and no QEMU is started on {@code node} after the request. The QEMU is killed,
+     * unless the node's reconciler, seeing the stop committed just before the kill, asked the guest to power off and
+     * it did so at once (the test guest's init obeys ACPI): either way it must not come back as after a crash.
+     */
     private void forceStop(String name, String node) throws IOException {
+        int before = events(node, name).length();
         JsonNode vm = api("node1").post("/v1/vms/" + name + "/stop", Map.of("force", true));
         assertEquals("stopped", vm.path("desired").asText(), vm.toString());
         vm = awaitVm("node1", name, v -> v.path("phase").asText().equals("stopped"), Duration.ofSeconds(30));
         AgentProcess.sleep(3000); // a restart after the kill would show within a reconcile or two
         String events = events(node, name);
-        int killed = events.lastIndexOf("killed by request");
-        assertTrue(killed >= 0, events);
-        assertFalse(events.substring(killed).contains("started QEMU"), "started again after the kill: " + events);
+        String since = events.substring(Math.min(before, events.length()));
+        assertTrue(since.contains("killed by request") || since.contains("QEMU event SHUTDOWN"), events);
+        assertFalse(since.contains("started QEMU"), "started again after the stop: " + events);
         assertEquals("stopped", api("node1").get("/v1/vms/" + name).path("phase").asText(), vm.toString());
     }
 

@@ -677,9 +677,7 @@ public final class MirrorEngine implements AttachedVolume {
             }
             // tried again after 2, 4, 8 s, then every 8 s: a node back from a restart is resynced within seconds, and a
             // try at a node still down costs one refused connection
-            long[] wait = retry.computeIfAbsent(index, i -> new long[] {0, 1000});
-            wait[1] = Math.min(MAX_RETRY_MS, wait[1] * 2);
-            wait[0] = System.currentTimeMillis() + wait[1];
+            deferRetry(index);
             progress = null;
         } finally {
             legLock.writeLock().unlock();
@@ -808,6 +806,15 @@ public final class MirrorEngine implements AttachedVolume {
                 }
                 backoffUntil = System.currentTimeMillis() + 3000;
             }
+        }
+    }
+
+    /** The next resync of leg {@code index} is tried after 2, 4, 8 s, then every 8 s. */
+    void deferRetry(int index) {
+        long[] wait = retry.computeIfAbsent(index, i -> new long[] {0, 1000});
+        synchronized (wait) {
+            wait[1] = Math.min(MAX_RETRY_MS, wait[1] * 2);
+            wait[0] = System.currentTimeMillis() + wait[1];
         }
     }
 

@@ -70,6 +70,15 @@ final class MirrorResync {
         if (stored == null) {
             return true;
         }
+        // 0. the leg's node answers: a leg whose node is away (killed, cut off, not yet declared down) is not
+        // shown resyncing in the store for the moment it takes to find that out
+        try {
+            reach(index, stored);
+        } catch (IOException e) {
+            LOG.info("{}: leg {} cannot resync yet, its devices do not answer: {}", engine.name(), index, e.getMessage());
+            engine.deferRetry(index);
+            return false;
+        }
         // 1. the leg becomes a write target, so that it misses nothing from now on
         engine.legLock.writeLock().lock();
         try {
@@ -120,6 +129,29 @@ final class MirrorResync {
             return false;
         } finally {
             engine.progress = null;
+        }
+    }
+
+    /** Opens each of the leg's physical volumes that is not on this node, and closes it again; throws when one does not answer. */
+    private void reach(int index, Leg leg) throws IOException {
+        VolumeView view = engine.metadata.view(index);
+        var physicalVolumes = new java.util.TreeSet<>(view.physicalVolumes());
+        if (leg.physicalVolume() != null) {
+            physicalVolumes.add(leg.physicalVolume());
+        }
+        AnsweringDevices devices = engine.legDevices(index);
+        for (String physicalVolume : physicalVolumes) {
+            if (devices.isLocal(physicalVolume)) {
+                continue;
+            }
+            var device = devices.open(physicalVolume, engine.name(), view.epoch());
+            if (device instanceof AutoCloseable closeable) {
+                try {
+                    closeable.close();
+                } catch (Exception e) {
+                    LOG.debug("{}: closing the probe of {}: {}", engine.name(), physicalVolume, e.getMessage());
+                }
+            }
         }
     }
 

@@ -140,6 +140,32 @@ class MirrorEngineTest {
     }
 
     @Test
+    void aLegWhoseNodeTakesNoConnectionIsNotShownResyncingUntilItAnswersAgain() throws Exception {
+        cluster = new VolumeTestCluster(dir, 64 * MIB);
+        mirror("web", 16 * MIB, false);
+        MirrorEngine engine = cluster.attachMirror("vg", "web", FAST);
+        String uri = cluster.uri("vg/web");
+        ok(qemuIo(uri, "write -P 0x11 0 " + 4 * MIB, "flush"));
+        // the leg's node is killed: its disk fails the request in flight, then it takes no connection
+        cluster.failing.add(pv1Export());
+        cluster.refusing.add(pv1Export());
+        ok(qemuIo(uri, "write -P 0x22 " + MIB + " " + MIB, "flush"));
+        assertEquals(LegState.OUT, volume("vg/web").leg(1).orElseThrow().state());
+        cluster.failing.remove(pv1Export());
+        int before = cluster.commands.size();
+        Thread.sleep(7_000); // resyncs are tried after 2 and 4 s
+        List<Object> resyncs = cluster.commands.subList(before, cluster.commands.size()).stream()
+            .filter(c -> c instanceof fivenines.model.command.StartResync).map(c -> (Object) c).toList();
+        assertEquals(List.of(), resyncs, "no resync is committed for a leg nothing can reach");
+        assertEquals(LegState.OUT, volume("vg/web").leg(1).orElseThrow().state());
+
+        cluster.refusing.remove(pv1Export());
+        waitFor("leg 1 back in the set", () -> volume("vg/web").leg(1).orElseThrow().inSync());
+        assertEquals(sha(cluster.legBytes("vg/web", 0)), sha(cluster.legBytes("vg/web", 1)), "the legs are alike again");
+        assertTrue(engine.copiedBytes() > 0);
+    }
+
+    @Test
     void aLegThatDoesNotAnswerIsDroppedWithinTheLegTimeout() throws Exception {
         cluster = new VolumeTestCluster(dir, 64 * MIB);
         mirror("web", 16 * MIB, true);

@@ -95,6 +95,8 @@ final class VolumeTestCluster implements AutoCloseable {
     final java.util.Set<String> hanging = ConcurrentHashMap.newKeySet();
     /** PV exports that answer every request only after this many milliseconds (a slow link or a busy node). */
     final Map<String, Long> slowMillis = new ConcurrentHashMap<>();
+    /** PV exports whose node takes no connection (its agent is killed; the store may still count the node up). */
+    final java.util.Set<String> refusing = ConcurrentHashMap.newKeySet();
     /** Command types the store cannot make now (it has no quorum here). */
     final java.util.Set<Class<?>> unreachable = ConcurrentHashMap.newKeySet();
 
@@ -329,6 +331,9 @@ final class VolumeTestCluster implements AutoCloseable {
         PhysicalVolume pv;
         synchronized (this) {
             pv = machine.state().storage().requirePhysicalVolume(pvId);
+        }
+        if (refusing.contains(pv.exportName())) {
+            throw new java.net.ConnectException("Connection refused: " + pv.nbdAddress());
         }
         if (pv.node().equals("n0")) {
             return new GuardedExport(files.get(pv.exportName()), volume, epoch, this::epoch);
