@@ -497,10 +497,21 @@ public final class ClusterStore implements AutoCloseable {
         for (RaftPeer p : conf.getCurrentPeers(RaftProtos.RaftPeerRole.FOLLOWER)) {
             current.put(p.getId().toString(), new RaftMember(p.getId().toString(), p.getAddress()));
         }
+        var listening = new java.util.HashSet<String>();
+        for (RaftPeer p : conf.getCurrentPeers(RaftProtos.RaftPeerRole.LISTENER)) {
+            listening.add(p.getId().toString());
+        }
         var target = new java.util.LinkedHashMap<String, RaftMember>();
         voters.forEach(m -> target.put(m.name(), m));
         for (RaftMember added : voters) {
             if (!added.equals(current.get(added.name()))) {
+                if (listening.remove(added.name())) {
+                    // a listener becomes a voter in two steps: Ratis' leader keeps the listener's log sender and,
+                    // given the same peer as a voter in one change, fails adding a second sender for it
+                    // ("Found duplicated element")
+                    var others = listeners.stream().filter(m -> listening.contains(m.name())).toList();
+                    applyConfiguration(current.values(), others, target);
+                }
                 current.put(added.name(), added);
                 applyConfiguration(current.values(), listeners, target);
             }

@@ -329,6 +329,27 @@ class ClusterStoreTest {
     }
 
     @Test
+    void aListenerIsPromotedToVoterWhenAVoterLeaves() throws Exception {
+        var configs = List.of(config("m0", freePort(), SECRET, 1000), config("m1", freePort(), SECRET, 1000),
+            config("m2", freePort(), SECRET, 1000), config("m3", freePort(), SECRET, 1000));
+        ClusterStore m0 = start(configs.get(0), ClusterStore.Start.NEW_GROUP);
+        awaitLeader(m0);
+        m0.submitAndWait(new CreateCluster("c", "a".repeat(64), "m0", "127.0.0.1:1", configs.get(0).raftAddress(), 3));
+        for (int i = 1; i < 4; i++) {
+            start(configs.get(i), ClusterStore.Start.JOIN_GROUP);
+        }
+        var members = configs.stream().map(c -> new ClusterStore.RaftMember(c.nodeName(), c.raftAddress())).toList();
+        m0.setMembers(members.subList(0, 3), members.subList(3, 4));
+        assertTrue(m0.submitAndWait(ChangeConfig.set("listening", "x")).applied());
+        assertEquals(List.of("m3"), m0.status().listeners(), m0.status().toString());
+        // m1 leaves: m3 takes its vote (one change in Ratis would be refused: "Found duplicated element m3")
+        m0.setMembers(List.of(members.get(0), members.get(2), members.get(3)), List.of());
+        assertEquals(List.of(), m0.status().listeners(), m0.status().toString());
+        assertEquals(List.of("m0", "m2", "m3"), m0.status().voters().stream().sorted().toList(), m0.status().toString());
+        assertTrue(m0.submitAndWait(ChangeConfig.set("promoted", "x")).applied());
+    }
+
+    @Test
     void theClientFollowsThePeersAfterARemovalAndAPeerThatWasDownAndCameBack() throws Exception {
         var configs = List.of(config("p0", freePort(), SECRET, 1000), config("p1", freePort(), SECRET, 1000),
             config("p2", freePort(), SECRET, 1000));

@@ -374,6 +374,16 @@ public final class ClusterService implements AutoCloseable {
      * one change at a time, so this retries until the group matches.
      */
     public void reconcileRaftMembers() {
+        // one change at a time from this node (the leader's manager tick and a removal or admission here would
+        // otherwise send changes computed from the same configuration at once)
+        synchronized (membershipChange) {
+            reconcileRaftMembersNow();
+        }
+    }
+
+    private final Object membershipChange = new Object();
+
+    private void reconcileRaftMembersNow() {
         StoreException last = null;
         for (int attempt = 0; attempt < 20; attempt++) {
             ClusterStore current = store();

@@ -1,29 +1,27 @@
 package fivenines.agent.metrics;
 
 import fivenines.block.export.BlockExport;
-import fivenines.block.export.Extent;
+import fivenines.block.export.ForwardingExport;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.List;
 
 /**
  * A volume's export as the NBD server serves it, counting each request into the volume's
  * {@link VolumeIo}: two clock reads and a few {@code LongAdder} adds per request, no lock, no
  * allocation. Everything else passes through to the export behind it.
  */
-public final class CountedExport implements BlockExport {
-    private final BlockExport export;
+public final class CountedExport extends ForwardingExport {
     private final VolumeIo io;
 
     public CountedExport(BlockExport export, VolumeIo io) {
-        this.export = export;
+        super(export);
         this.io = io;
     }
 
     /** The export behind the counters. */
     public BlockExport export() {
-        return export;
+        return delegate;
     }
 
     public VolumeIo io() {
@@ -35,7 +33,7 @@ public final class CountedExport implements BlockExport {
         int length = target.remaining();
         long started = System.nanoTime();
         try {
-            export.read(offset, target);
+            delegate.read(offset, target);
         } catch (IOException | RuntimeException e) {
             io.failed(VolumeIo.Op.READ, System.nanoTime() - started);
             throw e;
@@ -48,7 +46,7 @@ public final class CountedExport implements BlockExport {
         int length = source.remaining();
         long started = System.nanoTime();
         try {
-            export.write(offset, source, fua);
+            delegate.write(offset, source, fua);
         } catch (IOException | RuntimeException e) {
             io.failed(VolumeIo.Op.WRITE, System.nanoTime() - started);
             throw e;
@@ -60,7 +58,7 @@ public final class CountedExport implements BlockExport {
     public void flush() throws IOException {
         long started = System.nanoTime();
         try {
-            export.flush();
+            delegate.flush();
         } catch (IOException | RuntimeException e) {
             io.failed(VolumeIo.Op.FLUSH, System.nanoTime() - started);
             throw e;
@@ -72,7 +70,7 @@ public final class CountedExport implements BlockExport {
     public void trim(long offset, long length) throws IOException {
         long started = System.nanoTime();
         try {
-            export.trim(offset, length);
+            delegate.trim(offset, length);
         } catch (IOException | RuntimeException e) {
             io.failed(VolumeIo.Op.TRIM, System.nanoTime() - started);
             throw e;
@@ -84,66 +82,11 @@ public final class CountedExport implements BlockExport {
     public void writeZeroes(long offset, long length, boolean noHole, boolean fua) throws IOException {
         long started = System.nanoTime();
         try {
-            export.writeZeroes(offset, length, noHole, fua);
+            delegate.writeZeroes(offset, length, noHole, fua);
         } catch (IOException | RuntimeException e) {
             io.failed(VolumeIo.Op.ZERO, System.nanoTime() - started);
             throw e;
         }
         io.completed(VolumeIo.Op.ZERO, length, System.nanoTime() - started);
-    }
-
-    @Override
-    public List<Extent> blockStatus(long offset, long length) throws IOException {
-        return export.blockStatus(offset, length);
-    }
-
-    @Override
-    public String name() {
-        return export.name();
-    }
-
-    @Override
-    public String description() {
-        return export.description();
-    }
-
-    @Override
-    public long size() {
-        return export.size();
-    }
-
-    @Override
-    public boolean readOnly() {
-        return export.readOnly();
-    }
-
-    @Override
-    public boolean servesFromMemory() {
-        return export.servesFromMemory();
-    }
-
-    @Override
-    public boolean canMultiConn() {
-        return export.canMultiConn();
-    }
-
-    @Override
-    public boolean fastZero() {
-        return export.fastZero();
-    }
-
-    @Override
-    public int minimumBlockSize() {
-        return export.minimumBlockSize();
-    }
-
-    @Override
-    public int preferredBlockSize() {
-        return export.preferredBlockSize();
-    }
-
-    @Override
-    public int maximumBlockSize() {
-        return export.maximumBlockSize();
     }
 }

@@ -2,6 +2,7 @@ package fivenines.block.volume;
 
 import fivenines.block.export.BlockExport;
 import fivenines.block.export.Extent;
+import fivenines.block.export.ForwardingExport;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -48,11 +49,9 @@ final class AnsweringDevices implements ChunkDevices {
         T run() throws IOException;
     }
 
-    private final class Answering implements BlockExport, AutoCloseable {
-        private final BlockExport device;
-
+    private final class Answering extends ForwardingExport implements AutoCloseable {
         Answering(BlockExport device) {
-            this.device = device;
+            super(device);
         }
 
         private <T> T noted(Call<T> call) throws IOException {
@@ -70,29 +69,9 @@ final class AnsweringDevices implements ChunkDevices {
         }
 
         @Override
-        public String name() {
-            return device.name();
-        }
-
-        @Override
-        public String description() {
-            return device.description();
-        }
-
-        @Override
-        public long size() {
-            return device.size();
-        }
-
-        @Override
-        public boolean readOnly() {
-            return device.readOnly();
-        }
-
-        @Override
         public void read(long offset, ByteBuffer target) throws IOException {
             noted(() -> {
-                device.read(offset, target);
+                delegate.read(offset, target);
                 return done(null);
             });
         }
@@ -100,7 +79,7 @@ final class AnsweringDevices implements ChunkDevices {
         @Override
         public void write(long offset, ByteBuffer source, boolean fua) throws IOException {
             noted(() -> {
-                device.write(offset, source, fua);
+                delegate.write(offset, source, fua);
                 return done(null);
             });
         }
@@ -108,7 +87,7 @@ final class AnsweringDevices implements ChunkDevices {
         @Override
         public void flush() throws IOException {
             noted(() -> {
-                device.flush();
+                delegate.flush();
                 return done(null);
             });
         }
@@ -116,7 +95,7 @@ final class AnsweringDevices implements ChunkDevices {
         @Override
         public void trim(long offset, long length) throws IOException {
             noted(() -> {
-                device.trim(offset, length);
+                delegate.trim(offset, length);
                 return done(null);
             });
         }
@@ -124,49 +103,19 @@ final class AnsweringDevices implements ChunkDevices {
         @Override
         public void writeZeroes(long offset, long length, boolean noHole, boolean fua) throws IOException {
             noted(() -> {
-                device.writeZeroes(offset, length, noHole, fua);
+                delegate.writeZeroes(offset, length, noHole, fua);
                 return done(null);
             });
         }
 
         @Override
         public List<Extent> blockStatus(long offset, long length) throws IOException {
-            return noted(() -> done(device.blockStatus(offset, length)));
-        }
-
-        @Override
-        public boolean servesFromMemory() {
-            return device.servesFromMemory();
-        }
-
-        @Override
-        public boolean canMultiConn() {
-            return device.canMultiConn();
-        }
-
-        @Override
-        public boolean fastZero() {
-            return device.fastZero();
-        }
-
-        @Override
-        public int minimumBlockSize() {
-            return device.minimumBlockSize();
-        }
-
-        @Override
-        public int preferredBlockSize() {
-            return device.preferredBlockSize();
-        }
-
-        @Override
-        public int maximumBlockSize() {
-            return device.maximumBlockSize();
+            return noted(() -> done(delegate.blockStatus(offset, length)));
         }
 
         @Override
         public void close() throws Exception {
-            if (device instanceof AutoCloseable closeable) {
+            if (delegate instanceof AutoCloseable closeable) {
                 closeable.close();
             }
         }
