@@ -155,10 +155,13 @@ class HaSystemTest extends ClusterSystemTest {
         lan = new Lan("ha" + ProcessHandle.current().pid() % 10_000, (int) (ProcessHandle.current().pid() % 200) + 30, 3);
         cluster = TestCluster.ofThree(dir, lan);
         assertOk(cli("node0", "config", "set", "cluster.dead_after_seconds", "3"));
-        String pv = api("node2").post("/v1/pvs", Map.of("path", dir.resolve("disk2.img").toString(), "size", 128L << 20))
+        // the guest's disk is mirrored, one leg on the node that will be cut off, the other on node2
+        String pv1 = api("node1").post("/v1/pvs", Map.of("path", dir.resolve("disk1.img").toString(), "size", 128L << 20))
             .path("name").asText();
-        api("node0").post("/v1/vgs", Map.of("name", "ha", "pvs", List.of(pv)));
-        api("node0").post("/v1/lvs", Map.of("vg", "ha", "name", "web", "size", 64L << 20, "thin", true));
+        String pv2 = api("node2").post("/v1/pvs", Map.of("path", dir.resolve("disk2.img").toString(), "size", 128L << 20))
+            .path("name").asText();
+        api("node0").post("/v1/vgs", Map.of("name", "ha", "pvs", List.of(pv1, pv2)));
+        assertOk(cli("node0", "lv", "create", "-n", "web", "-L", "64M", "--thin", "-m", "1", "--on", "node1", "ha"));
         // node1 is fenced through a real agent: Debian's fence_dummy, its power state in a file
         Path power = dir.resolve("node1.power");
         Files.writeString(power, "on");
@@ -192,6 +195,11 @@ class HaSystemTest extends ClusterSystemTest {
             + ") is on the disk the new guest found (" + resumed + ")");
         long after = awaitAcknowledged("web", resumed + 5, Duration.ofSeconds(180));
         lap(t0, "node1's guest died at " + killed + ", the new one started at " + started + "; resumed after " + resumed);
+        // the new writer runs on node2's leg; node1's leg, cut off, is out of the set
+        JsonNode degraded = api("node0").get("/v1/lvs/ha/web");
+        for (JsonNode leg : degraded.path("legs")) {
+            assertEquals(leg.path("node").asText().equals("node1") ? "out" : "in-sync", leg.path("state").asText(), degraded.toString());
+        }
 
         // healed: node1 is heard again, rejoins clean and starts nothing it lost
         lan.heal();
@@ -207,6 +215,9 @@ class HaSystemTest extends ClusterSystemTest {
         assertEquals(survivor, api("node0").get("/v1/vms/web").path("node").asText());
         assertTrue(!Files.exists(oldDir.resolve("qemu.pid")) || ProcessHandle.of(Long.parseLong(Files.readString(
             oldDir.resolve("qemu.pid")).strip())).map(h -> !h.isAlive()).orElse(true), "node1 runs no QEMU for web");
+        // node1's leg is resynced from node2's with what it missed, while the guest goes on writing
+        JsonNode synced = awaitLegsInSync(Duration.ofSeconds(120));
+        lap(t0, "node1's leg in sync again: " + synced.path("legs"));
 
         JsonNode stopped = api("node0").post("/v1/vms/web/stop", Map.of());
         assertEquals("stopped", stopped.path("phase").asText(), stopped.toString());
@@ -217,7 +228,31 @@ class HaSystemTest extends ClusterSystemTest {
         var disk = WorkloadVerifier.verify(image);
         disk.requireHolds(last);
         assertTrue(disk.intact(), "no interleaving of two writers: " + disk);
+        var check = cli(survivor, "lv", "check", "ha/web");
+        assertOk(check); // both legs alike, chunk by chunk: the cut-off side's late writes did not land on either
         lap(t0, "disk verified: " + disk.lastSequence() + " records, " + last + " acknowledged");
+    }
+
+    private JsonNode awaitLegsInSync(Duration timeout) throws IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            JsonNode volume = api("node0").get("/v1/lvs/ha/web");
+            boolean all = volume.path("legs").size() > 1;
+            for (JsonNode leg : volume.path("legs")) {
+                all &= leg.path("state").asText().equals("in-sync");
+            }
+            if (all) {
+                return volume;
+            }
+            if (System.nanoTime() >= deadline) {
+                var said = new StringBuilder("legs not in sync within " + timeout + ": " + volume);
+                for (String node : List.of("node0", "node1", "node2")) {
+                    cluster.get(node).loggedInfo("ha/web").forEach(line -> said.append("\n").append(node).append(": ").append(line));
+                }
+                throw new AssertionError(said.toString());
+            }
+            AgentProcess.sleep(500);
+        }
     }
 
     /** When the VM's events log on a node first says {@code what}. */

@@ -66,10 +66,13 @@ class IpmiFailoverSystemTest extends ClusterSystemTest {
         TestGuest guest = TestGuest.build();
         cluster = TestCluster.ofThree(dir);
         assertOk(cli("node0", "config", "set", "cluster.dead_after_seconds", "3"));
-        String pv = api("node2").post("/v1/pvs", Map.of("path", dir.resolve("disk2.img").toString(), "size", 128L << 20))
+        // the guest's disk is mirrored, one leg on the node that will hang, the other on node2
+        String pv1 = api("node1").post("/v1/pvs", Map.of("path", dir.resolve("disk1.img").toString(), "size", 128L << 20))
             .path("name").asText();
-        api("node0").post("/v1/vgs", Map.of("name", "ipmi", "pvs", List.of(pv)));
-        api("node0").post("/v1/lvs", Map.of("vg", "ipmi", "name", "web", "size", 64L << 20, "thin", true));
+        String pv2 = api("node2").post("/v1/pvs", Map.of("path", dir.resolve("disk2.img").toString(), "size", 128L << 20))
+            .path("name").asText();
+        api("node0").post("/v1/vgs", Map.of("name", "ipmi", "pvs", List.of(pv1, pv2)));
+        assertOk(cli("node0", "lv", "create", "-n", "web", "-L", "64M", "--thin", "-m", "1", "--on", "node1", "ipmi"));
         AgentProcess node1 = cluster.get("node1");
         long agentPid = agentPid(node1);
         int port = startBmc(agentPid, node1.dataDir.resolve("vms/web/qemu.pid"));
@@ -107,6 +110,12 @@ class IpmiFailoverSystemTest extends ClusterSystemTest {
         assertEquals("0", Files.readString(dir.resolve("power")).strip(), "node1 is powered off");
         long there = awaitAcknowledged("web", acknowledgedBefore + 3, Duration.ofSeconds(180));
         lap(t0, "workload going on there: " + there);
+        // on node2's leg alone: node1's leg, on a node that hung and was powered off, is out of the set
+        JsonNode mirror = api("node0").get("/v1/lvs/ipmi/web");
+        assertTrue(mirror.path("health").asText().startsWith("degraded"), mirror.toString());
+        for (JsonNode leg : mirror.path("legs")) {
+            assertEquals(leg.path("node").asText().equals("node1") ? "out" : "in-sync", leg.path("state").asText(), mirror.toString());
+        }
 
         assertOk(cli("node0", "vm", "stop", "web", "--force"));
         long last = acknowledged(api("node0").get("/v1/vms/web/console?bytes=" + (4 << 20) + "&node="

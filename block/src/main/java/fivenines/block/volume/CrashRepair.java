@@ -45,6 +45,28 @@ final class CrashRepair {
         }
     }
 
+    /** The chunks that wait for their repair, as spans. */
+    List<ChunkSpan> pendingSpans() {
+        synchronized (pending) {
+            return pending.spans();
+        }
+    }
+
+    /**
+     * Leg {@code index} left the set. When it was the source, the chunks left are repaired from
+     * {@code replacement} (an in-sync leg, or null when none is left): what the source held is out
+     * of reach, and the leg that left counts them missed, so its resync brings it to the new source.
+     */
+    void legLeft(int index, Integer replacement) {
+        synchronized (pending) {
+            if (source != null && source == index && !pending.isEmpty()) {
+                LOG.info("{}: the repair's source, leg {}, left the set: the {} chunks left are repaired from leg {}",
+                    engine.name(), index, pending.size(), replacement);
+                source = replacement;
+            }
+        }
+    }
+
     /** Chunks that wait for their repair (0 when none). */
     long pending() {
         synchronized (pending) {
@@ -74,15 +96,21 @@ final class CrashRepair {
             engine.legLock.readLock().unlock();
         }
         ByteBuffer buffer = ByteBuffer.allocateDirect((int) fivenines.model.storage.Volumes.CHUNK_SIZE);
-        for (ChunkSpan span : batch) {
-            for (long c = span.start(); c < span.end(); c++) {
-                if (engine.closed) {
-                    return true;
-                }
-                if (!others.isEmpty()) {
-                    engine.copyChunk(c, others, buffer);
+        try {
+            for (ChunkSpan span : batch) {
+                for (long c = span.start(); c < span.end(); c++) {
+                    if (engine.closed) {
+                        return true;
+                    }
+                    if (!others.isEmpty()) {
+                        engine.copyChunk(c, others, buffer);
+                    }
                 }
             }
+        } catch (MirrorEngine.SourceLegFailed failed) {
+            // the source is gone: it leaves the set (counting these chunks missed) and the repair goes on from another leg
+            engine.dropLeg(failed.leg, "reading failed while repairing a previous writer's regions: " + failed.getMessage(), List.of());
+            return true;
         }
         for (VolumeEngine other : others) {
             other.flush();

@@ -298,6 +298,15 @@ public final class MirrorEngine implements AttachedVolume {
     }
 
     /** The leg to read from: this node's own in-sync leg, else the in-sync legs in turn. */
+    /** The leg reads go to, or null when no leg is in sync. */
+    private Integer inSyncLegOrNull() {
+        try {
+            return readLeg();
+        } catch (NbdErrorException none) {
+            return null;
+        }
+    }
+
     int readLeg() throws NbdErrorException {
         legLock.readLock().lock();
         try {
@@ -592,6 +601,16 @@ public final class MirrorEngine implements AttachedVolume {
         }
     }
 
+    /** The leg a copy reads from failed (its node, disk or network): the copy cannot go on from it. */
+    static final class SourceLegFailed extends IOException {
+        final int leg;
+
+        SourceLegFailed(int leg, IOException cause) {
+            super("reading leg " + leg + " failed: " + cause.getMessage(), cause);
+            this.leg = leg;
+        }
+    }
+
     /** An error that is the leg's (its node, disk or network), as opposed to a refusal of the request itself. */
     private static boolean legFailure(IOException e) {
         if (e instanceof NbdErrorException nbd) {
@@ -655,6 +674,8 @@ public final class MirrorEngine implements AttachedVolume {
             if (failing != null) {
                 failing.uncommittedChunks().forEach(c -> all.add(c, 1));
             }
+            // and what a previous writer may have left half-written, not yet made alike on every leg
+            crashRepair.pendingSpans().forEach(all::add);
             try {
                 withEpoch(at -> {
                     metadata.dropLeg(at, index, why, all.spans());
@@ -675,6 +696,7 @@ public final class MirrorEngine implements AttachedVolume {
                 });
                 engine.abandon("leg " + index + " left the set");
             }
+            crashRepair.legLeft(index, inSyncLegOrNull());
             // tried again after 2, 4, 8 s, then every 8 s: a node back from a restart is resynced within seconds, and a
             // try at a node still down costs one refused connection
             deferRetry(index);
@@ -859,12 +881,17 @@ public final class MirrorEngine implements AttachedVolume {
             }
             long offset = c * CHUNK;
             int length = (int) Math.min(CHUNK, size - offset);
-            List<Extent> extents = source.blockStatus(offset, length);
-            boolean zero = extents.size() == 1 && extents.getFirst().zero() && extents.getFirst().length() >= length;
+            boolean zero;
             buffer.clear().limit(length);
-            if (!zero) {
-                source.read(offset, buffer);
-                buffer.flip();
+            try {
+                List<Extent> extents = source.blockStatus(offset, length);
+                zero = extents.size() == 1 && extents.getFirst().zero() && extents.getFirst().length() >= length;
+                if (!zero) {
+                    source.read(offset, buffer);
+                    buffer.flip();
+                }
+            } catch (IOException e) {
+                throw legFailure(e) ? new SourceLegFailed(from, e) : e;
             }
             for (VolumeEngine target : targets) {
                 if (zero) {

@@ -247,6 +247,44 @@ class MirrorEngineTest {
     }
 
     @Test
+    void aRepairWhoseSourceLegFailsGoesOnFromAnotherLegAndTheFailedLegIsResyncedWithWhatWasNotRepaired() throws Exception {
+        cluster = new VolumeTestCluster(dir, 64 * MIB);
+        // both legs remote (on n1 and n2), as for a writer that moved to a node without a leg
+        cluster.addPv(dir, PV2, "n2", 64 * MIB);
+        value(cluster.apply(new CreateVolumeGroup("vg", List.of(PV1, PV2))));
+        value(cluster.apply(new CreateLogicalVolume("vg", "web", 16 * MIB, "n1", false, 1, null)));
+        MirrorEngine engine = cluster.attachMirror("vg", "web", FAST);
+        ok(qemuIo(cluster.uri("vg/web"), "write -P 0x11 0 " + 8 * MIB, "flush"));
+        assertFalse(status("vg/web").active().getOrDefault("n0", List.of()).isEmpty());
+        cluster.crash(engine, "node died");
+        value(cluster.apply(new DetachLogicalVolume("vg", "web", "n0")));
+        assertFalse(status("vg/web").repair().isEmpty(), "the crashed writer's open regions are to be repaired");
+        // the next writer's repair reads from leg 0 (the first in sync, none is local), whose node is now gone
+        String leg0 = exportOfLeg(0);
+        cluster.failing.add(leg0);
+        cluster.refusing.add(leg0);
+        MirrorEngine next = cluster.attachMirror("vg", "web", FAST);
+        waitFor("the repair", () -> next.repairPending() == 0 && status("vg/web").repair().isEmpty());
+        assertEquals(LegState.OUT, volume("vg/web").leg(0).orElseThrow().state(), "the failed source left the set");
+        assertTrue(status("vg/web").missedChunks(0) > 0, "and counts the chunks not repaired on it missed");
+        ok(qemuIo(cluster.uri("vg/web"), "read -P 0x11 0 " + 8 * MIB, "write -P 0x22 " + MIB + " 4096", "flush"));
+
+        cluster.failing.remove(leg0);
+        cluster.refusing.remove(leg0);
+        waitFor("leg 0 back in the set", () -> volume("vg/web").leg(0).orElseThrow().inSync());
+        assertEquals(sha(cluster.legBytes("vg/web", 0)), sha(cluster.legBytes("vg/web", 1)), "the legs are alike again");
+    }
+
+    /** The export of the PV holding leg {@code leg}'s chunks. */
+    private String exportOfLeg(int leg) {
+        synchronized (cluster) {
+            var pvs = cluster.machine.state().volumes().view("vg/web", leg).physicalVolumes();
+            assertEquals(1, pvs.size(), pvs.toString());
+            return cluster.machine.state().storage().requirePhysicalVolume(pvs.iterator().next()).exportName();
+        }
+    }
+
+    @Test
     void aNewLegGetsAFullCopyAndASnapshotOfAMirrorCopiesOnWriteOnEveryLeg() throws Exception {
         cluster = new VolumeTestCluster(dir, 64 * MIB);
         cluster.addPv(dir, PV2, "n2", 64 * MIB);

@@ -183,11 +183,21 @@ public final class AgentProcess implements AutoCloseable {
 
     /** The lines the agent logged at WARN or ERROR that mention {@code what}, over all its starts (for a failure's message). */
     public List<String> loggedWarnings(String what) throws IOException {
+        return logged(what, false);
+    }
+
+    /** The lines the agent logged at INFO, WARN or ERROR that mention {@code what}, over all its starts. */
+    public List<String> loggedInfo(String what) throws IOException {
+        return logged(what, true);
+    }
+
+    private List<String> logged(String what, boolean info) throws IOException {
         var found = new ArrayList<String>();
         try (var logs = Files.list(dataDir)) {
             for (Path log : logs.filter(p -> p.getFileName().toString().startsWith("agent-")).sorted().toList()) {
                 for (String line : Files.readAllLines(log)) {
-                    if ((line.contains(" WARN ") || line.contains(" ERROR ")) && line.contains(what)) {
+                    if ((line.contains(" WARN ") || line.contains(" ERROR ") || info && line.contains(" INFO "))
+                        && line.contains(what)) {
                         found.add(line);
                     }
                 }
