@@ -20,6 +20,9 @@ public final class Credentials {
     private static final SecureRandom RANDOM = new SecureRandom();
     private final Path file;
     private volatile String secret;
+    /** The secret before the last rotation, taken until {@link #previousUntil}, or null. */
+    private volatile String previous;
+    private volatile long previousUntil;
 
     private Credentials(Path file, String secret) {
         this.file = file;
@@ -37,14 +40,19 @@ public final class Credentials {
                 }
                 return new Credentials(file, secret);
             }
-            byte[] bytes = new byte[32];
-            RANDOM.nextBytes(bytes);
-            var credentials = new Credentials(file, HexFormat.of().formatHex(bytes));
+            var credentials = new Credentials(file, newSecret());
             credentials.write();
             return credentials;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read or write the secret at " + file, e);
         }
+    }
+
+    /** A new secret: 32 random bytes as 64 hex digits. */
+    public static String newSecret() {
+        byte[] bytes = new byte[32];
+        RANDOM.nextBytes(bytes);
+        return HexFormat.of().formatHex(bytes);
     }
 
     public String secret() {
@@ -67,9 +75,28 @@ public final class Credentials {
         write();
     }
 
+    /**
+     * After a rotation of the cluster secret: {@code newSecret} from now on, and the one it replaces
+     * still taken for {@code grace} (by {@link System#nanoTime()}), while the other nodes switch too.
+     */
+    public synchronized void rotate(String newSecret, java.time.Duration grace) {
+        String before = secret;
+        replace(newSecret);
+        previous = before;
+        previousUntil = System.nanoTime() + grace.toNanos();
+    }
+
     public boolean matches(String presented) {
-        return presented != null && MessageDigest.isEqual(presented.getBytes(StandardCharsets.US_ASCII),
-            secret.getBytes(StandardCharsets.US_ASCII));
+        if (presented == null) {
+            return false;
+        }
+        byte[] given = presented.getBytes(StandardCharsets.US_ASCII);
+        if (MessageDigest.isEqual(given, secret.getBytes(StandardCharsets.US_ASCII))) {
+            return true;
+        }
+        String before = previous;
+        return before != null && System.nanoTime() - previousUntil < 0
+            && MessageDigest.isEqual(given, before.getBytes(StandardCharsets.US_ASCII));
     }
 
     public static String sha256(String text) {

@@ -37,7 +37,8 @@ final class ClusterCommand {
     }
 
     @Command(name = "token", mixinStandardHelpOptions = true,
-        description = "Print the cluster's join token (the credential this CLI uses for its agent), checked against the agent.")
+        description = "Print the cluster's join token (the credential this CLI uses for its agent), checked against the agent.",
+        subcommands = {ClusterCommand.Rotate.class})
     static final class Token implements Runnable {
         @Mixin
         AgentOptions agent;
@@ -54,6 +55,21 @@ final class ClusterCommand {
                 throw new Nines.UsageException("the agent at " + agent.url() + " is in no cluster yet; 'nines cluster init' makes one");
             }
             System.out.println(token);
+        }
+    }
+
+    @Command(name = "rotate", mixinStandardHelpOptions = true,
+        description = "Make a new join token: every node switches to it; the old one is refused after cluster.token_grace_seconds.")
+    static final class Rotate implements Runnable {
+        @Mixin
+        AgentOptions agent;
+
+        @Override
+        public void run() {
+            JsonNode answer = agent.client().post("/v1/cluster/token/rotate", Map.of());
+            System.out.println("new join token: " + answer.path("token").asText());
+            System.out.println("every node switches to it by itself, and the CLI on each node finds it; the old token is"
+                + " refused after " + answer.path("graceSeconds").asLong() + " s (NINES_TOKEN users: set the new one)");
         }
     }
 

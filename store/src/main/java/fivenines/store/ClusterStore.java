@@ -30,6 +30,7 @@ import org.apache.ratis.util.TimeDuration;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -79,7 +80,7 @@ public final class ClusterStore implements AutoCloseable {
     private final LongAdder throughClients = new LongAdder();
     private final StoreHealth health;
     /** The signed query for the leader's applied index (the same bytes every time). */
-    private final Message appliedIndexQuery;
+    private volatile Message appliedIndexQuery;
     /** Sends the queries that follow one that ended, off the Ratis thread that ended it (see {@link SharedReads}). */
     private final java.util.concurrent.ExecutorService readSender = java.util.concurrent.Executors.newThreadPerTaskExecutor(
         Thread.ofVirtual().name("store-read-", 0).factory());
@@ -484,6 +485,17 @@ public final class ClusterStore implements AutoCloseable {
 
     public String nodeName() {
         return config.nodeName();
+    }
+
+    /**
+     * Signs this replica's messages with a new cluster secret from now on; as the leader it still
+     * takes messages signed with the one before for {@code grace} (other nodes switch when they
+     * apply the rotation, each a moment apart).
+     */
+    public void rotateSecret(byte[] secret, Duration grace) {
+        authenticator.rotate(secret, grace);
+        appliedIndexQuery = Message.valueOf(ByteString.copyFrom(
+            authenticator.sign(StoreStateMachine.QUERY_APPLIED_INDEX.getBytes(StandardCharsets.UTF_8))));
     }
 
     /**

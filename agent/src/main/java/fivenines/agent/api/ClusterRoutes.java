@@ -35,6 +35,7 @@ public final class ClusterRoutes {
             return Map.of("left", true, "node", config.nodeName());
         });
         router.add("POST", "/v1/cluster/remove", r -> cluster.remove(r.requireText("node"), "removed by operator"));
+        router.add("POST", "/v1/cluster/token/rotate", r -> cluster.rotateSecret());
     }
 
     private Object init(ApiRequest request) {

@@ -70,6 +70,101 @@ public final class ClusterService implements AutoCloseable {
                 Certificates.serial(certificate)));
         });
         this.snapshotEvery = StoreConfig.snapshotEvery(System.getProperty(StoreConfig.SNAPSHOT_EVERY_PROPERTY));
+        onStoreStarted(this::followRotations);
+    }
+
+    // ---- rotation of the cluster secret ----
+
+    /** Seconds the secret before a rotation is still taken (API and store), while every node switches. */
+    public static final String TOKEN_GRACE_KEY = "cluster.token_grace_seconds";
+    public static final long DEFAULT_TOKEN_GRACE_SECONDS = 30;
+    private final Object rotation = new Object();
+    private volatile String rotationProblem = "";
+    private int rotationFailures;
+
+    /**
+     * Makes a new cluster secret (the join token): committed as a {@code RotateSecret} that every
+     * node applies by switching to it; the one before is still taken for the grace
+     * ({@code cluster.token_grace_seconds}), then refused everywhere.
+     */
+    public Map<String, Object> rotateSecret() {
+        ClusterStore current = store();
+        synchronized (rotation) {
+            String before = credentials.secret();
+            String next = Credentials.newSecret();
+            ApiException.valueOf(current.submitAndWait(new fivenines.model.command.RotateSecret(Credentials.sha256(before),
+                Credentials.sha256(next), SecretRotations.seal(before, next))));
+            adoptRotations(current);
+            var answer = new java.util.LinkedHashMap<String, Object>();
+            answer.put("token", credentials.secret());
+            answer.put("graceSeconds", tokenGrace(current).toSeconds());
+            return answer;
+        }
+    }
+
+    /** What stops this node from following the cluster's secret, or "" when nothing does. */
+    public String rotationProblem() {
+        return rotationProblem;
+    }
+
+    /** Each store replica: the rotations it applies, and a check every 2 s (a snapshot installed from the leader says nothing). */
+    private void followRotations(ClusterStore started) {
+        started.addListener((index, command, result, state) -> {
+            if (command instanceof fivenines.model.command.RotateSecret && result instanceof fivenines.model.state.Result.Applied) {
+                Thread.ofVirtual().name("secret-rotation").start(() -> adoptRotations(started));
+            }
+        });
+        Thread.ofVirtual().name("secret-rotation-check").start(() -> {
+            while (store == started && !closed) {
+                adoptRotations(started);
+                sleep(2000);
+            }
+        });
+    }
+
+    private void adoptRotations(ClusterStore current) {
+        synchronized (rotation) {
+            if (store != current) {
+                return;
+            }
+            try {
+                String stateSha = current.read(s -> s.membership().secretSha256());
+                if (stateSha == null) {
+                    return;
+                }
+                var rotations = current.read(s -> s.membership().secretRotations());
+                var next = SecretRotations.follow(credentials.secret(), stateSha, rotations);
+                if (next.isPresent()) {
+                    Duration grace = tokenGrace(current);
+                    credentials.rotate(next.get(), grace);
+                    current.rotateSecret(credentials.secretBytes(), grace);
+                    LOG.info("the cluster secret was rotated: node {} uses the new one; the one before is taken for {} s more",
+                        config.nodeName(), grace.toSeconds());
+                }
+                rotationProblem = "";
+                rotationFailures = 0;
+            } catch (IllegalStateException e) {
+                // a replica replaying a state older than this node's secret says the same for a moment: warned once it lasts
+                if (++rotationFailures == 15) {
+                    LOG.warn("cannot follow the cluster secret: {}", e.getMessage());
+                }
+                rotationProblem = e.getMessage();
+                return;
+            } catch (RuntimeException e) {
+                LOG.debug("checking the cluster secret's rotations: {}", e.getMessage());
+            }
+        }
+    }
+
+    private static Duration tokenGrace(ClusterStore current) {
+        long seconds = current.read(s -> s.configuration().get(TOKEN_GRACE_KEY).map(v -> {
+            try {
+                return Long.parseLong(v.strip());
+            } catch (NumberFormatException e) {
+                return DEFAULT_TOKEN_GRACE_SECONDS;
+            }
+        }).orElse(DEFAULT_TOKEN_GRACE_SECONDS));
+        return Duration.ofSeconds(Math.max(0, Math.min(seconds, 3600)));
     }
 
     /** Told of each store replica this service starts (after init, join or a restart). */

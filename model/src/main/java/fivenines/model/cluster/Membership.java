@@ -25,6 +25,14 @@ public final class Membership {
     /** Each node's current certificate serial (lowercase hex), and serials no server may accept any more. */
     private final TreeMap<String, String> certificates = new TreeMap<>();
     private final TreeSet<String> revokedCertificates = new TreeSet<>();
+    /** The last rotations of the secret, oldest first: a node that missed some opens them in turn. */
+    private final java.util.ArrayList<SecretRotation> rotations = new java.util.ArrayList<>();
+    /** Rotations kept: a node that was away for more of them than this joins again with the token. */
+    public static final int ROTATIONS_KEPT = 32;
+
+    /** One rotation: the digests of the secret before and after, and the new secret sealed under the one before. */
+    public record SecretRotation(String previousSha256, String secretSha256, String sealed, long index) {
+    }
 
     public boolean initialized() {
         return clusterName != null;
@@ -40,6 +48,35 @@ public final class Membership {
 
     public int maxVoters() {
         return maxVoters;
+    }
+
+    /** The rotations of the secret the state keeps, oldest first. */
+    public List<SecretRotation> secretRotations() {
+        return List.copyOf(rotations);
+    }
+
+    public SecretRotation rotateSecret(fivenines.model.command.RotateSecret command, long index) {
+        requireInitialized();
+        if (command.secretSha256() == null || !command.secretSha256().matches("[0-9a-f]{64}")
+            || command.previousSha256() == null || !command.previousSha256().matches("[0-9a-f]{64}")) {
+            throw Rejection.invalid("a secret digest must be 64 lowercase hex digits");
+        }
+        if (command.sealed() == null || command.sealed().isBlank() || command.sealed().length() > 1024) {
+            throw Rejection.invalid("the sealed secret is missing or too long");
+        }
+        if (!command.previousSha256().equals(secretSha256)) {
+            throw Rejection.conflict("the cluster secret was rotated meanwhile; rotate again if you still want a new one");
+        }
+        if (command.secretSha256().equals(secretSha256)) {
+            throw Rejection.invalid("the new secret is the current one");
+        }
+        var rotation = new SecretRotation(secretSha256, command.secretSha256(), command.sealed(), index);
+        rotations.add(rotation);
+        while (rotations.size() > ROTATIONS_KEPT) {
+            rotations.removeFirst();
+        }
+        secretSha256 = command.secretSha256();
+        return rotation;
     }
 
     public Collection<Node> nodes() {
@@ -203,7 +240,7 @@ public final class Membership {
 
     public Snapshot snapshot() {
         return new Snapshot(clusterName, secretSha256, maxVoters, List.copyOf(nodes.values()), new TreeMap<>(certificates),
-            List.copyOf(revokedCertificates));
+            List.copyOf(revokedCertificates), List.copyOf(rotations));
     }
 
     public void restore(Snapshot snapshot) {
@@ -221,10 +258,15 @@ public final class Membership {
         if (snapshot.revokedCertificates() != null) {
             revokedCertificates.addAll(snapshot.revokedCertificates());
         }
+        rotations.clear();
+        if (snapshot.secretRotations() != null) { // none in snapshots written before rotation existed
+            rotations.addAll(snapshot.secretRotations());
+        }
     }
 
     /** The serialisable form of this part of the state. */
     public record Snapshot(String clusterName, String secretSha256, int maxVoters, List<Node> nodes,
-                           Map<String, String> certificates, List<String> revokedCertificates) {
+                           Map<String, String> certificates, List<String> revokedCertificates,
+                           List<SecretRotation> secretRotations) {
     }
 }

@@ -51,6 +51,7 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
     @JsonSubTypes.Type(value = SetVmHa.class, name = "set-vm-ha"),
     @JsonSubTypes.Type(value = RecoverVm.class, name = "recover-vm"),
     @JsonSubTypes.Type(value = SetMaintenance.class, name = "set-maintenance"),
+    @JsonSubTypes.Type(value = RotateSecret.class, name = "rotate-secret"),
 })
 public sealed interface Command
     permits CreateCluster, AddNode, RemoveNode, SetNodeState, ChangeConfig,
@@ -60,5 +61,5 @@ public sealed interface Command
             SnapshotLogicalVolume, AttachLogicalVolume, DetachLogicalVolume, ReserveChunks, CommitChunks,
             DropLeg, MarkRegions, StartResync, ResyncLeg, RepairedRegions, AddLeg, RemoveLeg,
             DefineVm, RemoveVm, SetVmDesired, ReportVmStatus, MigrateVm, ReportNodeResources,
-            RecordCertificate, RenewLease, RecordFencing, SetVmHa, RecoverVm, SetMaintenance {
+            RecordCertificate, RenewLease, RecordFencing, SetVmHa, RecoverVm, SetMaintenance, RotateSecret {
 }

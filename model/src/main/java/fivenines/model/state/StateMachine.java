@@ -43,6 +43,7 @@ import fivenines.model.command.RenameLogicalVolume;
 import fivenines.model.command.RemovePhysicalVolume;
 import fivenines.model.command.ReleaseLock;
 import fivenines.model.command.RecordCertificate;
+import fivenines.model.command.RotateSecret;
 import fivenines.model.command.RemoveNode;
 import fivenines.model.command.SetNodeState;
 import fivenines.model.lock.LockHolder;
@@ -145,6 +146,7 @@ public final class StateMachine {
                 case SetVmHa c -> state.vms().setHa(c);
                 case RecoverVm c -> state.vms().recover(c, state.membership(), state.fencing());
                 case SetMaintenance c -> state.maintenance().set(c, state.membership(), index);
+                case RotateSecret c -> state.membership().rotateSecret(c, index);
             };
             return new Result.Applied(index, value);
         } catch (Rejection rejection) {
