@@ -1,0 +1,210 @@
+package fivenines.systemtests;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.microsoft.playwright.Browser;
+import com.microsoft.playwright.BrowserType;
+import com.microsoft.playwright.Locator;
+import com.microsoft.playwright.Page;
+import com.microsoft.playwright.Playwright;
+import com.microsoft.playwright.assertions.LocatorAssertions;
+import fivenines.agent.client.AgentClient;
+import fivenines.agent.client.AgentClientException;
+import fivenines.testsupport.cluster.AgentProcess;
+import fivenines.testsupport.guest.TestGuest;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static com.microsoft.playwright.assertions.PlaywrightAssertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The web console in a real browser (Debian's chromium driven by Playwright) against a cluster of
+ * three real agents: a wrong token is refused, the right one signs in, the three nodes are shown,
+ * a volume made through the dialog is listed, the test guest started from the page prints its
+ * console lines into it, and a migration started from the page shows its task and result.
+ * Screenshots go to target/web-console/.
+ */
+class WebConsoleSystemTest extends ClusterSystemTest {
+    private static final long MiB = 1L << 20;
+    private static final Path SHOTS = Path.of("target", "web-console");
+
+    /** QEMU runs daemonized and outlives the agents: every one of this test's is ended. */
+    @AfterEach
+    void stopGuests() throws Exception {
+        if (cluster != null) {
+            cluster.close();
+        }
+        for (ProcessHandle process : ProcessHandle.allProcesses().toList()) {
+            String commandLine = process.info().commandLine().orElse("");
+            if (commandLine.contains("qemu-system") && commandLine.contains(dir.toString())) {
+                process.destroyForcibly();
+                process.onExit().get();
+            }
+        }
+    }
+
+    @Test
+    void anOperatorSignsInSeesTheClusterCreatesAVolumeStartsAGuestFollowsItsConsoleAndMigratesIt() throws Exception {
+        TestGuest guest = TestGuest.build();
+        cluster = TestCluster.ofThree(dir);
+        AgentProcess node0 = cluster.get("node0");
+        String pv0 = pv("node0", "pv0.img", 256 * MiB);
+        String pv1 = pv("node1", "pv1.img", 256 * MiB);
+        api("node0").post("/v1/vgs", Map.of("name", "vg", "pvs", List.of(pv0, pv1)));
+        api("node0").post("/v1/lvs", Map.of("vg", "vg", "name", "web-disk", "size", 64 * MiB, "thin", true, "on", "node0"));
+        defineGuest("web", guest, "vg/web-disk");
+        Files.createDirectories(SHOTS);
+
+        var environment = new HashMap<>(System.getenv());
+        environment.put("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
+        try (Playwright playwright = Playwright.create(new Playwright.CreateOptions().setEnv(environment));
+             Browser browser = playwright.chromium().launch(new BrowserType.LaunchOptions()
+                 .setExecutablePath(Paths.get("/usr/bin/chromium")).setArgs(List.of("--no-sandbox")).setHeadless(true))) {
+            Page page = browser.newContext(new Browser.NewContextOptions().setViewportSize(1500, 1100)).newPage();
+            page.setDefaultTimeout(60_000);
+
+            // without a session: the sign-in page, and the API refuses the browser
+            page.navigate(node0.url() + "/");
+            assertThat(page.locator("#signin-form")).isVisible();
+            assertEquals(401, page.request().get(node0.url() + "/v1/nodes").status(), "no cookie, no API");
+            assertEquals(401, page.request().get(node0.url() + "/console/app.js").status(), "nor the console's own script");
+
+            // a wrong token: refused, saying so, still on the sign-in page
+            page.fill("#token", "0".repeat(64));
+            page.click("#signin");
+            assertThat(page.locator("#signin-error")).containsText("not this cluster's token");
+            assertThat(page.locator("#nodes")).hasCount(0);
+            page.screenshot(new Page.ScreenshotOptions().setPath(SHOTS.resolve("signin-refused.png")));
+
+            // the cluster token: the console, with three nodes, all up, one leader
+            page.fill("#token", node0.secret());
+            page.click("#signin");
+            assertThat(page.locator("#nodes tbody tr")).hasCount(3);
+            for (String node : List.of("node0", "node1", "node2")) {
+                assertThat(page.locator("#nodes tr[data-node='" + node + "'] td").nth(1)).hasText("up");
+                assertThat(page.locator("#nodes tr[data-node='" + node + "'] td").nth(2)).hasText("held");
+            }
+            assertThat(page.locator("#nodes .leader")).hasCount(1);
+            assertThat(page.locator("#vgs tr[data-vg='vg']")).isVisible();
+            assertThat(page.locator("#vms tr[data-vm='web'] td").nth(1)).hasText("stopped");
+            String cookies = page.context().cookies().toString();
+            assertTrue(page.context().cookies().stream().anyMatch(c -> c.name.equals("nines_session") && c.httpOnly
+                && c.sameSite == com.microsoft.playwright.options.SameSiteAttribute.STRICT), cookies);
+
+            // a volume made through the dialog is listed, and exists in the store
+            page.click("#lv-create");
+            page.fill("#field-name", "made-in-browser");
+            page.selectOption("#field-vg", "vg");
+            page.fill("#field-size", "32");
+            page.click("#dialog-ok");
+            assertThat(page.locator("#message")).containsText("vg/made-in-browser created");
+            Locator made = page.locator("#lvs tr[data-lv='vg/made-in-browser']");
+            assertThat(made).isVisible();
+            assertThat(made.locator("td").nth(1)).hasText("32 MiB");
+            assertEquals(32 * MiB, api("node1").get("/v1/lvs/vg/made-in-browser").path("size").asLong());
+
+            // the guest started from the page runs on node0; its console lines show in the page
+            Locator vm = page.locator("#vms tr[data-vm='web']");
+            vm.locator("button.vm-start").click();
+            page.selectOption("#field-node", "node0");
+            page.click("#dialog-ok");
+            assertThat(vm.locator("td").nth(1)).hasText("running", new LocatorAssertions.HasTextOptions().setTimeout(150_000));
+            assertThat(vm.locator("td.vm-node")).hasText("node0");
+            vm.locator("button.vm-console").click();
+            Locator console = page.locator("#console-text");
+            assertThat(console).containsText(TestGuest.UP_LINE, new LocatorAssertions.ContainsTextOptions().setTimeout(150_000));
+            assertThat(console).containsText("NINES-WORKLOAD seq=", new LocatorAssertions.ContainsTextOptions().setTimeout(60_000));
+            assertThat(page.locator("#console-node")).hasText("on node0");
+            page.screenshot(new Page.ScreenshotOptions().setPath(SHOTS.resolve("console.png")).setFullPage(true));
+
+            // migrated from the page: the task shows up with its progress, completes, and the VM runs on node1
+            vm.locator("button.vm-migrate").click();
+            page.selectOption("#field-node", "node1");
+            page.click("#dialog-ok");
+            assertThat(page.locator("#message")).containsText("migration of web to node1 started");
+            Locator task = page.locator("#tasks tr[data-task='migration:web']");
+            Set<String> seen = new LinkedHashSet<>();
+            long deadline = System.nanoTime() + Duration.ofSeconds(180).toNanos();
+            String state = "";
+            while (System.nanoTime() < deadline) {
+                if (task.count() > 0) {
+                    state = task.locator("td").nth(4).textContent();
+                    seen.add(state + " " + task.locator("td.task-progress").textContent().strip());
+                    if (state.equals("completed") || state.equals("failed")) {
+                        break;
+                    }
+                }
+                page.waitForTimeout(100);
+            }
+            assertEquals("completed", state, "the task's states seen: " + seen + "; detail: "
+                + (task.count() > 0 ? task.locator("td.task-detail").textContent() : "no task row"));
+            assertThat(task.locator("td").nth(1)).hasText("node0");
+            assertThat(task.locator("td").nth(2)).hasText("live migration to node1");
+            assertTrue(task.locator("td.task-progress").textContent().matches(".*\\d+\\.\\d%.*"),
+                "the progress QEMU reported: " + task.locator("td.task-progress").textContent());
+            JsonNode reported = api("node0").get("/v1/vms/web/migration");
+            assertEquals("completed", reported.path("state").asText(), "the page shows what the source agent reports: " + reported);
+            assertThat(vm.locator("td.vm-node")).hasText("node1", new LocatorAssertions.HasTextOptions().setTimeout(30_000));
+            page.screenshot(new Page.ScreenshotOptions().setPath(SHOTS.resolve("migrated.png")).setFullPage(true));
+            System.out.println("WebConsoleSystemTest: the migration task as the page showed it: " + seen);
+
+            // the console follows the guest to node1 and keeps printing there (the guest was not rebooted)
+            assertThat(page.locator("#console-node")).hasText("on node1", new LocatorAssertions.HasTextOptions().setTimeout(30_000));
+            assertThat(console).containsText("NINES-WORKLOAD seq=", new LocatorAssertions.ContainsTextOptions().setTimeout(60_000));
+            assertFalse(console.textContent().contains(TestGuest.UP_LINE), "node1's console is the same guest, not a new boot");
+
+            // a change without the session's CSRF token is refused, even with the cookie
+            var forged = page.request().post(node0.url() + "/v1/lvs", com.microsoft.playwright.options.RequestOptions.create()
+                .setHeader("Content-Type", "application/json")
+                .setData(Map.of("vg", "vg", "name", "forged", "size", 8 * MiB)));
+            assertEquals(403, forged.status(), forged.text());
+            var absent = assertThrows(AgentClientException.class, () -> api("node0").get("/v1/lvs/vg/forged"));
+            assertEquals(404, absent.status(), "nothing was made");
+
+            // signed out: back to the sign-in page, and the cookie opens nothing
+            page.click("#signout");
+            assertThat(page.locator("#signin-form")).isVisible();
+            assertEquals(401, page.request().get(node0.url() + "/v1/nodes").status());
+        }
+        cluster.assertNoUnexpectedErrors();
+    }
+
+    // ---- helpers ----
+
+    private AgentClient api(String node) throws java.io.IOException {
+        AgentProcess agent = cluster.get(node);
+        return Agents.client(agent, agent.secret(), Duration.ofSeconds(180));
+    }
+
+    private String pv(String node, String file, long size) throws java.io.IOException {
+        return api(node).post("/v1/pvs", Map.of("path", dir.resolve(file).toString(), "size", size)).path("name").asText();
+    }
+
+    private void defineGuest(String name, TestGuest guest, String volume) throws java.io.IOException {
+        var definition = new LinkedHashMap<String, Object>();
+        definition.put("name", name);
+        definition.put("memoryMib", 128);
+        definition.put("vcpus", 1);
+        definition.put("boot", Map.of("kernel", guest.kernel().toString(), "initrd", guest.initrd().toString(),
+            "commandLine", TestGuest.writeWorkloadCommandLine()));
+        definition.put("disks", List.of(Map.of("volume", volume, "bus", "virtio", "cache", "writeback", "readOnly", false)));
+        definition.put("nics", List.of());
+        definition.put("onCrash", "restart");
+        definition.put("priority", 0);
+        api("node0").post("/v1/vms", Map.of("definition", definition));
+    }
+}
