@@ -166,6 +166,7 @@ class WebConsoleSystemTest extends ClusterSystemTest {
             assertThat(page.locator("#console-node")).hasText("on node1", new LocatorAssertions.HasTextOptions().setTimeout(30_000));
             assertThat(console).containsText("NINES-WORKLOAD seq=", new LocatorAssertions.ContainsTextOptions().setTimeout(60_000));
             assertFalse(console.textContent().contains(TestGuest.UP_LINE), "node1's console is the same guest, not a new boot");
+            page.screenshot(new Page.ScreenshotOptions().setPath(SHOTS.resolve("followed.png")).setFullPage(true));
 
             // a change without the session's CSRF token is refused, even with the cookie
             var forged = page.request().post(node0.url() + "/v1/lvs", com.microsoft.playwright.options.RequestOptions.create()
