@@ -135,6 +135,14 @@ function vmStop(vm) {
     });
 }
 
+function vmRestart(vm) {
+  dialog('Restart ' + vm.name, 'Restart VM ' + vm.name + '? It is stopped (shut down) and started again; the guest reboots.', [],
+    'Restart', async () => {
+      const answer = await api('POST', '/v1/vms/' + enc(vm.name) + '/restart', {});
+      return vm.name + ' is ' + answer.state + (answer.node ? ' on ' + answer.node : '');
+    });
+}
+
 function vmMigrate(vm) {
   const targets = snapshot.nodes.filter(n => !n.witness && n.name !== vm.node && n.state === 'up').map(n => n.name);
   dialog('Migrate ' + vm.name, 'Move ' + vm.name + ' live from ' + vm.node + ' to another node? The task list shows its progress.',
@@ -253,6 +261,7 @@ function renderVms(vms, ha) {
       el('td', {class: 'actions'},
         running ? null : el('button', {type: 'button', class: 'vm-start', onclick: () => vmStart(vm)}, 'Start'),
         running ? el('button', {type: 'button', class: 'vm-stop', onclick: () => vmStop(vm)}, 'Stop') : null,
+        running ? el('button', {type: 'button', class: 'vm-restart', onclick: () => vmRestart(vm)}, 'Restart') : null,
         running && vm.node ? el('button', {type: 'button', class: 'vm-migrate', onclick: () => vmMigrate(vm)}, 'Migrate') : null,
         vm.node ? el('button', {type: 'button', class: 'vm-console', onclick: () => openConsole(vm)}, 'Console') : null));
   }));
