@@ -34,7 +34,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The web console in a real browser (Debian's chromium driven by Playwright) against a cluster of
  * three real agents: a wrong token is refused, the right one signs in, the three nodes are shown,
- * a volume made through the dialog is listed, the test guest started from the page prints its
+ * a volume made through the dialog is listed (then snapshotted and the snapshot removed), a node
+ * goes into maintenance and out again, the test guest started from the page prints its
  * console lines into it, and a migration started from the page shows its task and result.
  * Screenshots go to target/web-console/.
  */
@@ -116,6 +117,30 @@ class WebConsoleSystemTest extends ClusterSystemTest {
             assertThat(made).isVisible();
             assertThat(made.locator("td").nth(1)).hasText("32 MiB");
             assertEquals(32 * MiB, api("node1").get("/v1/lvs/vg/made-in-browser").path("size").asLong());
+
+            // a snapshot of it through its dialog, then removed through its own
+            made.locator("button.lv-snapshot").click();
+            page.fill("#field-name", "made-snap");
+            page.click("#dialog-ok");
+            Locator snapshot = page.locator("#lvs tr[data-lv='vg/made-snap']");
+            assertThat(snapshot.locator("td").first()).containsText("made-in-browser");
+            snapshot.locator("button.lv-remove").click();
+            assertThat(page.locator("#dialog-text")).containsText("cannot be undone");
+            page.click("#dialog-ok");
+            assertThat(page.locator("#message")).containsText("vg/made-snap removed");
+            assertThat(snapshot).hasCount(0);
+
+            // maintenance on node2 (no VMs there) and off again; the agent's drain shows in the task list
+            Locator node2 = page.locator("#nodes tr[data-node='node2']");
+            node2.locator("button.maintenance-on").click();
+            page.click("#dialog-ok");
+            assertThat(node2.locator("td").nth(4)).hasText("on");
+            assertThat(page.locator("#tasks tr[data-task='maintenance:node2'] td").nth(4)).hasText("completed");
+            assertTrue(api("node1").get("/v1/nodes").toString().contains("\"maintenance\":true"), "the store has it");
+            node2.locator("button.maintenance-off").click();
+            page.click("#dialog-ok");
+            assertThat(node2.locator("td").nth(4)).hasText("-");
+            assertThat(page.locator("#tasks tr[data-task='return:node2'] td").nth(4)).hasText("completed");
 
             // the guest started from the page runs on node0; its console lines show in the page
             Locator vm = page.locator("#vms tr[data-vm='web']");
