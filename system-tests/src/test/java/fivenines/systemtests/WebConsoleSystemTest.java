@@ -35,7 +35,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The web console in a real browser (Debian's chromium driven by Playwright) against a cluster of
  * three real agents: a wrong token is refused, the right one signs in, the three nodes are shown,
  * a volume made through the dialog is listed (then snapshotted and the snapshot removed), a node
- * goes into maintenance and out again, the test guest started from the page prints its
+ * goes into maintenance and out again, a leg added to a volume resyncs with its progress in the
+ * task list, the test guest started from the page prints its
  * console lines into it, and a migration started from the page shows its task and result.
  * Screenshots go to target/web-console/.
  */
@@ -142,6 +143,30 @@ class WebConsoleSystemTest extends ClusterSystemTest {
             assertThat(node2.locator("td").nth(4)).hasText("-");
             assertThat(page.locator("#tasks tr[data-task='return:node2'] td").nth(4)).hasText("completed");
 
+            // a leg added to a written volume copies it, throttled: the resync shows in the task list with the
+            // engine's progress and in the volume's row (the leg resyncing, Cpy%Sync below 100), then both are done
+            api("node0").post("/v1/lvs", Map.of("vg", "vg", "name", "mirrored", "size", 16 * MiB, "on", "node0"));
+            String uri = api("node0").post("/v1/lvs/vg/mirrored/attach", Map.of("node", "node0")).path("attachments").get(0)
+                .path("nbdUnixUri").asText();
+            qemuIo(uri, "write -P 0x5c 0 16M", "flush");
+            api("node0").put("/v1/config/volume.resync_mib_per_s", Map.of("value", "2"));
+            api("node0").post("/v1/lvs/vg/mirrored/convert", Map.of("mirrors", 1));
+            Locator resync = page.locator("#tasks tr[data-task='resync:vg/mirrored']");
+            assertThat(resync.locator("td").nth(4)).hasText("running");
+            assertThat(resync.locator("td").nth(2)).containsText("resync of leg 1");
+            assertThat(resync.locator("td.task-progress")).containsText("%");
+            assertThat(resync.locator("td.task-detail")).containsText("MiB left");
+            Locator mirrored = page.locator("#lvs tr[data-lv='vg/mirrored']");
+            assertThat(mirrored.locator("td.legs")).containsText("1: node1 resyncing");
+            String copy = mirrored.locator("td.lv-copy").textContent();
+            assertTrue(Double.parseDouble(copy) < 100, "Cpy%Sync while resyncing: " + copy);
+            page.screenshot(new Page.ScreenshotOptions().setPath(SHOTS.resolve("resync.png")).setFullPage(true));
+            assertThat(mirrored.locator("td.legs")).containsText("1: node1 in-sync",
+                new LocatorAssertions.ContainsTextOptions().setTimeout(120_000));
+            assertThat(mirrored.locator("td.lv-copy")).hasText("100.00");
+            assertThat(resync).hasCount(0, new LocatorAssertions.HasCountOptions().setTimeout(30_000));
+            api("node0").put("/v1/config/volume.resync_mib_per_s", Map.of("value", "0"));
+
             // the guest started from the page runs on node0; its console lines show in the page
             Locator vm = page.locator("#vms tr[data-vm='web']");
             vm.locator("button.vm-start").click();
@@ -214,6 +239,21 @@ class WebConsoleSystemTest extends ClusterSystemTest {
     private AgentClient api(String node) throws java.io.IOException {
         AgentProcess agent = cluster.get(node);
         return Agents.client(agent, agent.secret(), Duration.ofSeconds(180));
+    }
+
+    private static void qemuIo(String uri, String... commands) throws Exception {
+        var command = new java.util.ArrayList<>(List.of("qemu-io", "-f", "raw"));
+        for (String c : commands) {
+            command.add("-c");
+            command.add(c);
+        }
+        command.add(uri);
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        process.getOutputStream().close();
+        String out = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(process.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "qemu-io did not finish");
+        assertEquals(0, process.exitValue(), out);
+        assertFalse(out.contains("failed"), out);
     }
 
     private String pv(String node, String file, long size) throws java.io.IOException {

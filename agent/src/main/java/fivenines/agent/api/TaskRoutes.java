@@ -107,6 +107,7 @@ public final class TaskRoutes {
                 String state = String.valueOf(drain.get("state"));
                 var task = task(String.valueOf(drain.get("kind")), node.name(), drain.get("kind") + " of " + node.name(),
                     state, drain);
+                task.put("startedAt", drain.get("startedAt"));
                 if (drain.get("moves") instanceof List<?> moves) {
                     long done = moves.stream().filter(m -> m instanceof Map<?, ?> move
                         && !List.of("waiting", "migrating").contains(String.valueOf(move.get("state")))).count();
