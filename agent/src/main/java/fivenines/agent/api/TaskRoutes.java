@@ -65,7 +65,9 @@ public final class TaskRoutes {
                 unreachable.add(Map.of("node", node.name(), "error", String.valueOf(e.getMessage())));
             }
         }
-        tasks.sort(Comparator.comparing((Map<String, Object> t) -> String.valueOf(t.getOrDefault("startedAt", ""))).reversed());
+        // work under way first, then the newest
+        tasks.sort(Comparator.comparing((Map<String, Object> t) -> !"running".equals(t.get("state")))
+            .thenComparing(t -> String.valueOf(t.getOrDefault("startedAt", "")), Comparator.reverseOrder()));
         var answer = new LinkedHashMap<String, Object>();
         answer.put("tasks", tasks);
         answer.put("unreachable", unreachable);
