@@ -288,6 +288,13 @@ function renderStorage(pvs, vgs, lvs) {
       el('button', {type: 'button', class: 'lv-remove danger', onclick: () => lvRemove(lv)}, 'Remove')))));
 }
 
+// set through the CSSOM: the page's Content-Security-Policy refuses style attributes
+function bar(percent) {
+  const fill = el('i');
+  fill.style.width = Math.max(0, Math.min(100, Number(percent) || 0)) + '%';
+  return el('span', {class: 'bar'}, fill);
+}
+
 function renderTasks(answer) {
   const tasks = answer.tasks || [];
   document.getElementById('tasks-note').textContent = (answer.unreachable || []).length
@@ -295,9 +302,8 @@ function renderTasks(answer) {
   document.querySelector('#tasks tbody').replaceChildren(...tasks.map(t => el('tr', {'data-task': t.kind + ':' + t.subject},
     el('td', {}, t.startedAt ? new Date(t.startedAt).toLocaleTimeString() : ''),
     el('td', {}, t.node), el('td', {}, t.title), el('td', {}, t.subject), stateCell(t.state),
-    el('td', {class: 'task-progress'}, t.percent === undefined || t.percent === null ? ''
-      : [el('span', {class: 'bar'}, el('i', {style: 'width:' + Math.max(0, Math.min(100, t.percent)) + '%'})),
-         ' ' + Number(t.percent).toFixed(1) + '%']),
+    el('td', {class: 'task-progress'}, t.percent === undefined || t.percent === null ? '' : [bar(t.percent),
+      ' ' + Number(t.percent).toFixed(1) + '%']),
     el('td', {class: 'task-detail'}, t.detail || ''))));
 }
 

@@ -78,6 +78,8 @@ class WebConsoleSystemTest extends ClusterSystemTest {
                  .setExecutablePath(Paths.get("/usr/bin/chromium")).setArgs(List.of("--no-sandbox")).setHeadless(true))) {
             Page page = browser.newContext(new Browser.NewContextOptions().setViewportSize(1500, 1100)).newPage();
             page.setDefaultTimeout(60_000);
+            // a loaded CI machine takes seconds for a commit and a refresh: waits end at 60 s, not Playwright's 5 s
+            com.microsoft.playwright.assertions.PlaywrightAssertions.setDefaultAssertionTimeout(60_000);
 
             // without a session: the sign-in page, and the API refuses the browser
             page.navigate(node0.url() + "/");
@@ -143,19 +145,25 @@ class WebConsoleSystemTest extends ClusterSystemTest {
             assertThat(node2.locator("td").nth(4)).hasText("-");
             assertThat(page.locator("#tasks tr[data-task='return:node2'] td").nth(4)).hasText("completed");
 
-            // a leg added to a written volume copies it, throttled: the resync shows in the task list with the
+            // a leg added to a written volume copies it, throttled (16 s at 1 MiB/s, several refreshes of the page): the resync shows in the task list with the
             // engine's progress and in the volume's row (the leg resyncing, Cpy%Sync below 100), then both are done
             api("node0").post("/v1/lvs", Map.of("vg", "vg", "name", "mirrored", "size", 16 * MiB, "on", "node0"));
             String uri = api("node0").post("/v1/lvs/vg/mirrored/attach", Map.of("node", "node0")).path("attachments").get(0)
                 .path("nbdUnixUri").asText();
             qemuIo(uri, "write -P 0x5c 0 16M", "flush");
-            api("node0").put("/v1/config/volume.resync_mib_per_s", Map.of("value", "2"));
+            api("node0").put("/v1/config/volume.resync_mib_per_s", Map.of("value", "1"));
             api("node0").post("/v1/lvs/vg/mirrored/convert", Map.of("mirrors", 1));
             Locator resync = page.locator("#tasks tr[data-task='resync:vg/mirrored']");
             assertThat(resync.locator("td").nth(4)).hasText("running");
             assertThat(resync.locator("td").nth(2)).containsText("resync of leg 1");
             assertThat(resync.locator("td.task-progress")).containsText("%");
             assertThat(resync.locator("td.task-detail")).containsText("MiB left");
+            // the bar is as long as the percent says (read together, from one rendering)
+            List<?> shown = (List<?>) resync.locator("td.task-progress").evaluate("td => [td.textContent,"
+                + " td.querySelector('.bar > i').getBoundingClientRect().width / td.querySelector('.bar').getBoundingClientRect().width]");
+            double percent = Double.parseDouble(shown.get(0).toString().strip().replace("%", ""));
+            double filled = ((Number) shown.get(1)).doubleValue() * 100;
+            assertEquals(percent, filled, 2.0, "the progress bar's fill against its text: " + shown);
             Locator mirrored = page.locator("#lvs tr[data-lv='vg/mirrored']");
             assertThat(mirrored.locator("td.legs")).containsText("1: node1 resyncing");
             String copy = mirrored.locator("td.lv-copy").textContent();
