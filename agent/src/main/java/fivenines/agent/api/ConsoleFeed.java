@@ -50,6 +50,7 @@ final class ConsoleFeed implements ApiServer.EventStream {
         String shownNode = null;
         long offset = -1;
         boolean first = true;
+        String problem = null;
         long lastWrite = System.nanoTime();
         while (System.nanoTime() < deadline) {
             boolean more = false;
@@ -77,13 +78,19 @@ final class ConsoleFeed implements ApiServer.EventStream {
                     offset = chunk.end();
                     more = chunk.end() - chunk.start() >= MOST;
                 }
+                problem = null;
             } catch (IOException clientGone) {
                 throw clientGone;
             } catch (InterruptedException e) {
                 throw e;
             } catch (Exception e) {
-                event(out, "problem", field("message", String.valueOf(e.getMessage())));
-                lastWrite = System.nanoTime();
+                String message = String.valueOf(e.getMessage());
+                if (!message.equals(problem)) {
+                    // said once, not at every poll while the node stays out of reach
+                    event(out, "problem", field("message", message));
+                    lastWrite = System.nanoTime();
+                }
+                problem = message;
             }
             first = false;
             if (System.nanoTime() - lastWrite > KEEPALIVE.toNanos()) {

@@ -60,4 +60,31 @@ class ConsoleFeedTest {
 
             """, out.toString(StandardCharsets.UTF_8));
     }
+
+    @Test
+    void aNodeOutOfReachIsSaidOnceAndTheFeedGoesOnWhenItAnswersAgain() throws Exception {
+        var calls = new java.util.concurrent.atomic.AtomicInteger();
+        ConsoleFeed.Source source = (node, from, most) -> {
+            int call = calls.incrementAndGet();
+            if (call <= 20) {
+                throw new IllegalStateException("node '" + node + "' cannot be reached");
+            }
+            return call == 21 ? new ConsoleChunk(0, 4, "back") : new ConsoleChunk(4, 4, "");
+        };
+        var out = new ByteArrayOutputStream();
+        new ConsoleFeed(() -> Optional.of("node1"), source, Duration.ofMillis(1), Duration.ofSeconds(1)).writeTo(out);
+        assertEquals("""
+            event: problem
+            data: {"message":"node 'node1' cannot be reached"}
+
+            event: reset
+            data: {"node":"node1"}
+
+            event: output
+            data: {"text":"back"}
+
+            """, out.toString(StandardCharsets.UTF_8));
+        org.junit.jupiter.api.Assertions.assertTrue(calls.get() > 21, "polled on after the problem: " + calls.get());
+        org.junit.jupiter.api.Assertions.assertTrue(calls.get() < 1100, "and slept between polls: " + calls.get());
+    }
 }
