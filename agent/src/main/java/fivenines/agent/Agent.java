@@ -1,6 +1,9 @@
 package fivenines.agent;
 
 import fivenines.agent.api.ApiServer;
+import fivenines.agent.api.TaskRoutes;
+import fivenines.agent.console.ConsoleSessions;
+import fivenines.agent.console.WebConsole;
 import fivenines.agent.api.AoeRoutes;
 import fivenines.agent.api.ClusterRoutes;
 import fivenines.agent.api.ConfigRoutes;
@@ -108,7 +111,9 @@ public final class Agent implements AutoCloseable {
         new StorageRoutes(cluster, physicalVolumes).register(router);
         new VolumeRoutes(cluster, volumes).register(router);
         new VmRoutes(config, cluster, vms).register(router);
-        new NodeRoutes(cluster, new NodeDrains(cluster, vms, config.nodeName())).register(router);
+        var drains = new NodeDrains(cluster, vms, config.nodeName());
+        new NodeRoutes(cluster, drains).register(router);
+        new TaskRoutes(config.nodeName(), cluster, vms, volumes, drains).register(router);
         var haManager = new HaManager(cluster, leases, new ProcessFenceAgent());
         var metrics = new NodeMetrics(config.nodeName(), cluster, exports, haManager.counters());
         router.add("GET", "/metrics", r -> new ApiServer.RawText(NodeMetrics.CONTENT_TYPE, metrics.scrape()));
@@ -123,7 +128,8 @@ public final class Agent implements AutoCloseable {
         host.register(new VolumePlugin(volumes));
         host.register(new AoePlugin(aoe)); // stops before the volumes it serves from
         host.register(new VmPlugin(vms));
-        host.register(new ApiPlugin(config, router, credentials::matches, cluster.tls().context()));
+        host.register(new ApiPlugin(config, router, credentials::matches, cluster.tls().context(),
+            new WebConsole(credentials::matches, new ConsoleSessions())));
     }
 
     /** {@code /dev/watchdog} (or NINES_WATCHDOG's path) when it exists; NINES_WATCHDOG=none never arms one. */

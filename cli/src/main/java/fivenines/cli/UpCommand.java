@@ -68,6 +68,7 @@ final class UpCommand implements Callable<Integer> {
         out.println("fivenines is up: cluster '" + cluster + "' (" + (created ? "created now" : "recovered from disk")
             + "), node '" + config.nodeName() + "'");
         out.println("  API:         " + config.apiUrl() + "   (description: " + config.apiUrl() + "/v1/openapi.yaml)");
+        out.println("  console:     " + config.apiUrl() + "/   (sign in with the token 'nines cluster token' prints)");
         out.println("  data:        " + config.dataDir());
         out.println("  credential:  " + agent.credentials().file() + " (the CLI on this machine finds it by itself)");
         out.println();

@@ -4,6 +4,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
+import fivenines.agent.console.WebConsole;
 import fivenines.model.codec.Json;
 import fivenines.store.StoreException;
 import org.slf4j.Logger;
@@ -12,6 +13,7 @@ import org.slf4j.LoggerFactory;
 import javax.net.ssl.SSLContext;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -24,7 +26,8 @@ import java.util.function.Predicate;
 
 /**
  * The agent's JSON REST API on the JDK's HTTP server, one virtual thread per request.
- * Every route but health and the API description needs {@code Authorization: Bearer SECRET}.
+ * Every route but health and the API description needs {@code Authorization: Bearer SECRET}, or,
+ * from the web console, its session cookie (and on a change its CSRF header: {@link WebConsole}).
  */
 public final class ApiServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ApiServer.class);
@@ -32,6 +35,7 @@ public final class ApiServer implements AutoCloseable {
 
     private final Router router;
     private final Predicate<String> credentialCheck;
+    private final WebConsole console;
     private final HttpServer server;
     private final ExecutorService executor;
 
@@ -49,8 +53,15 @@ public final class ApiServer implements AutoCloseable {
 
     /** @param tls HTTPS with this context's certificate, or null for plain HTTP (an API on loopback) */
     public ApiServer(String host, int port, Router router, Predicate<String> credentialCheck, SSLContext tls) throws IOException {
+        this(host, port, router, credentialCheck, tls, null);
+    }
+
+    /** @param console the web console served at {@code /}, or null for none (its session cookies are then not accepted) */
+    public ApiServer(String host, int port, Router router, Predicate<String> credentialCheck, SSLContext tls, WebConsole console)
+        throws IOException {
         this.router = router;
         this.credentialCheck = credentialCheck;
+        this.console = console;
         if (tls == null) {
             this.server = HttpServer.create(new InetSocketAddress(host, port), 256);
         } else {
@@ -76,16 +87,14 @@ public final class ApiServer implements AutoCloseable {
         Object body;
         String method = exchange.getRequestMethod();
         String path = exchange.getRequestURI().getRawPath();
+        if (console != null && WebConsole.owns(path)) {
+            console.handle(exchange);
+            return;
+        }
         try {
             Router.Match match = router.match(method, path);
             if (!match.route().open()) {
-                String authorization = exchange.getRequestHeaders().getFirst("Authorization");
-                String token = authorization != null && authorization.startsWith("Bearer ") ? authorization.substring(7).strip() : null;
-                if (!credentialCheck.test(token)) {
-                    throw new ApiException(401, token == null
-                        ? "this API needs the cluster credential: send 'Authorization: Bearer TOKEN' (the CLI finds it by itself on the agent's machine, or set NINES_TOKEN)"
-                        : "the credential does not match this agent's cluster secret");
-                }
+                authorize(exchange, method);
             }
             byte[] requestBody = readBody(exchange.getRequestBody());
             var request = new ApiRequest(method, path, match.parameters(), query(exchange.getRequestURI().getRawQuery()), requestBody);
@@ -93,6 +102,10 @@ public final class ApiServer implements AutoCloseable {
             if (result instanceof ApiResponse response) {
                 status = response.status();
                 result = response.body();
+            }
+            if (result instanceof EventStream stream) {
+                stream(exchange, stream);
+                return;
             }
             if (result instanceof RawText text) {
                 send(exchange, status, text.contentType(), text.text().getBytes(StandardCharsets.UTF_8));
@@ -131,6 +144,39 @@ public final class ApiServer implements AutoCloseable {
             bytes = Json.bytes(error(method + " " + path + ": the answer could not be written as JSON: " + e, true));
         }
         send(exchange, status, "application/json", bytes);
+    }
+
+    /**
+     * A bearer token, as the CLI and other agents send it; without one, a browser's session cookie
+     * (checked by the console, with its CSRF token on a change); otherwise refused.
+     */
+    private void authorize(HttpExchange exchange, String method) {
+        var headers = exchange.getRequestHeaders();
+        String authorization = headers.getFirst("Authorization");
+        if (authorization == null && console != null && WebConsole.hasSessionCookie(headers)) {
+            console.authorize(headers, method);
+            return;
+        }
+        String token = authorization != null && authorization.startsWith("Bearer ") ? authorization.substring(7).strip() : null;
+        if (!credentialCheck.test(token)) {
+            throw new ApiException(401, token == null
+                ? "this API needs the cluster credential: send 'Authorization: Bearer TOKEN' (the CLI finds it by itself on the agent's machine, or set NINES_TOKEN)"
+                : "the credential does not match this agent's cluster secret");
+        }
+    }
+
+    /** Server-Sent Events: headers now, the body chunk by chunk until the stream ends or the client goes. */
+    private static void stream(HttpExchange exchange, EventStream stream) throws IOException {
+        exchange.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
+        exchange.getResponseHeaders().set("Cache-Control", "no-store");
+        exchange.sendResponseHeaders(200, 0);
+        try (var out = exchange.getResponseBody()) {
+            stream.writeTo(out);
+        } catch (IOException gone) {
+            LOG.debug("{}: the client went ({})", exchange.getRequestURI().getRawPath(), gone.toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private static Map<String, Object> error(String message, boolean mayHaveHappened) {
@@ -178,6 +224,13 @@ public final class ApiServer implements AutoCloseable {
 
     /** A reply with a status other than 200. */
     public record ApiResponse(int status, Object body) {
+    }
+
+    /** A reply sent as Server-Sent Events ({@code text/event-stream}), written as it happens. */
+    @FunctionalInterface
+    public interface EventStream {
+        /** Writes events until there is nothing more to say; an IOException means the client went. */
+        void writeTo(OutputStream out) throws IOException, InterruptedException;
     }
 
     /** A reply that is not JSON (the OpenAPI description). */

@@ -126,6 +126,7 @@ public final class VmRoutes {
                 + config.nodeName()));
         });
         router.add("GET", "/v1/vms/{name}/console", r -> nodeText(r, "console"));
+        router.add("GET", "/v1/vms/{name}/console/stream", r -> consoleFeed(r.path("name")));
         router.add("GET", "/v1/vms/{name}/log", r -> nodeText(r, "log"));
         // node-local steps, called by other agents
         router.add("POST", "/v1/vms/{name}/kill", r -> {
@@ -309,9 +310,23 @@ public final class VmRoutes {
         }
     }
 
+    /** The console followed where the VM runs, read here or from the node it runs on through {@code ?from=}. */
+    private ConsoleFeed consoleFeed(String name) {
+        record(name); // a VM that does not exist is refused before the stream starts
+        String path = "/v1/vms/" + AgentClient.encode(name) + "/console";
+        return new ConsoleFeed(() -> java.util.Optional.ofNullable(record(name).node()), (node, from, most) -> {
+            if (node.equals(config.nodeName())) {
+                return vms.consoleFrom(name, from, most);
+            }
+            JsonNode answer = (JsonNode) forwardGet(node, path + "?bytes=" + most + "&node=" + AgentClient.encode(node) + "&from=" + from);
+            return new VmService.ConsoleChunk(answer.path("start").asLong(), answer.path("end").asLong(), answer.path("text").asText(""));
+        }, Duration.ofMillis(250), Duration.ofMinutes(30));
+    }
+
     private Object nodeText(ApiRequest r, String what) {
         String name = r.path("name");
         int bytes = Integer.parseInt(r.query("bytes", "65536"));
+        String from = r.query("from", null);
         VmRecord vm = record(name);
         String node = r.query("node", vm.node());
         if (node == null) {
@@ -319,8 +334,12 @@ public final class VmRoutes {
         }
         if (!node.equals(config.nodeName())) {
             JsonNode answer = (JsonNode) forwardGet(node, "/v1/vms/" + AgentClient.encode(name) + "/" + what + "?bytes=" + bytes
-                + "&node=" + AgentClient.encode(node));
+                + "&node=" + AgentClient.encode(node) + (from == null ? "" : "&from=" + Long.parseLong(from)));
             return answer;
+        }
+        if (from != null && what.equals("console")) {
+            VmService.ConsoleChunk chunk = vms.consoleFrom(name, Long.parseLong(from), Math.min(bytes, 1 << 20));
+            return Map.of("node", node, "start", chunk.start(), "end", chunk.end(), "text", chunk.text());
         }
         return Map.of("node", node, "text", what.equals("console") ? vms.console(name, bytes) : vms.log(name, bytes));
     }

@@ -4,6 +4,7 @@ import fivenines.agent.AgentConfig;
 import fivenines.agent.AgentPort;
 import fivenines.agent.api.ApiServer;
 import fivenines.agent.api.Router;
+import fivenines.agent.console.WebConsole;
 import fivenines.plugin.Health;
 import fivenines.plugin.Plugin;
 import fivenines.plugin.PluginContext;
@@ -20,13 +21,18 @@ public final class ApiPlugin implements Plugin {
     private ApiServer server;
 
     private final SSLContext tls;
+    private final WebConsole console;
 
-    /** @param tls the node's TLS context: the API is HTTPS with it unless it listens on loopback only */
-    public ApiPlugin(AgentConfig config, Router router, Predicate<String> credentialCheck, SSLContext tls) {
+    /**
+     * @param tls the node's TLS context: the API is HTTPS with it unless it listens on loopback only
+     * @param console the web console served beside the API at {@code /}
+     */
+    public ApiPlugin(AgentConfig config, Router router, Predicate<String> credentialCheck, SSLContext tls, WebConsole console) {
         this.config = config;
         this.router = router;
         this.credentialCheck = credentialCheck;
         this.tls = tls;
+        this.console = console;
     }
 
     @Override
@@ -36,14 +42,14 @@ public final class ApiPlugin implements Plugin {
 
     @Override
     public String description() {
-        return "REST API (JSON) on " + config.apiUrl();
+        return "REST API (JSON) and web console on " + config.apiUrl();
     }
 
     @Override
     public void start(PluginContext context) throws Exception {
         try {
             server = new ApiServer(config.listenHost(), config.apiPort(), router, credentialCheck,
-                config.secureApi() ? tls : null);
+                config.secureApi() ? tls : null, console);
         } catch (IOException e) {
             if (AgentPort.isBindFailure(e)) {
                 throw AgentPort.api(config).unavailable(e);

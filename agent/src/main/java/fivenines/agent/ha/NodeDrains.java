@@ -53,6 +53,7 @@ public final class NodeDrains {
         final List<String> staying;
         final Map<String, String> outcomes = new ConcurrentHashMap<>();
         volatile String state = "running";
+        final java.time.Instant started = java.time.Instant.now();
 
         Drain(String node, String kind, MaintenancePlanner.Plan plan) {
             this.node = node;
@@ -66,6 +67,7 @@ public final class NodeDrains {
             map.put("node", node);
             map.put("kind", kind);
             map.put("state", state);
+            map.put("startedAt", started.toString());
             var rows = new ArrayList<Map<String, Object>>();
             for (Move move : moves) {
                 rows.add(Map.of("vm", move.vm(), "from", move.from(), "to", move.to(),

@@ -52,6 +52,14 @@ final class MigrationSource {
         return Optional.ofNullable(m).map(OutgoingMigration::describe);
     }
 
+    /** Every migration started here that is under way or is the last of its VM, oldest first. */
+    List<Map<String, Object>> statuses() {
+        var all = new java.util.ArrayList<OutgoingMigration>(finished.values());
+        all.addAll(migrations.values());
+        all.sort(java.util.Comparator.comparing(m -> m.started));
+        return all.stream().map(OutgoingMigration::describe).toList();
+    }
+
     /** Refuses (before anything starts anywhere) a migration that cannot be tried, such as one to the node the VM runs on. */
     void requireMigratable(VmRecord record, String destination) {
         Optional<Node> member = destination == null ? Optional.empty()

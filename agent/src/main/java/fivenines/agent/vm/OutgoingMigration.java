@@ -48,6 +48,7 @@ final class OutgoingMigration {
         map.put("vm", vm);
         map.put("destination", destination);
         map.put("state", state);
+        map.put("startedAt", started.toString());
         if (progress != null) {
             map.put("percent", progress.percent());
             map.put("transferredBytes", progress.transferredBytes());

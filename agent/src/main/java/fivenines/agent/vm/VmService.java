@@ -241,6 +241,38 @@ public final class VmService {
         return tail(node.files(name).serialLog(), bytes);
     }
 
+    /**
+     * The guest's serial console from byte {@code from} on (at most {@code most} bytes), for a
+     * follower that asks again from {@link ConsoleChunk#end()}. A negative {@code from}, or one
+     * past the end (a new QEMU began a new file), starts at the last {@code most} bytes.
+     */
+    public ConsoleChunk consoleFrom(String name, long from, int most) {
+        Path file = node.files(name).serialLog();
+        try (var channel = java.nio.channels.FileChannel.open(file)) {
+            long size = channel.size();
+            long start = from < 0 || from > size ? Math.max(0, size - most) : from;
+            var buffer = java.nio.ByteBuffer.allocate((int) Math.min(most, size - start));
+            while (buffer.hasRemaining() && channel.read(buffer, start + buffer.position()) > 0) {
+                // read on until the buffer is full or the file ends
+            }
+            return new ConsoleChunk(start, start + buffer.position(), new String(buffer.array(), 0, buffer.position(),
+                StandardCharsets.UTF_8));
+        } catch (java.nio.file.NoSuchFileException e) {
+            return new ConsoleChunk(0, 0, "");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** A piece of a serial console file: bytes {@code start} to {@code end}. */
+    public record ConsoleChunk(long start, long end, String text) {
+    }
+
+    /** Migrations started here: under way, and the last one of each VM. */
+    public List<Map<String, Object>> migrations() {
+        return outgoing.statuses();
+    }
+
     /** What happened to the VM on this node, and QEMU's own messages. */
     public String log(String name, int bytes) {
         return tail(node.directory(name).resolve("events.log"), bytes) + tail(node.files(name).qemuLog(), bytes);
