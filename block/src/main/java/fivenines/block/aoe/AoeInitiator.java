@@ -318,7 +318,14 @@ public final class AoeInitiator implements AutoCloseable {
                 if ((e.error & ERROR_ABRT) == 0) {
                     throw e;
                 }
+                // aborted: a target without the EXT form, or a flush that failed; the plain form tells which
+                try {
+                    await(submit(ATA_FLUSH_CACHE, 0, 0, null, 0));
+                } catch (AtaError second) {
+                    throw e;
+                }
                 flushExtRefused = true;
+                return;
             }
         }
         await(submit(ATA_FLUSH_CACHE, 0, 0, null, 0));
