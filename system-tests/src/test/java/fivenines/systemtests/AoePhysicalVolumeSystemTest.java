@@ -210,11 +210,13 @@ class AoePhysicalVolumeSystemTest extends ClusterSystemTest {
         long start = System.nanoTime();
         String out = qemuIo(uri, "write -P 0x22 1M 64k", "flush");
         long took = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
+        System.out.println("a write to the killed target failed after " + took + " s: " + out.strip().replace('\n', ' ')
+            + "; the agent logged " + node0.loggedErrors());
         assertTrue(out.contains("Input/output error"), out);
         assertTrue(took < 30, "the write failed after " + took + " s");
         String gone = "AoE target e7.1 on " + here + " did not answer for 3 s";
-        assertTrue(blockHealth(node0).contains(gone), "the block service says which target is gone: " + blockHealth(node0)
-            + "; logged: " + node0.loggedWarnings("AoE"));
+        assertTrue(blockHealth(node0).contains(gone), "the block service says which target is gone: " + blockHealth(node0));
+        assertEquals(1, node0.loggedWarnings(gone).size(), "logged once: " + node0.loggedWarnings("AoE"));
 
         startVblade(); // vblade announces itself; the initiator also asks every second while the target is gone
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -226,6 +228,8 @@ class AoePhysicalVolumeSystemTest extends ClusterSystemTest {
             }
             Thread.sleep(500);
         }
+        System.out.println("after vblade's restart, served again in " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - deadline
+            + TimeUnit.SECONDS.toNanos(30)) + " ms");
         qemuIoOk(uri, "read -P 0x11 0 1M", "read -P 0x33 2M 64k");
         assertEquals(1, chunksHolding(0x33, 0, 64 << 10).size(), "written to vblade's file after its restart: " + again);
     }

@@ -1,5 +1,8 @@
 package fivenines.block.aoe;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -40,6 +43,7 @@ import static fivenines.block.aoe.AoeProtocol.*;
  * Every error is an IOException naming the target.
  */
 public final class AoeInitiator implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(AoeInitiator.class);
     /** Tags of every initiator in this process: two initiators on one interface never share one. */
     private static final AtomicInteger TAGS = new AtomicInteger(new SecureRandom().nextInt());
     private static final long QUERY_INTERVAL = TimeUnit.SECONDS.toNanos(1);
@@ -464,7 +468,11 @@ public final class AoeInitiator implements AutoCloseable {
             long now = System.nanoTime();
             if (command(in) == CMD_QUERY_CONFIG) {
                 if (n >= CONFIG_HEADER && !isError(in)) {
-                    target = source(in);
+                    MacAddress from = source(in);
+                    if (gone != null || !from.equals(target)) {
+                        LOG.info("{} answers again, from {}", name, from);
+                    }
+                    target = from;
                     lastHeardNanos = now;
                     gone = null;
                 }
@@ -545,6 +553,9 @@ public final class AoeInitiator implements AutoCloseable {
     }
 
     private void declareGone(String why) {
+        if (gone == null) {
+            LOG.warn("{}: its requests fail until it answers a Query Config again", why);
+        }
         gone = why;
         for (Pending p : List.copyOf(pending.values())) {
             fail(p, new IOException(why));
