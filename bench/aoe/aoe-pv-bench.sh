@@ -75,7 +75,7 @@ step cli lv create -n d -L 256M --on n0 va
 step cli lv create -n d -L 256M --on n0 vl
 step cli lv attach va/d --node n0
 step cli lv attach vl/d --node n0
-served=$(cat "$work"/n0.log "$work"/n0/*.log 2>/dev/null | grep -o "served from AoE target.*" | head -1 || true)
+served=$(cat "$work"/n0.log "$work"/n0/*.log 2>/dev/null | grep -o "served from aoe:.*" | head -1 || true)
 
 uri_of() { echo "nbd+unix:///$1/d?socket=$work/n0/nbd.sock"; }
 fio_json() {

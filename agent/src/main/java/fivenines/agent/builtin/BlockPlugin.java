@@ -180,7 +180,7 @@ public final class BlockPlugin implements Plugin {
                         return;
                     }
                     problems.remove(pv.id());
-                    LOG.info("physical volume {} served from AoE target {} (MAC {}, {} sectors a frame, {} in flight)",
+                    LOG.info("physical volume {} served from {} (target MAC {}, {} sectors a frame, {} in flight)",
                         pv.displayName(), device.description(), device.initiator().target(), device.initiator().sectorsPerFrame(),
                         device.initiator().bufferCount());
                     return;
