@@ -191,6 +191,23 @@ class AoePhysicalVolumeSystemTest extends ClusterSystemTest {
         String uri1 = moved.path("attachments").get(0).path("nbdUnixUri").asText();
         qemuIoOk(uri1, "read -P 0x5a 1M 1M", "read -P 0x33 5242980 1000", "write -P 0x77 8M 64k", "flush");
         assertEquals(1, chunksHolding(0x77, 0, 64 << 10).size(), "node1's write went through node0 to vblade");
+
+        // node0 restarts: its block service finds the target and reads the label again, and node1's engine reaches
+        // the PV through node0 once more (a handshake that comes while the PV is being opened waits for it)
+        node0.stopGracefully();
+        node0.start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        String out = "";
+        while (System.nanoTime() < deadline) {
+            out = qemuIo(uri1, "read -P 0x77 8M 64k");
+            if (!out.contains("failed") && !out.contains("error")) {
+                break;
+            }
+            Thread.sleep(500);
+        }
+        qemuIoOk(uri1, "read -P 0x5a 1M 1M", "write -P 0x78 9M 64k", "flush");
+        assertEquals(1, chunksHolding(0x78, 0, 64 << 10).size(), "written after node0's restart: " + out);
+        System.out.println("after node0's restart: " + out.strip().replace('\n', ' '));
         cluster.assertNoUnexpectedErrors();
     }
 

@@ -150,6 +150,8 @@ public final class BlockPlugin implements Plugin {
         }
         if (AoePath.isAoe(pv.path())) {
             if (opening.add(pv.id())) {
+                // the engines (and other nodes' NBD handshakes) asking for it meanwhile wait for it
+                registry.expect(pv.exportName(), AOE_DISCOVERY.plusSeconds(5));
                 Thread.ofVirtual().name("pv-aoe-" + pv.id()).start(() -> openAoe(pv));
             }
             return;
@@ -185,6 +187,7 @@ public final class BlockPlugin implements Plugin {
                         device.initiator().bufferCount());
                     return;
                 } catch (IOException | RuntimeException e) {
+                    registry.unexpect(pv.exportName()); // whoever waits is told at once
                     String problem = pv.displayName() + ": " + e.getMessage();
                     if (!problem.equals(problems.put(pv.id(), problem))) {
                         LOG.error("cannot serve physical volume {} ({}): {}; trying again every {} s", pv.displayName(), pv.id(),
@@ -196,6 +199,9 @@ public final class BlockPlugin implements Plugin {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
+            if (registry.find(pv.exportName()).isEmpty()) {
+                registry.unexpect(pv.exportName());
+            }
             opening.remove(pv.id());
         }
     }
