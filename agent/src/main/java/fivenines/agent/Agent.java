@@ -89,8 +89,8 @@ public final class Agent implements AutoCloseable {
         }
         this.credentials = Credentials.loadOrCreate(config.dataDir());
         this.cluster = new ClusterService(config, credentials);
-        this.physicalVolumes = new PhysicalVolumeService(config, cluster);
         var exports = new ExportRegistry();
+        this.physicalVolumes = new PhysicalVolumeService(config, cluster, exports);
         this.volumes = new VolumeService(config, cluster, credentials, exports);
         var vms = new VmService(config, cluster, credentials, volumes);
         var leases = new LeaseKeeper(cluster, vms, watchdog(), new MonotonicClock());

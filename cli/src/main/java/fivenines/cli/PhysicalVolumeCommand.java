@@ -17,12 +17,16 @@ import java.util.HashMap;
 final class PhysicalVolumeCommand {
 
     @Command(name = "create", mixinStandardHelpOptions = true,
-        description = "Label a block device or file on the agent's node and register it (--size creates a sparse file).")
+        description = {"Label a block device or file on the agent's node and register it (--size creates a sparse file).",
+            "aoe:eSHELF.SLOT --interface IF: a remote AoE device (e.g. a vblade shelf) reached through IF of the agent's node,"
+                + " served to the cluster by that node like a local disk."})
     static final class Create implements Runnable {
         @Mixin
         AgentOptions agent;
-        @Parameters(paramLabel = "PATH", description = "absolute path on the agent's node")
+        @Parameters(paramLabel = "PATH", description = "absolute path on the agent's node, or aoe:eSHELF.SLOT")
         String path;
+        @Option(names = "--interface", paramLabel = "IF", description = "for aoe:eSHELF.SLOT: the network interface that reaches the target")
+        String interfaceName;
         @Option(names = "--size", description = "create a sparse file of this size (e.g. 64G)")
         String size;
         @Option(names = "--extent-size", description = "extent size (default 4M)")
@@ -34,12 +38,25 @@ final class PhysicalVolumeCommand {
 
         @Override
         public void run() {
-            if (!Path.of(path).isAbsolute()) {
+            boolean aoe = path.startsWith("aoe:");
+            if (aoe) {
+                if (size != null) {
+                    throw new Nines.UsageException("--size creates a sparse file; an AoE device has the size its target says");
+                }
+                if (interfaceName == null && !path.contains("@")) {
+                    throw new Nines.UsageException("give the interface that reaches the target: pv create " + path + " --interface IF");
+                }
+            } else if (interfaceName != null) {
+                throw new Nines.UsageException("--interface is for an AoE device (aoe:eSHELF.SLOT), not for " + path);
+            } else if (!Path.of(path).isAbsolute()) {
                 throw new Nines.UsageException("'" + path + "' is relative; give the absolute path on the agent's node"
                     + " (the agent may run elsewhere and in another folder)");
             }
             var body = new HashMap<String, Object>();
             body.put("path", path);
+            if (interfaceName != null) {
+                body.put("interface", interfaceName);
+            }
             body.put("force", force);
             if (size != null) {
                 body.put("size", Sizes.parse(size));
@@ -67,9 +84,9 @@ final class PhysicalVolumeCommand {
 
         @Override
         void print(JsonNode pvs) {
-            var table = new Table("PV", "ID", "SIZE", "EXTENTS", "USED", "NBD", "NBD+UNIX");
+            var table = new Table("PV", "ID", "TRANSPORT", "SIZE", "EXTENTS", "USED", "NBD", "NBD+UNIX");
             for (JsonNode pv : pvs) {
-                table.row(pv.path("name").asText(), pv.path("id").asText().substring(0, 8),
+                table.row(pv.path("name").asText(), pv.path("id").asText().substring(0, 8), pv.path("transport").asText("local"),
                     Sizes.format(pv.path("size").asLong()), pv.path("extents").asLong(), pv.path("usedExtents").asLong(),
                     pv.path("nbdUris").path(0).asText(), pv.path("nbdUris").path(1).asText());
             }

@@ -3,6 +3,7 @@ package fivenines.agent.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import fivenines.agent.cluster.ClusterService;
 import fivenines.agent.storage.PhysicalVolumeService;
+import fivenines.block.aoe.AoePath;
 import fivenines.model.storage.PhysicalVolume;
 import fivenines.model.storage.Storage;
 
@@ -11,7 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Physical volumes: create on this node, list, show, remove. */
+/** Physical volumes: create on this node (a file or device, or a remote AoE device), list, show, remove. */
 public final class StorageRoutes {
     private final ClusterService cluster;
     private final PhysicalVolumeService physicalVolumes;
@@ -41,9 +42,20 @@ public final class StorageRoutes {
 
     private Object create(ApiRequest request) {
         JsonNode body = request.json();
-        Path path = Path.of(request.requireText("path"));
+        String text = request.requireText("path");
         Long size = body.hasNonNull("size") ? body.get("size").asLong() : null;
         long extentSize = body.path("extentSize").asLong(Storage.DEFAULT_EXTENT_SIZE);
+        String interfaceName = body.hasNonNull("interface") ? body.get("interface").asText() : null;
+        if (AoePath.isAoe(text)) {
+            if (size != null) {
+                throw ApiException.badRequest("size creates a sparse file; an AoE device " + text + " has the size its target says");
+            }
+            return describe(physicalVolumes.createAoe(text, interfaceName, extentSize, body.path("force").asBoolean(false)), 0);
+        }
+        if (interfaceName != null) {
+            throw ApiException.badRequest("interface is for an AoE device (aoe:eSHELF.SLOT), not for " + text);
+        }
+        Path path = Path.of(text);
         if (size != null && size <= 0) {
             throw ApiException.badRequest("size must be positive, not " + size);
         }
@@ -59,6 +71,7 @@ public final class StorageRoutes {
         map.put("name", pv.displayName());
         map.put("node", pv.node());
         map.put("path", pv.path());
+        map.put("transport", pv.transport());
         map.put("size", pv.size());
         map.put("extentSize", pv.extentSize());
         map.put("extents", pv.extents());

@@ -3,6 +3,11 @@ package fivenines.agent.storage;
 import fivenines.agent.AgentConfig;
 import fivenines.agent.api.ApiException;
 import fivenines.agent.cluster.ClusterService;
+import fivenines.block.aoe.AoeDevice;
+import fivenines.block.aoe.AoeInitiator;
+import fivenines.block.aoe.AoePath;
+import fivenines.block.aoe.RawSocket;
+import fivenines.block.export.ExportRegistry;
 import fivenines.block.pv.PhysicalVolumeDevice;
 import fivenines.block.pv.PhysicalVolumeLabel;
 import fivenines.model.command.CreatePhysicalVolume;
@@ -20,21 +25,29 @@ import fivenines.model.cluster.NodeState;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.UUID;
 
 /**
- * This node's side of physical volumes: labels a local file or device, registers it in the
- * store, and wipes the label when the store says the volume was removed.
+ * This node's side of physical volumes: labels a local file or device, or a remote AoE device
+ * this node reaches, registers it in the store, and wipes the label when the store says the
+ * volume was removed.
  */
 public final class PhysicalVolumeService {
     private static final Logger LOG = LoggerFactory.getLogger(PhysicalVolumeService.class);
+    /** How long an AoE target has to answer the Query Config broadcast of {@code pv create}. */
+    public static final Duration AOE_DISCOVERY = Duration.ofSeconds(3);
+    /** How long {@code pv create} waits for the block service to serve a new AoE PV. */
+    private static final Duration AOE_SERVED = Duration.ofSeconds(15);
     private final AgentConfig config;
     private final ClusterService cluster;
+    private final ExportRegistry exports;
 
-    public PhysicalVolumeService(AgentConfig config, ClusterService cluster) {
+    public PhysicalVolumeService(AgentConfig config, ClusterService cluster, ExportRegistry exports) {
         this.config = config;
         this.cluster = cluster;
+        this.exports = exports;
         cluster.onStoreStarted(this::watch);
     }
 
@@ -55,10 +68,29 @@ public final class PhysicalVolumeService {
     }
 
     private static void wipe(PhysicalVolume pv) {
+        if (AoePath.isAoe(pv.path())) {
+            wipeAoe(pv);
+            return;
+        }
         try {
             var label = PhysicalVolumeLabel.read(Path.of(pv.path()));
             if (label.isPresent() && label.get().id().toString().equals(pv.id())) {
                 PhysicalVolumeLabel.wipe(Path.of(pv.path()));
+                LOG.info("physical volume {} removed: label wiped on {}", pv.id(), pv.path());
+            }
+        } catch (IOException e) {
+            LOG.warn("physical volume {} was removed, but its label on {} could not be wiped: {}", pv.id(), pv.path(),
+                e.getMessage());
+        }
+    }
+
+    private static void wipeAoe(PhysicalVolume pv) {
+        var path = AoePath.parse(pv.path());
+        try (var device = AoeDevice.whole(pv.path(), AoeInitiator.connect(path.interfaceName(), path.shelf(), path.slot(),
+            AOE_DISCOVERY))) {
+            var label = PhysicalVolumeLabel.read(device);
+            if (label.isPresent() && label.get().id().toString().equals(pv.id())) {
+                PhysicalVolumeLabel.wipe(device);
                 LOG.info("physical volume {} removed: label wiped on {}", pv.id(), pv.path());
             }
         } catch (IOException e) {
@@ -111,6 +143,11 @@ public final class PhysicalVolumeService {
         } catch (IOException | RuntimeException e) {
             return null; // prepare() reports what is wrong with the path
         }
+        return replaceable(store, path.toString(), label, force);
+    }
+
+    /** The id of {@code label} (found on {@code path}) when it may be overwritten, null when there is none; refuses every other. */
+    private static UUID replaceable(ClusterStore store, String path, Optional<PhysicalVolumeLabel> label, boolean force) {
         if (label.isEmpty()) {
             return null;
         }
@@ -118,7 +155,7 @@ public final class PhysicalVolumeService {
         Optional<PhysicalVolume> known = store.readLinearizable(s -> s.storage().physicalVolume(id));
         if (known.isPresent()) {
             PhysicalVolume pv = known.get();
-            if (pv.path().equals(path.toString())) {
+            if (pv.path().equals(path)) {
                 throw ApiException.conflict(path + " is already physical volume " + pv.displayName() + " (" + id
                     + ") of this cluster; 'nines pv list' shows it, and 'nines pv remove " + pv.displayName()
                     + "' frees it once no volume group holds it");
@@ -134,6 +171,87 @@ public final class PhysicalVolumeService {
                 + " 'nines pv create --force " + path + "' labels it anew");
         }
         return label.get().id();
+    }
+
+    /**
+     * Makes the remote AoE device {@code target} ({@code aoe:eSHELF.SLOT}, or with {@code @IF}),
+     * reached through {@code interfaceName} of this node, a physical volume of this node. Checks
+     * before anything is written: the interface exists, the target answers discovery within
+     * {@link #AOE_DISCOVERY}, its label (as for a disk) and size; then labels it, registers it and
+     * waits until the block service serves it. A refused registration wipes the label again.
+     */
+    public PhysicalVolume createAoe(String target, String interfaceName, long extentSize, boolean force) {
+        AoePath path;
+        try {
+            path = AoePath.parse(target, interfaceName);
+            RawSocket.interfaceInfo(path.interfaceName());
+        } catch (IllegalArgumentException | IOException e) {
+            throw ApiException.badRequest(e.getMessage() + "; nothing was created");
+        }
+        ClusterStore store = cluster.store();
+        String name = path.toString();
+        store.readLinearizable(s -> s.storage().physicalVolumes().stream()
+            .filter(pv -> pv.node().equals(config.nodeName()) && pv.path().equals(name)).findFirst()).ifPresent(pv -> {
+                throw ApiException.conflict(pv.displayName() + " is already physical volume " + pv.id()
+                    + "; 'nines pv list' shows it");
+            });
+        AoeInitiator initiator;
+        try {
+            initiator = AoeInitiator.connect(path.interfaceName(), path.shelf(), path.slot(), AOE_DISCOVERY);
+        } catch (IOException e) {
+            throw ApiException.badRequest(e.getMessage() + "; nothing was created");
+        }
+        PhysicalVolume created;
+        try (var device = AoeDevice.whole(name, initiator)) {
+            PhysicalVolumeLabel label;
+            try {
+                UUID replaceable = replaceable(store, name, PhysicalVolumeLabel.read(device), force);
+                label = PhysicalVolumeDevice.prepare(device, name, extentSize, replaceable);
+            } catch (IllegalArgumentException e) {
+                throw ApiException.badRequest(e.getMessage() + "; nothing was created");
+            } catch (IOException e) {
+                throw ApiException.badRequest("cannot label " + name + ": " + e.getMessage() + "; nothing was created");
+            }
+            Result result;
+            try {
+                result = store.submitAndWait(new CreatePhysicalVolume(label.id().toString(), config.nodeName(), name,
+                    label.dataSize(), label.extentSize(), config.nbdAddress(), config.nbdSocket().toString()));
+            } catch (RuntimeException e) {
+                wipeAfterRefusal(device, name);
+                throw e;
+            }
+            if (result instanceof Result.Rejected) {
+                wipeAfterRefusal(device, name);
+            }
+            created = (PhysicalVolume) ApiException.valueOf(result);
+        }
+        awaitServed(created);
+        return created;
+    }
+
+    private static void wipeAfterRefusal(AoeDevice device, String name) {
+        try {
+            PhysicalVolumeLabel.wipe(device);
+        } catch (IOException e) {
+            LOG.warn("could not undo the label on {}: {}", name, e.getMessage());
+        }
+    }
+
+    /** Waits (a while) until the block service, which opens an AoE PV on its own, serves it. */
+    private void awaitServed(PhysicalVolume pv) {
+        long deadline = System.nanoTime() + AOE_SERVED.toNanos();
+        while (exports.find(pv.exportName()).isEmpty() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+        if (exports.find(pv.exportName()).isEmpty()) {
+            LOG.warn("physical volume {} was created but is not served yet; 'nines mcp plugin list' says why (block)",
+                pv.displayName());
+        }
     }
 
     private static void undo(PhysicalVolumeDevice.Prepared prepared) {

@@ -270,7 +270,8 @@ public final class VolumeService {
         PhysicalVolume pv = cluster.store().read(state -> state.storage().physicalVolume(physicalVolume)).orElseThrow(
             () -> new NbdErrorException(NbdProtocol.EIO, "physical volume " + physicalVolume + " is gone"));
         if (pv.node().equals(config.nodeName())) {
-            BlockExport local = exports.find(pv.exportName()).orElseThrow(() -> new NbdErrorException(NbdProtocol.EIO,
+            // resolve: a PV the block service is still opening (an AoE device at start-up) is waited for
+            BlockExport local = java.util.Optional.ofNullable(exports.resolve(pv.exportName())).orElseThrow(() -> new NbdErrorException(NbdProtocol.EIO,
                 "physical volume " + pv.displayName() + " is not served here; see 'nines mcp plugin list' (block)"));
             return new GuardedExport(local, volume, epoch, this::epoch);
         }
@@ -308,7 +309,7 @@ public final class VolumeService {
         if (epoch(parsed.volume()) != parsed.epoch()) {
             return null;
         }
-        return exports.find(parsed.physicalVolumeExport())
+        return java.util.Optional.ofNullable(exports.resolve(parsed.physicalVolumeExport()))
             .filter(e -> !(e instanceof MirrorEngine || e instanceof LeaseGatedExport || e instanceof CountedExport))
             .map(e -> (BlockExport) new GuardedExport(e, parsed.volume(), parsed.epoch(), this::epoch))
             .orElse(null);

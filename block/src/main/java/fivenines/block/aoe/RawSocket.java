@@ -23,7 +23,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * another host's MAC (PACKET_OTHERHOST, in promiscuous mode) are skipped.
  * Sending and receiving may happen on different threads at once.
  */
-public final class RawSocket implements AutoCloseable {
+public final class RawSocket implements AoeInitiator.Link {
     private static final int AF_PACKET = 17;
     private static final int SOCK_RAW = 3;
     private static final int SOCK_CLOEXEC = 0x80000;
@@ -155,14 +155,17 @@ public final class RawSocket implements AutoCloseable {
         return (int) ERRNO.get(state, 0L);
     }
 
+    @Override
     public String interfaceName() {
         return interfaceName;
     }
 
+    @Override
     public MacAddress mac() {
         return mac;
     }
 
+    @Override
     public int mtu() {
         return mtu;
     }
@@ -172,6 +175,7 @@ public final class RawSocket implements AutoCloseable {
      * {@code into}; returns its length, or -1 when the timeout passed or the socket is closed.
      * A frame longer than {@code into} is cut to its length.
      */
+    @Override
     public int receive(byte[] into) throws IOException {
         Buffers b = buffers.get();
         while (!closed.get()) {
@@ -207,6 +211,7 @@ public final class RawSocket implements AutoCloseable {
     }
 
     /** Sends one whole Ethernet frame (without checksum) on the interface. */
+    @Override
     public void send(byte[] frame, int length) throws IOException {
         Buffers b = buffers.get();
         if (length > b.frame.byteSize()) {

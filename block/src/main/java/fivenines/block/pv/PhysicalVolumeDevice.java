@@ -1,5 +1,7 @@
 package fivenines.block.pv;
 
+import fivenines.block.export.BlockExport;
+
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -85,6 +87,28 @@ public final class PhysicalVolumeDevice {
             throw e;
         }
         return new Prepared(path, label, created);
+    }
+
+    /**
+     * Labels a whole device reached as an export (a remote AoE device, called {@code where} in
+     * messages): the same checks as for a disk, then the label, flushed. A label with the id
+     * {@code replaceable} may be overwritten; any other refuses.
+     */
+    public static PhysicalVolumeLabel prepare(BlockExport device, String where, long extentSize, UUID replaceable)
+        throws IOException {
+        var existing = PhysicalVolumeLabel.read(device);
+        if (existing.isPresent() && !existing.get().id().equals(replaceable)) {
+            throw new IllegalArgumentException(where + " is already labelled as physical volume " + existing.get().id());
+        }
+        long minimum = PhysicalVolumeLabel.DATA_OFFSET + 2 * extentSize;
+        if (device.size() < minimum) {
+            throw new IllegalArgumentException(where + " holds " + device.size() + " bytes; a physical volume needs at least "
+                + minimum + " (1 MiB label area and two extents of " + extentSize + ")");
+        }
+        long dataSize = (device.size() - PhysicalVolumeLabel.DATA_OFFSET) / extentSize * extentSize;
+        var label = new PhysicalVolumeLabel(UUID.randomUUID(), extentSize, PhysicalVolumeLabel.DATA_OFFSET, dataSize);
+        label.write(device);
+        return label;
     }
 
     /** Undoes {@link #prepare}: deletes a file it created, or wipes the label it wrote. */

@@ -1,5 +1,7 @@
 package fivenines.block.pv;
 
+import fivenines.block.export.BlockExport;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -53,7 +55,30 @@ public record PhysicalVolumeLabel(UUID id, long extentSize, long dataOffset, lon
         }
     }
 
+    /** Reads the label at the start of a device reached as an export (an AoE device); empty if it carries none. */
+    public static Optional<PhysicalVolumeLabel> read(BlockExport device) throws IOException {
+        var buffer = ByteBuffer.allocate(LABEL_SIZE);
+        device.read(0, buffer);
+        return decode(buffer.array(), device.description().isEmpty() ? device.name() : device.description());
+    }
+
+    /** Writes the label at the start of a device reached as an export, then flushes it. */
+    public void write(BlockExport device) throws IOException {
+        device.write(0, encode(), false);
+        device.flush();
+    }
+
+    /** Overwrites the label area of a device reached as an export with zeroes, then flushes it. */
+    public static void wipe(BlockExport device) throws IOException {
+        device.write(0, ByteBuffer.allocate(LABEL_SIZE), false);
+        device.flush();
+    }
+
     static Optional<PhysicalVolumeLabel> decode(byte[] bytes, Path path) throws IOException {
+        return decode(bytes, path.toString());
+    }
+
+    static Optional<PhysicalVolumeLabel> decode(byte[] bytes, String path) throws IOException {
         if (bytes.length < 84 || !java.util.Arrays.equals(bytes, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
             return Optional.empty();
         }

@@ -178,6 +178,39 @@ class AoeInteropTest {
     }
 
     @Test
+    void anAoeDeviceOverVbladeTakesALabelAndPartialSectorsAndFailsClearlyOnceVbladeIsKilled() throws Exception {
+        assumeTrue(installed("vblade"), "vblade is not installed");
+        Path file = disk("vblade.img");
+        try (var veth = Veth.create(true, 1500)) {
+            var vblade = new ProcessBuilder(veth.inNamespace("vblade", "9", "3", veth.there, file.toString()))
+                .redirectErrorStream(true).redirectOutput(dir.resolve("vblade.log").toFile()).start();
+            var settings = AoeInitiator.Settings.defaults().withDeadline(Duration.ofSeconds(3));
+            try (var device = AoeDevice.whole("vblade", AoeInitiator.connect(veth.here, 9, 3, Duration.ofSeconds(10), settings))) {
+                var label = fivenines.block.pv.PhysicalVolumeDevice.prepare(device, "aoe:e9.3@" + veth.here, 1 << 20, null);
+                assertEquals(label, fivenines.block.pv.PhysicalVolumeLabel.read(file).orElseThrow(), "the label is in vblade's file");
+                byte[] data = new byte[3000];
+                new Random(9).nextBytes(data);
+                device.write((2 << 20) + 100, ByteBuffer.wrap(data), true);
+                assertArrayEquals(data, read(file, (2 << 20) + 100, data.length));
+                assertArrayEquals(new byte[100], read(file, 2 << 20, 100), "the bytes before it in its first sector are kept");
+                device.flush(); // vblade takes FLUSH CACHE EXT (or its plain form)
+
+                vblade.destroy();
+                assertTrue(vblade.waitFor(5, TimeUnit.SECONDS));
+                long start = System.nanoTime();
+                var error = assertThrows(IOException.class, () -> device.write(0, ByteBuffer.wrap(new byte[4096]), false));
+                long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+                assertEquals("AoE target e9.3 on " + veth.here + " did not answer for 3 s", error.getMessage());
+                assertTrue(took >= 3000 && took < 5000, took + " ms");
+                assertEquals(label, fivenines.block.pv.PhysicalVolumeLabel.read(file).orElseThrow(), "nothing was written");
+            } finally {
+                vblade.destroy();
+                vblade.waitFor(5, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    @Test
     void aWriteWhoseFlushFailsIsAnsweredWithAnError() throws Exception {
         var export = new MemoryExport(1 << 20, false);
         export.failFlush = true;

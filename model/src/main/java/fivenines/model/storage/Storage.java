@@ -47,7 +47,12 @@ public final class Storage {
         if (node.state() == NodeState.DOWN) {
             throw Rejection.conflict("node '" + node.name() + "' is down; its disks cannot be offered now");
         }
-        if (command.path() == null || !command.path().startsWith("/") || command.path().length() > 4096
+        if (command.path() != null && command.path().startsWith(PhysicalVolume.AOE_PREFIX)) {
+            if (!PhysicalVolume.isAoePath(command.path())) {
+                throw Rejection.invalid("physical volume path '" + command.path() + "' must be an absolute path or"
+                    + " aoe:eSHELF.SLOT@IF (shelf 0..65534, slot 0..254)");
+            }
+        } else if (command.path() == null || !command.path().startsWith("/") || command.path().length() > 4096
             || command.path().chars().anyMatch(c -> c < 0x20)) {
             throw Rejection.invalid("physical volume path '" + command.path() + "' must be an absolute path");
         }

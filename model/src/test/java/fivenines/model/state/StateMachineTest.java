@@ -210,6 +210,25 @@ class StateMachineTest {
     }
 
     @Test
+    void anAoePhysicalVolumeIsNamedByTargetAndInterfaceAndOtherAoePathsAreRefused() {
+        threeNodeCluster();
+        var created = (fivenines.model.storage.PhysicalVolume) applied(pv(PV, "node1", "aoe:e4.1@eth1", 1L << 30));
+        assertEquals("aoe", created.transport());
+        assertEquals("node1:aoe:e4.1@eth1", created.displayName());
+        assertEquals(PV, machine.state().storage().requirePhysicalVolume("node1:aoe:e4.1@eth1").id());
+        assertEquals(Rejection.Reason.CONFLICT, rejected(pv("1b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f", "node1", "aoe:e4.1@eth1", 1L << 30)).reason());
+        for (String bad : new String[] {"aoe:e4.1", "aoe:e65535.1@eth1", "aoe:e4.255@eth1", "aoe:4.1@eth1", "aoe:e4.1@",
+            "aoe:e4.1@eth/1", "aoe:e4.1@..", "aoe:e4.1@averyveryverylongname"}) {
+            var rejection = rejected(pv("2b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f", "node1", bad, 1L << 30));
+            assertEquals(Rejection.Reason.INVALID, rejection.reason(), bad);
+            assertTrue(rejection.message().contains("aoe:eSHELF.SLOT@IF"), rejection.message());
+        }
+        assertEquals(1, machine.state().storage().physicalVolumes().size());
+        assertEquals("local", ((fivenines.model.storage.PhysicalVolume) applied(pv("3b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f", "node1",
+            "/dev/md3", 1L << 30))).transport());
+    }
+
+    @Test
     void logicalVolumesTakeExtentsOnThePreferredNodeFirstAndAllOrNothing() {
         threeNodeCluster();
         applied(pv("1b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f", "node1", "/pv", 64L << 20));
