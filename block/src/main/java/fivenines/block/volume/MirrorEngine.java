@@ -56,7 +56,7 @@ public final class MirrorEngine implements AttachedVolume {
     private static final Duration IDLE_REGION = Duration.ofMinutes(5);
     private static final int EPOCH_RETRIES = 4;
     /** The longest wait before a leg that failed is tried again. */
-    private static final long MAX_RETRY_MS = 8_000;
+    private static final long MAX_RETRY_MS = 4_000;
 
     /** Settings of a mirror engine. */
     public record Settings(Duration commitInterval, Duration legTimeout, long resyncBytesPerSecond) {
@@ -94,7 +94,7 @@ public final class MirrorEngine implements AttachedVolume {
     /** Regions a previous writer may have left different on the legs, made alike in the background. */
     private final CrashRepair crashRepair = new CrashRepair(this);
     volatile Progress progress;
-    /** Per leg that failed: when a resync may be tried again, and the wait after the next failure (doubling to 8 s). */
+    /** Per leg that failed: when a resync may be tried again, and the wait after the next failure (doubling to 4 s). */
     final Map<Integer, long[]> retry = new ConcurrentHashMap<>();
     /** Chunks a dropped leg's engine had reserved and not used: the store still counts them as that leg's. */
     final Map<Integer, List<fivenines.model.storage.ChunkRef>> spare = new ConcurrentHashMap<>();
@@ -697,8 +697,8 @@ public final class MirrorEngine implements AttachedVolume {
                 engine.abandon("leg " + index + " left the set");
             }
             crashRepair.legLeft(index, inSyncLegOrNull());
-            // tried again after 2, 4, 8 s, then every 8 s: a node back from a restart is resynced within seconds, and a
-            // try at a node still down costs one refused connection
+            // tried again after 2 s, then every 4 s: a node back from a restart is resynced within seconds, and a try at a
+            // node still down costs one connection attempt (MirrorResync reaches the leg before anything is committed)
             deferRetry(index);
             progress = null;
         } finally {
@@ -831,7 +831,7 @@ public final class MirrorEngine implements AttachedVolume {
         }
     }
 
-    /** The next resync of leg {@code index} is tried after 2, 4, 8 s, then every 8 s. */
+    /** The next resync of leg {@code index} is tried after 2 s, then every 4 s. */
     void deferRetry(int index) {
         long[] wait = retry.computeIfAbsent(index, i -> new long[] {0, 1000});
         synchronized (wait) {
