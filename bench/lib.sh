@@ -50,3 +50,17 @@ bench_build_classpath() {
     -Dmdep.outputFile=target/bench-classpath.txt >/dev/null
   cat "$file"
 }
+
+# bench_port_free PORT: true when nothing answers on 127.0.0.1:PORT.
+bench_port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# bench_free_ports OFFSET...: prints a base port B (20000-28999) with B+OFFSET free for every OFFSET
+# (an agent takes its API port, +1 for Raft and +2 for NBD).
+bench_free_ports() {
+  local base offset ok
+  while :; do
+    base=$((20000 + RANDOM % 9000)); ok=1
+    for offset in "$@"; do bench_port_free $((base + offset)) || { ok=0; break; }; done
+    [ "$ok" = 1 ] && { echo "$base"; return; }
+  done
+}

@@ -53,14 +53,6 @@ java_cmd=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -XX:+UseSeria
 echo "== part 1: the model at $tib TiB (machine shared with other work: figures are noisy) =="
 "${java_cmd[@]}" -Xmx4g -cp "$classes:$jar" fivenines.bench.volume.VolumeMetadataBench "$tib" "$random_chunks"
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 9000))
-    port_free "$p" && port_free $((p + 1)) && port_free $((p + 2)) && { echo "$p"; return; }
-  done
-}
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 ms() { awk '{ printf "%.1f", $1 * 1000 }'; }
 
@@ -69,7 +61,7 @@ ms() { awk '{ printf "%.1f", $1 * 1000 }'; }
 agent_run() {
   local label=$1 run_jar=$2 size=$3 keep=${4:-}
   local dir="$work/$label" port
-  port=$(free_port)
+  port=$(bench_free_ports 0 1 2)
   mkdir -p "$dir"
   export NINES_CONFIG_DIR="$dir/cfg"
   unset NINES_TOKEN NINES_AGENT

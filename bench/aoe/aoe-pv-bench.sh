@@ -43,11 +43,7 @@ cp "$root/cli/target/nines.jar" "$jar"
 export NINES_CONFIG_DIR="$work/cfg"
 unset NINES_TOKEN NINES_AGENT
 java_cmd=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -Xss1m)
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-while :; do
-  port=$((20000 + RANDOM % 9000))
-  port_free "$port" && port_free $((port + 1)) && port_free $((port + 2)) && break
-done
+port=$(bench_free_ports 0 1 2)
 cli() { NINES_AGENT="http://127.0.0.1:$port" "${java_cmd[@]}" -XX:TieredStopAtLevel=1 -jar "$jar" "$@"; }
 step() { local log=$work/step.log; "$@" > "$log" 2>&1 || { echo "failed: $*" >&2; cat "$log" >&2; exit 1; }; }
 

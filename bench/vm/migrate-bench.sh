@@ -83,13 +83,7 @@ unset NINES_TOKEN NINES_AGENT
 java_cmd=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -Xss1m)
 cli() { local port=$1; shift; NINES_AGENT="http://127.0.0.1:$port" "${java_cmd[@]}" -XX:TieredStopAtLevel=1 -jar "$jar" "$@"; }
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-while :; do
-  pa=$((20000 + RANDOM % 9000)); pb=$((pa + 10))
-  ok=1
-  for p in $pa $((pa + 1)) $((pa + 2)) $pb $((pb + 1)) $((pb + 2)); do port_free "$p" || ok=0; done
-  [ $ok = 1 ] && break
-done
+pa=$(bench_free_ports 0 1 2 10 11 12); pb=$((pa + 10))
 declare -A port=([a]=$pa [b]=$pb)
 
 # ---- cluster: two agents, a volume group over a PV on each, a thin volume ----

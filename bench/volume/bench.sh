@@ -59,13 +59,7 @@ unset NINES_TOKEN NINES_AGENT
 java_cmd=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -Xss1m)
 cli() { local port=$1; shift; NINES_AGENT="http://127.0.0.1:$port" "${java_cmd[@]}" -XX:TieredStopAtLevel=1 -jar "$jar" "$@"; }
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-while :; do
-  p0=$((20000 + RANDOM % 9000)); p1=$((p0 + 10)); port_qemu=$((p0 + 20))
-  ok=1
-  for p in $p0 $((p0 + 1)) $((p0 + 2)) $p1 $((p1 + 1)) $((p1 + 2)) $port_qemu; do port_free "$p" || ok=0; done
-  [ $ok = 1 ] && break
-done
+p0=$(bench_free_ports 0 1 2 10 11 12 20); p1=$((p0 + 10)); port_qemu=$((p0 + 20))
 nbd0=$((p0 + 2))
 
 # ---- files: the PVs and qemu-nbd's disk ----
@@ -128,7 +122,7 @@ local_on=$(placement vg/local); remote_on=$(placement vg/remote); plain_on=$(pla
 
 qemu-nbd -f raw -x disk -b 127.0.0.1 -p "$port_qemu" --persistent --shared=32 --cache=writeback "$qemu_file" \
   2> "$work/qemu-nbd.log" & pids+=($!)
-for _ in $(seq 1 100); do port_free "$port_qemu" || break; sleep 0.1; done
+for _ in $(seq 1 100); do bench_port_free "$port_qemu" || break; sleep 0.1; done
 agents=("${pids[0]}" "${pids[1]}"); qemu_pid=${pids[2]}
 
 uri_of() {

@@ -52,12 +52,7 @@ export NINES_CONFIG_DIR="$work/cfg"
 unset NINES_TOKEN NINES_AGENT
 java_cmd=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -Xss1m)
 cli() { local port=$1; shift; NINES_AGENT="http://127.0.0.1:$port" "${java_cmd[@]}" -XX:TieredStopAtLevel=1 -jar "$jar" "$@"; }
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-while :; do
-  base=$((20000 + RANDOM % 9000)); ok=1
-  for p in $(seq "$base" $((base + 23))); do port_free "$p" || ok=0; done
-  [ $ok = 1 ] && break
-done
+base=$(bench_free_ports $(seq 0 23))
 port() { echo $((base + 10 * $1)); }
 
 # PVs: n0 2 GiB (one, m-local's first leg) + scratch; n1 3 GiB (m-local, one-r, m-remote) + scratch; n2 1 GiB

@@ -33,14 +33,7 @@ class AoeGuestSystemTest {
     Path dir;
 
     private static String run(List<String> command) throws IOException, InterruptedException {
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        process.getOutputStream().close();
-        String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(process.waitFor(60, TimeUnit.SECONDS), command + " did not finish");
-        if (process.exitValue() != 0) {
-            throw new IOException(command + " failed: " + out);
-        }
-        return out;
+        return Commands.run(command);
     }
 
     @Test

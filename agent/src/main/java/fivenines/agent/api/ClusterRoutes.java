@@ -74,6 +74,9 @@ public final class ClusterRoutes {
         var answer = new LinkedHashMap<String, Object>();
         answer.put("node", config.nodeName());
         answer.put("inCluster", cluster.inCluster());
+        if (!cluster.rotationProblem().isEmpty()) {
+            answer.put("secretProblem", cluster.rotationProblem()); // this node cannot follow the cluster secret's rotations
+        }
         if (!cluster.inCluster()) {
             answer.put("message", "not in a cluster: run 'nines cluster init --name NAME' or 'nines cluster join HOST:PORT --token T'");
             return answer;
