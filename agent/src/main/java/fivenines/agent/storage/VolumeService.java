@@ -122,6 +122,16 @@ public final class VolumeService {
 
     private void watch(ClusterStore store) {
         store.addListener((index, command, result, state) -> {
+            if (result instanceof Result.Applied && command instanceof fivenines.model.command.ChangeConfig change
+                && java.util.stream.Stream.concat(change.set().keySet().stream(), change.unset().stream())
+                    .anyMatch(key -> key.startsWith("volume.")) && running) {
+                // the resync rate or the leg timeout changed: the engines serving volumes here take it now
+                reconciler.execute(() -> {
+                    MirrorEngine.Settings settings = settings();
+                    engines.values().forEach(engine -> engine.settings(settings));
+                });
+                return;
+            }
             if (!(result instanceof Result.Applied) || !concernsVolumes(command)) {
                 return;
             }
@@ -216,12 +226,13 @@ public final class VolumeService {
                 LOG.info("{}: no longer attached here; engine stopped", path);
             }
         }
+        MirrorEngine.Settings settings = settings();
         mine.forEach((path, view) -> {
             MirrorEngine engine = engines.get(path);
             if (engine == null) {
                 try {
                     engine = new MirrorEngine(new StoreMirrorMetadata(cluster, config.nodeName(), path, justAttached), devices,
-                        settings());
+                        settings);
                     engines.put(path, engine);
                     exports.add(new CountedExport(new LeaseGatedExport(engine, () -> writeGates.apply(path).refusal()), new VolumeIo()));
                     LOG.info("{}: attached here at epoch {}, serving it as NBD export {}", path, view.epoch(), path);

@@ -67,7 +67,8 @@ public final class MirrorEngine implements AttachedVolume {
 
     final MirrorMetadata metadata;
     final ChunkDevices devices;
-    final Settings settings;
+    /** The leg timeout and resync rate take a change at once; the commit interval is its leg engines' from their start. */
+    volatile Settings settings;
     private final String name;
     private final long size;
     private final boolean readOnly;
@@ -164,6 +165,11 @@ public final class MirrorEngine implements AttachedVolume {
                 name, (repair.size() * CHUNK) >> 20, source);
         }
         worker = Thread.ofVirtual().name("mirror-" + name).start(this::work);
+    }
+
+    /** New settings from the cluster config (an operator changing the resync rate or the leg timeout while a volume is in use). */
+    public void settings(Settings next) {
+        settings = java.util.Objects.requireNonNull(next, "settings");
     }
 
     @Override

@@ -285,6 +285,25 @@ class MirrorEngineTest {
     }
 
     @Test
+    void aResyncRateSetWhileTheVolumeIsInUseThrottlesTheNextCopy() throws Exception {
+        cluster = new VolumeTestCluster(dir, 64 * MIB);
+        cluster.addPv(dir, PV2, "n2", 64 * MIB);
+        value(cluster.apply(new CreateVolumeGroup("vg", List.of(PV0, PV1, PV2))));
+        value(cluster.apply(new CreateLogicalVolume("vg", "web", 8 * MIB, "n0", false, 1, null)));
+        MirrorEngine engine = cluster.attachMirror("vg", "web", FAST); // unthrottled when attached
+        ok(qemuIo(cluster.uri("vg/web"), "write -P 0x21 0 " + 8 * MIB, "flush"));
+        // the operator sets 2 MiB/s: the new leg's 8 MiB take about 4 s, not the moment they take unthrottled
+        engine.settings(new MirrorEngine.Settings(FAST.commitInterval(), FAST.legTimeout(), 2 * MIB));
+        long start = System.nanoTime();
+        value(cluster.apply(new AddLeg("vg", "web", "n2", null, null, null, 1)));
+        engine.refresh(null);
+        waitFor("the new leg in sync", () -> volume("vg/web").legs().size() == 3 && volume("vg/web").legs().get(2).inSync());
+        long ms = (System.nanoTime() - start) / 1_000_000;
+        assertTrue(ms >= 3_000, "8 MiB at 2 MiB/s took " + ms + " ms");
+        assertEquals(sha(cluster.legBytes("vg/web", 0)), sha(cluster.legBytes("vg/web", 2)));
+    }
+
+    @Test
     void aNewLegGetsAFullCopyAndASnapshotOfAMirrorCopiesOnWriteOnEveryLeg() throws Exception {
         cluster = new VolumeTestCluster(dir, 64 * MIB);
         cluster.addPv(dir, PV2, "n2", 64 * MIB);
