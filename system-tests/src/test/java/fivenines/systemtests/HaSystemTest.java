@@ -5,6 +5,7 @@ import fivenines.agent.client.AgentClient;
 import fivenines.agent.client.AgentClientException;
 import fivenines.testsupport.cluster.AgentProcess;
 import fivenines.testsupport.cluster.Lan;
+import fivenines.testsupport.cluster.QemuPids;
 import fivenines.testsupport.guest.TestGuest;
 import fivenines.testsupport.guest.WorkloadVerifier;
 import org.junit.jupiter.api.AfterEach;
@@ -183,7 +184,11 @@ class HaSystemTest extends ClusterSystemTest {
             Duration.ofSeconds(90));
         String survivor = moved.path("node").asText();
         lap(t0, "web runs on " + survivor);
-        assertTrue(ProcessHandle.of(qemu).map(h -> !h.isAlive()).orElse(true), "node1 killed its own QEMU " + qemu);
+        if (QemuPids.running(qemu)) {
+            var said = new StringBuilder("node1 killed its own QEMU " + qemu + " (" + QemuPids.describe(qemu) + ")");
+            node1.loggedWarnings("lease").forEach(line -> said.append("\nnode1: ").append(line));
+            throw new AssertionError(said.toString());
+        }
         assertEquals("off", Files.readString(power).strip(), "node1 was fenced through fence_dummy");
         // killed by the lease thread or by the controller, whichever saw first that the lease is gone
         Instant killed = eventAt(oldDir, "QEMU killed: this node");
@@ -213,8 +218,8 @@ class HaSystemTest extends ClusterSystemTest {
         }, Duration.ofSeconds(60), "node1 up again");
         AgentProcess.sleep(5000);
         assertEquals(survivor, api("node0").get("/v1/vms/web").path("node").asText());
-        assertTrue(!Files.exists(oldDir.resolve("qemu.pid")) || ProcessHandle.of(Long.parseLong(Files.readString(
-            oldDir.resolve("qemu.pid")).strip())).map(h -> !h.isAlive()).orElse(true), "node1 runs no QEMU for web");
+        assertTrue(!Files.exists(oldDir.resolve("qemu.pid")) || !QemuPids.running(Long.parseLong(Files.readString(
+            oldDir.resolve("qemu.pid")).strip())), "node1 runs no QEMU for web");
         // node1's leg is resynced from node2's with what it missed, while the guest goes on writing
         JsonNode synced = awaitLegsInSync(Duration.ofSeconds(120));
         lap(t0, "node1's leg in sync again: " + synced.path("legs"));

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import fivenines.agent.client.AgentClient;
 import fivenines.agent.client.AgentClientException;
 import fivenines.testsupport.cluster.AgentProcess;
+import fivenines.testsupport.cluster.QemuPids;
 import fivenines.testsupport.guest.TestGuest;
 import fivenines.testsupport.guest.WorkloadVerifier;
 import org.junit.jupiter.api.AfterAll;
@@ -881,13 +882,7 @@ class VmSystemTest extends ClusterSystemTest {
     // ---- processes and disks ----
 
     private static boolean qemuAlive(long pid) {
-        try {
-            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"), StandardCharsets.US_ASCII);
-            int afterName = stat.lastIndexOf(')');
-            return stat.substring(stat.indexOf('(') + 1, afterName).startsWith("qemu") && stat.charAt(afterName + 2) != 'Z';
-        } catch (IOException gone) {
-            return false;
-        }
+        return QemuPids.running(pid);
     }
 
     private static boolean awaitExit(long pid, Duration timeout) {
