@@ -55,6 +55,8 @@ public class ApiException extends RuntimeException {
             case NOT_FOUND -> 404;
             case CONFLICT, NOT_INITIALIZED, VERSION_MISMATCH, STALE_EPOCH -> 409;
             case NO_SPACE -> 507;
+            // this node may not act now; the request did not happen and can be tried again once it is up
+            case NODE_DOWN -> 503;
         };
     }
 }

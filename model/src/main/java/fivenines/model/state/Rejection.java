@@ -21,7 +21,12 @@ public final class Rejection extends RuntimeException {
         /** The volume group has no free space for it. */
         NO_SPACE,
         /** The writer's epoch is not the volume's any more: it was cut off by a newer attachment. */
-        STALE_EPOCH
+        STALE_EPOCH,
+        /**
+         * The node it acts for is declared down: nothing is taken from it until the manager hears it
+         * again. Not a conflict with what the command names (a lock refused this way may be free).
+         */
+        NODE_DOWN
     }
 
     private final Reason reason;
@@ -49,6 +54,10 @@ public final class Rejection extends RuntimeException {
 
     public static Rejection notFound(String message) {
         return new Rejection(Reason.NOT_FOUND, message);
+    }
+
+    public static Rejection nodeDown(String message) {
+        return new Rejection(Reason.NODE_DOWN, message);
     }
 
     public static Rejection conflict(String message) {

@@ -198,7 +198,7 @@ public final class StateMachine {
         state.membership().requireInitialized();
         Node member = state.membership().requireNode(command.node());
         if (member.state() == NodeState.DOWN) {
-            throw Rejection.conflict("node '" + command.node() + "' is declared down: its lease is gone and its HA guests"
+            throw Rejection.nodeDown("node '" + command.node() + "' is declared down: its lease is gone and its HA guests"
                 + " may run elsewhere; it renews again once the manager hears it and declares it up");
         }
         return command.node();
@@ -217,7 +217,7 @@ public final class StateMachine {
         if (node != null) {
             Node member = state.membership().requireNode(node);
             if (member.state() == NodeState.DOWN) {
-                throw Rejection.conflict("node '" + node + "' is declared down and cannot take locks until it is up again");
+                throw Rejection.nodeDown("node '" + node + "' is declared down and cannot take locks until it is up again");
             }
         }
     }
