@@ -5,9 +5,9 @@ import fivenines.agent.client.AgentClient;
 import fivenines.agent.client.AgentClientException;
 import fivenines.testsupport.cluster.AgentProcess;
 import fivenines.testsupport.cluster.Lan;
-import fivenines.testsupport.cluster.QemuPids;
 import fivenines.testsupport.guest.TestGuest;
 import fivenines.testsupport.guest.WorkloadVerifier;
+import fivenines.vm.qemu.QemuProcess;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -184,8 +184,8 @@ class HaSystemTest extends ClusterSystemTest {
             Duration.ofSeconds(90));
         String survivor = moved.path("node").asText();
         lap(t0, "web runs on " + survivor);
-        if (QemuPids.running(qemu)) {
-            var said = new StringBuilder("node1 killed its own QEMU " + qemu + " (" + QemuPids.describe(qemu) + ")");
+        if (QemuProcess.isQemuAlive(qemu)) {
+            var said = new StringBuilder("node1 killed its own QEMU " + qemu + " (" + procStat(qemu) + ")");
             node1.loggedWarnings("lease").forEach(line -> said.append("\nnode1: ").append(line));
             throw new AssertionError(said.toString());
         }
@@ -218,7 +218,7 @@ class HaSystemTest extends ClusterSystemTest {
         }, Duration.ofSeconds(60), "node1 up again");
         AgentProcess.sleep(5000);
         assertEquals(survivor, api("node0").get("/v1/vms/web").path("node").asText());
-        assertTrue(!Files.exists(oldDir.resolve("qemu.pid")) || !QemuPids.running(Long.parseLong(Files.readString(
+        assertTrue(!Files.exists(oldDir.resolve("qemu.pid")) || !QemuProcess.isQemuAlive(Long.parseLong(Files.readString(
             oldDir.resolve("qemu.pid")).strip())), "node1 runs no QEMU for web");
         // node1's leg is resynced from node2's with what it missed, while the guest goes on writing
         JsonNode synced = awaitLegsInSync(Duration.ofSeconds(120));
@@ -385,5 +385,14 @@ class HaSystemTest extends ClusterSystemTest {
 
     private static void lap(long t0, String what) {
         System.out.printf("HaSystemTest %6.1f s: %s%n", (System.nanoTime() - t0) / 1e9, what);
+    }
+
+    /** What /proc says of a process, for a failure message. */
+    private static String procStat(long pid) {
+        try {
+            return Files.readString(Path.of("/proc", Long.toString(pid), "stat")).strip();
+        } catch (IOException gone) {
+            return "exited just now";
+        }
     }
 }

@@ -4,9 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import fivenines.agent.client.AgentClient;
 import fivenines.agent.client.AgentClientException;
 import fivenines.testsupport.cluster.AgentProcess;
-import fivenines.testsupport.cluster.QemuPids;
 import fivenines.testsupport.guest.TestGuest;
 import fivenines.testsupport.guest.WorkloadVerifier;
+import fivenines.vm.qemu.QemuProcess;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -191,16 +191,16 @@ class VmSystemTest extends ClusterSystemTest {
 
         // down for 10 s and more (its restart takes as long again here): the guest's disk requests wait for it
         node1.stopGracefully();
-        assertTrue(qemuAlive(pid), "QEMU " + pid + " outlives its agent");
+        assertTrue(QemuProcess.isQemuAlive(pid), "QEMU " + pid + " outlives its agent");
         AgentProcess.sleep(10_000);
-        assertTrue(qemuAlive(pid), "QEMU " + pid + " outlives its agent");
+        assertTrue(QemuProcess.isQemuAlive(pid), "QEMU " + pid + " outlives its agent");
         node1.start();
         lap(t0, "node1 restarted");
 
         // the same QEMU, adopted: running, on node1, its console advancing, and its guest never rebooted
         long after = awaitAcknowledged("adopted", before + 10, Duration.ofSeconds(150));
         assertEquals(pid, Long.parseLong(Files.readString(pidFile).strip()));
-        assertTrue(qemuAlive(pid));
+        assertTrue(QemuProcess.isQemuAlive(pid));
         JsonNode vm = awaitVm("node0", "adopted", v -> v.path("phase").asText().equals("running"), Duration.ofSeconds(30));
         assertRunsOn("adopted", vm, "node1");
         String log = api("node0").get("/v1/vms/adopted/log").path("text").asText();
@@ -216,7 +216,7 @@ class VmSystemTest extends ClusterSystemTest {
 
         // and the guest is still managed: it stops, and its disk holds every acknowledged write
         stop("adopted");
-        assertFalse(qemuAlive(pid), "QEMU " + pid + " stopped");
+        assertFalse(QemuProcess.isQemuAlive(pid), "QEMU " + pid + " stopped");
         long last = acknowledged(console("adopted"));
         export("node0", "keep/disk").requireHolds(last);
         lap(t0, "verified " + last);
@@ -372,7 +372,7 @@ class VmSystemTest extends ClusterSystemTest {
             imported.err());
         seen = awaitAcknowledged("busy", seen + 10, Duration.ofSeconds(60));
         assertRunsOn("busy", api("node0").get("/v1/vms/busy"), "node0");
-        assertTrue(qemuAlive(sourcePid), "the guest's QEMU was left alone");
+        assertTrue(QemuProcess.isQemuAlive(sourcePid), "the guest's QEMU was left alone");
         assertEquals(List.of("node0"), attachedNodes(api("node0").get("/v1/lvs/busy/disk")));
         lap(t0, "refused: " + same.err().strip() + " | " + imported.err().strip());
 
@@ -881,13 +881,9 @@ class VmSystemTest extends ClusterSystemTest {
 
     // ---- processes and disks ----
 
-    private static boolean qemuAlive(long pid) {
-        return QemuPids.running(pid);
-    }
-
     private static boolean awaitExit(long pid, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (qemuAlive(pid)) {
+        while (QemuProcess.isQemuAlive(pid)) {
             if (System.nanoTime() > deadline) {
                 return false;
             }

@@ -243,9 +243,10 @@ public final class QemuProcess implements AutoCloseable {
 
     /**
      * Whether the pid is a live QEMU. A daemonized QEMU is not our child, so it may linger as a
-     * zombie until init reaps it, and its pid may be reused: both count as gone.
+     * zombie until init reaps it, and its pid may be reused: both count as gone. (Not
+     * {@link ProcessHandle#isAlive()}, which counts a zombie as alive.)
      */
-    static boolean isQemuAlive(long pid) {
+    public static boolean isQemuAlive(long pid) {
         try {
             String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"), StandardCharsets.US_ASCII);
             int afterName = stat.lastIndexOf(')');
