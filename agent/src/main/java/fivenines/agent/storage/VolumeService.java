@@ -515,7 +515,7 @@ public final class VolumeService {
         Node member = cluster.store().read(s -> s.membership().node(node)).orElseThrow(() -> ApiException.notFound(
             "no node '" + node + "'; 'nines cluster status' lists them"));
         if (member.state() == NodeState.DOWN) {
-            throw new ApiException(409, "node '" + node + "' is down; choose a node that is up");
+            throw new ApiException(503, "node '" + node + "' is declared down; choose a node that is up", false);
         }
         try {
             cluster.client(member.apiAddress(), credentials.secret(), Duration.ofSeconds(60)).post(path, body);

@@ -45,7 +45,7 @@ public final class Storage {
         }
         var node = membership.requireNode(command.node());
         if (node.state() == NodeState.DOWN) {
-            throw Rejection.conflict("node '" + node.name() + "' is down; its disks cannot be offered now");
+            throw Rejection.nodeDown("node '" + node.name() + "' is declared down; its disks cannot be offered until it is up again");
         }
         if (command.path() != null && command.path().startsWith(PhysicalVolume.AOE_PREFIX)) {
             if (!PhysicalVolume.isAoePath(command.path())) {

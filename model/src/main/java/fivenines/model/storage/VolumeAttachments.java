@@ -31,7 +31,7 @@ final class VolumeAttachments {
         LogicalVolume volume = volumes.requireVolume(command.volumeGroup(), command.name());
         var node = membership.requireNode(command.node());
         if (node.state() == NodeState.DOWN) {
-            throw Rejection.conflict("node '" + node.name() + "' is down; attach " + volume.path() + " on a node that is up");
+            throw Rejection.nodeDown("node '" + node.name() + "' is declared down; attach " + volume.path() + " on a node that is up");
         }
         if (command.nbdAddress() != null) {
             Names.requireAddress("NBD address", command.nbdAddress());

@@ -196,6 +196,25 @@ class StateMachineTest {
     }
 
     @Test
+    void aNodeDeclaredDownCanNeitherOfferDisksNorTakeAnAttachmentAndNothingChanges() {
+        threeNodeCluster();
+        applied(pv(PV, "node1", "/dev/md3", 1L << 30));
+        applied(new fivenines.model.command.CreateVolumeGroup("vg", List.of(PV)));
+        applied(new fivenines.model.command.CreateLogicalVolume("vg", "lv", 64L << 20, null, false));
+        applied(new SetNodeState("node2", NodeState.DOWN));
+        // refused for the node (503, "did not happen": try again once it is up), not for the volume or the
+        // path (409 would say they are in the way)
+        var offered = rejected(pv("1b4c2f1e-8a9d-4c3b-9e2f-1a2b3c4d5e6f", "node2", "/dev/md4", 1L << 30));
+        assertEquals(Rejection.Reason.NODE_DOWN, offered.reason());
+        assertTrue(offered.message().contains("node2"), offered.message());
+        var attached = rejected(new fivenines.model.command.AttachLogicalVolume("vg", "lv", "node2", false, false));
+        assertEquals(Rejection.Reason.NODE_DOWN, attached.reason());
+        assertTrue(attached.message().contains("vg/lv"), attached.message());
+        assertEquals(1, machine.state().storage().physicalVolumes().size());
+        assertFalse(machine.state().volumes().volume("vg/lv").orElseThrow().attached());
+    }
+
+    @Test
     void physicalVolumesAreValidatedAndUniquePerNodeAndPath() {
         threeNodeCluster();
         var created = (fivenines.model.storage.PhysicalVolume) applied(pv(PV, "node1", "/dev/md3", 1L << 30));
@@ -347,7 +366,7 @@ class StateMachineTest {
         assertEquals(Rejection.Reason.STALE_EPOCH, rejected(new fivenines.model.command.ReserveChunks("vg", "web", "node1", web, 1)).reason());
         assertEquals(Rejection.Reason.STALE_EPOCH, rejected(new fivenines.model.command.CommitChunks("vg", "web", "node1", web,
             List.of())).reason(), "the fenced node can commit nothing at its old epoch");
-        assertEquals(Rejection.Reason.CONFLICT, rejected(new fivenines.model.command.AttachLogicalVolume("vg", "web", "node1", false, false)).reason(),
+        assertEquals(Rejection.Reason.NODE_DOWN, rejected(new fivenines.model.command.AttachLogicalVolume("vg", "web", "node1", false, false)).reason(),
             "nor attach again while it is down");
         applied(new SetNodeState("node1", NodeState.UP));
         assertFalse(volume("web").attached(), "coming back up gives nothing back: it rejoins clean");
@@ -374,7 +393,7 @@ class StateMachineTest {
         assertEquals(Rejection.Reason.INVALID, rejected(new fivenines.model.command.CreateLogicalVolume("vg", "neg", -1, null, true)).reason());
         assertEquals(before, Json.text(machine.state().snapshot().volumes()));
         applied(new fivenines.model.command.SetNodeState("node2", fivenines.model.cluster.NodeState.DOWN));
-        assertEquals(Rejection.Reason.CONFLICT, rejected(new fivenines.model.command.AttachLogicalVolume("vg", "web", "node2", true, false)).reason(),
+        assertEquals(Rejection.Reason.NODE_DOWN, rejected(new fivenines.model.command.AttachLogicalVolume("vg", "web", "node2", true, false)).reason(),
             "a node that is down cannot take a volume");
         applied(new fivenines.model.command.RemoveNode("node1", "gone"));
         assertTrue(volume("web").attachments().isEmpty(), "a node that leaves lets go of its volumes");
