@@ -18,8 +18,11 @@ import java.util.function.Supplier;
 /**
  * An AoE target: one shelf.slot served on one network interface from a {@link BlockExport}.
  *
- * <p>A reader thread takes frames from a {@link RawSocket} and hands them to workers, which run
- * {@link AoeFrameHandler} and send its replies. Durability: the Linux aoe driver never sends
+ * <p>A reader thread takes frames from a {@link RawSocket} and runs {@link AoeFrameHandler} on
+ * reads and queries itself while the export answers from memory ({@link BlockExport#servesFromMemory()}:
+ * a file PV), as vblade does in its receive loop; writes, flushes and every frame for an export that
+ * may wait on other nodes (a mirrored volume) go to workers, so that one slow frame does not hold up
+ * the others. Durability: the Linux aoe driver never sends
  * FLUSH CACHE, so a write's reply waits until the write is on stable storage. Writes are done
  * without FUA and their replies go to a committer thread, which takes every reply waiting,
  * flushes each export they wrote once, and only then sends them; writes arriving during a
@@ -47,6 +50,7 @@ public final class AoeTarget implements AutoCloseable {
     private final Config config;
     private final RawSocket socket;
     private final AoeFrameHandler handler;
+    private final Supplier<BlockExport> export;
     private final ExecutorService workers;
     private final LinkedBlockingQueue<AoeFrameHandler.Reply> committing = new LinkedBlockingQueue<>();
     private final Thread reader;
@@ -59,10 +63,12 @@ public final class AoeTarget implements AutoCloseable {
     private final AtomicLong writes = new AtomicLong();
     private final AtomicLong flushes = new AtomicLong();
     private final AtomicLong failedFlushes = new AtomicLong();
+    private final AtomicLong servedInline = new AtomicLong();
 
     private AoeTarget(Config config, RawSocket socket, Supplier<BlockExport> export) {
         this.config = config;
         this.socket = socket;
+        this.export = export;
         this.handler = new AoeFrameHandler(socket.mac(), config.shelf(), config.slot(),
             AoeProtocol.sectorsPerFrame(socket.mtu()), config.bufferCount(), export);
         this.workers = new ThreadPoolExecutor(config.workers(), config.workers(), 1, TimeUnit.MINUTES, new LinkedBlockingQueue<>(),
@@ -110,11 +116,13 @@ public final class AoeTarget implements AutoCloseable {
     }
 
     /** Counters since start: frames received, dropped, replies sent, writes, flushes (writes per flush shows the batching). */
-    public record Stats(long framesIn, long dropped, long replies, long writes, long flushes, long failedFlushes) {
+    public record Stats(long framesIn, long dropped, long replies, long writes, long flushes, long failedFlushes,
+                        long servedInline) {
     }
 
     public Stats stats() {
-        return new Stats(framesIn.get(), dropped.get(), replies.get(), writes.get(), flushes.get(), failedFlushes.get());
+        return new Stats(framesIn.get(), dropped.get(), replies.get(), writes.get(), flushes.get(), failedFlushes.get(),
+            servedInline.get());
     }
 
     /** Sends the start-up announcement again (a Query Config response to everyone). */
@@ -139,11 +147,42 @@ public final class AoeTarget implements AutoCloseable {
                 continue;
             }
             framesIn.incrementAndGet();
+            if (!writesOrFlushes(frame, length) && servesFromMemory()) {
+                // a frame is at most a few KiB: a page-cache copy costs less than waking a worker for it,
+                // and vblade answers in its receive loop too
+                servedInline.incrementAndGet();
+                serve(frame, length);
+                continue;
+            }
             try {
                 workers.execute(() -> serve(frame, length));
             } catch (RuntimeException e) {
                 dropped.incrementAndGet(); // closing
             }
+        }
+    }
+
+    /**
+     * Whether a frame is an ATA write or cache flush. Those go to a worker even for a file: a write
+     * into pages that the committer's flush is writing back may wait for it, and the reader thread
+     * must not (every read behind it would wait too).
+     */
+    static boolean writesOrFlushes(byte[] frame, int length) {
+        if (length < AoeProtocol.HEADER + 4 || AoeFrame.command(frame) != AoeProtocol.CMD_ATA) {
+            return false;
+        }
+        int ata = AoeFrame.ataCommand(frame);
+        return ata == AoeProtocol.ATA_WRITE_SECTORS || ata == AoeProtocol.ATA_WRITE_SECTORS_EXT
+            || ata == AoeProtocol.ATA_FLUSH_CACHE || ata == AoeProtocol.ATA_FLUSH_CACHE_EXT;
+    }
+
+    /** Whether the export now answers from memory (a file PV), so that a frame is served on the reader thread. */
+    private boolean servesFromMemory() {
+        try {
+            BlockExport current = export.get();
+            return current != null && current.servesFromMemory();
+        } catch (RuntimeException e) {
+            return false; // the worker's handler says what is wrong with it
         }
     }
 

@@ -144,6 +144,8 @@ class AoeInteropTest {
             }
             var stats = target.stats();
             assertTrue(stats.flushes() >= 1 && stats.flushes() <= stats.writes(), stats.toString());
+            // a file answers from memory: its reads (and queries) are served on the reader thread, its writes by workers
+            assertEquals(stats.framesIn() - stats.writes(), stats.servedInline(), stats.toString());
             // past the end: an ATA error, named
             var error = assertThrows(IOException.class, () -> initiator.read(SIZE / 512 - 1, 2, new byte[1024], 0));
             assertTrue(error.getMessage().contains("ATA status 41 error 10"), error.getMessage());
