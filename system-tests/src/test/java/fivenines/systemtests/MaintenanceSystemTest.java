@@ -119,6 +119,10 @@ class MaintenanceSystemTest extends ClusterSystemTest {
 
         // its disk holds every record it acknowledged
         assertOk(cli("node0", "vm", "stop", "web", "--force"));
+        // killed only once node1 knows the guest is wanted stopped: otherwise node1 took the kill for a crash
+        // and started a new QEMU (a new console, without the records the old one acknowledged)
+        String log = api("node0").get("/v1/vms/web/log?bytes=" + (1 << 20) + "&node=node1").path("text").asText();
+        assertEquals(0, count(log, "restarted after"), log);
         long lastAcknowledged = acknowledged(console("web", "node1"));
         Path image = dir.resolve("web.img");
         assertOk(cli("node0", "lv", "export", "mt/web", image.toString()));

@@ -214,6 +214,11 @@ public final class VmService {
      * graceful stop holds for up to its grace.
      */
     public void kill(String name) throws InterruptedException {
+        // A forced stop commits STOPPED on the replica it was asked on, then asks here. This replica may
+        // not have applied it yet, and a QEMU that dies while its VM is still wanted running here is a
+        // crash, restarted at once (a new QEMU, a new console; seen as a guest that came back). A
+        // linearizable read first applies here everything committed before the request.
+        cluster.store().readLinearizable(s -> s.vms().vm(name));
         Guest guest = node.guests.get(name);
         if (guest == null) {
             guest = node.stopping.get(name);
