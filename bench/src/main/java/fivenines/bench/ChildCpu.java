@@ -10,25 +10,27 @@ import java.nio.file.Path;
  * ({@code C1/C2 CompilerThread}). A benchmark that measures servers whose compiler is still busy
  * measures their warm-up: {@link #minus} over a phase gives the compiler's share of it.
  *
- * @param totalNanos    CPU of every thread of every child, user and system
+ * @param totalNanos    CPU of every child, all its threads, user and system
  * @param compilerNanos of that, the compiler threads'
  */
 public record ChildCpu(long totalNanos, long compilerNanos) {
     /** Linux reports thread times in clock ticks of USER_HZ, which is 100 on every architecture the JDK runs on. */
     private static final long NANOS_PER_TICK = 10_000_000L;
 
-    /** The children's CPU now; threads that ended are no longer counted, so take differences over a phase. */
+    /**
+     * The children's CPU now: each process's own count (which keeps the CPU of threads that ended), and
+     * its compiler threads' (a compiler thread that ended is no longer counted: take differences over a phase).
+     */
     public static ChildCpu now() {
         long total = 0;
         long compiler = 0;
         for (ProcessHandle child : ProcessHandle.current().children().toList()) {
-            Path tasks = Path.of("/proc", Long.toString(child.pid()), "task");
-            try (var threads = Files.list(tasks)) {
+            Path process = Path.of("/proc", Long.toString(child.pid()));
+            total += ticks(process.resolve("stat"));
+            try (var threads = Files.list(process.resolve("task"))) {
                 for (Path thread : threads.toList()) {
-                    long ticks = ticks(thread.resolve("stat"));
-                    total += ticks;
-                    if (ticks > 0 && isCompiler(Files.readString(thread.resolve("comm")).strip())) {
-                        compiler += ticks;
+                    if (isCompiler(Files.readString(thread.resolve("comm")).strip())) {
+                        compiler += ticks(thread.resolve("stat"));
                     }
                 }
             } catch (IOException gone) {
@@ -42,7 +44,7 @@ public record ChildCpu(long totalNanos, long compilerNanos) {
         return threadName.startsWith("C1 CompilerThre") || threadName.startsWith("C2 CompilerThre");
     }
 
-    /** utime + stime of one thread's stat line (fields 14 and 15, counted after the name in parentheses). */
+    /** utime + stime of a process's or a thread's stat line (fields 14 and 15, counted after the name in parentheses). */
     static long ticks(Path stat) {
         try {
             String line = Files.readString(stat);

@@ -38,19 +38,6 @@ final class FiveninesCluster implements AutoCloseable {
         }
     }
 
-    /** CPU time the agents' processes used so far, all three together, in nanoseconds (-1 when the OS does not say). */
-    long agentsCpuNanos() {
-        long total = 0;
-        for (ProcessHandle child : ProcessHandle.current().children().toList()) {
-            var cpu = child.info().totalCpuDuration();
-            if (cpu.isEmpty()) {
-                return -1;
-            }
-            total += cpu.get().toNanos();
-        }
-        return total;
-    }
-
     /** The API client of the node that leads the store now. */
     AgentClient leader() {
         String leader = clients.getFirst().get("/v1/cluster/status").path("leader").asText();

@@ -8,6 +8,8 @@ import fivenines.bench.zookeeper.ZooKeeperEnsemble;
 import fivenines.bench.zookeeper.ZooKeeperWorkload;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The store benchmark: three fivenines agents and a three-server ZooKeeper ensemble on
@@ -45,28 +47,25 @@ public final class StoreBench {
         StoreResult ours = null;
         StoreResult theirs = null;
         String cpuPerCommit = null;
-        var compilers = new java.util.ArrayList<String>();
+        var compilers = new ArrayList<String>();
         if (!only.equals("zookeeper")) {
             try (var cluster = new FiveninesCluster()) {
                 progress("fivenines: three agents up; commit phase");
                 var leader = cluster.leader();
                 warmUp("fivenines", "commit", WARMUP_ROUNDS, () -> FiveninesWorkload.commitLatencies(leader, WARMUP_ROUND, 0));
-                long idleStart = cluster.agentsCpuNanos();
+                var idleStart = ChildCpu.now();
                 long idleFrom = System.nanoTime();
                 Thread.sleep(3000);
-                double idlePerSecond = (cluster.agentsCpuNanos() - idleStart) / ((System.nanoTime() - idleFrom) / 1e9);
-                long cpuBefore = cluster.agentsCpuNanos();
+                double idlePerSecond = ChildCpu.now().minus(idleStart).totalNanos() / ((System.nanoTime() - idleFrom) / 1e9);
                 long timedFrom = System.nanoTime();
                 var measured = new Measured();
                 var latency = LatencySummary.ofNanos(measured.run(() -> FiveninesWorkload.commitLatencies(leader, 0, WRITES)));
-                long cpuAfter = cluster.agentsCpuNanos();
-                if (idleStart >= 0 && cpuBefore >= 0 && cpuAfter >= 0) {
-                    double seconds = (System.nanoTime() - timedFrom) / 1e9;
-                    cpuPerCommit = String.format("fivenines: the three agents' CPU per sequential commit: %.2f ms"
-                            + " (%.2f ms less their idle CPU, %.0f ms/s when idle)", (cpuAfter - cpuBefore) / 1e6 / WRITES,
-                        (cpuAfter - cpuBefore - idlePerSecond * seconds) / 1e6 / WRITES, idlePerSecond / 1e6);
-                    progress(cpuPerCommit);
-                }
+                double seconds = (System.nanoTime() - timedFrom) / 1e9;
+                long commitCpu = measured.last().totalNanos();
+                cpuPerCommit = String.format("fivenines: the three agents' CPU per sequential commit: %.2f ms"
+                        + " (%.2f ms less their idle CPU, %.0f ms/s when idle)", commitCpu / 1e6 / WRITES,
+                    (commitCpu - idlePerSecond * seconds) / 1e6 / WRITES, idlePerSecond / 1e6);
+                progress(cpuPerCommit);
                 progress("fivenines: lock phase (warm-up, then measured)");
                 warmUp("fivenines", "lock", PHASE_WARMUP_ROUNDS, () -> FiveninesWorkload.lockThroughput(cluster.clients, CLIENTS, phase));
                 double locks = measured.run(() -> FiveninesWorkload.lockThroughput(cluster.clients, CLIENTS, phase));
@@ -102,7 +101,7 @@ public final class StoreBench {
         if (cpuPerCommit != null) {
             System.out.println(cpuPerCommit + " (all their threads, from the OS)");
         }
-        compilers.forEach(line -> System.out.println(line));
+        compilers.forEach(System.out::println);
         System.out.println("goals: commit p50 <= 2 ms, >= 5000 lock ops/s (two per pair), not slower than ZooKeeper; "
             + MIXED_CLIENTS + " mixed clients p99 <= 20 ms; ratios above 1 favour fivenines. "
             + "Mixed gets: linearizable on fivenines, ZooKeeper's plain getData (no sync)");
@@ -133,19 +132,24 @@ public final class StoreBench {
 
     /** The servers' CPU over each measured phase, and what share of it their compilers took. */
     static final class Measured {
-        private final java.util.List<String> phases = new java.util.ArrayList<>();
+        private final List<ChildCpu> phases = new ArrayList<>();
 
         <T> T run(Phase<T> phase) throws Exception {
             var before = ChildCpu.now();
             T result = phase.run();
-            var used = ChildCpu.now().minus(before);
-            phases.add(String.format("%.0f %%", 100 * used.compilerShare()));
+            phases.add(ChildCpu.now().minus(before));
             return result;
+        }
+
+        /** What the servers used during the last phase run. */
+        ChildCpu last() {
+            return phases.getLast();
         }
 
         @Override
         public String toString() {
-            return "the servers' JIT compilers' share of their CPU while measured (commit, lock, mixed): " + String.join(", ", phases);
+            return "the servers' JIT compilers' share of their CPU while measured (commit, lock, mixed): "
+                + String.join(", ", phases.stream().map(p -> String.format("%.0f %%", 100 * p.compilerShare())).toList());
         }
     }
 
