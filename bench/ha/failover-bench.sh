@@ -2,12 +2,13 @@
 # Failover benchmark (bench/ha/failover_bench.py says what it measures): an HA guest's node killed
 # ROUNDS times, each failover split into detection, lease wait, fencing, placement, start and boot;
 # beside it a cold start of the same guest and the false-failover check.
-# Usage: bench/ha/failover-bench.sh [ROUNDS] [DEAD_AFTER_SECONDS] [LEASE_MILLIS] [RENEW_MILLIS]   (default 10 3 5000 1000)
+# Usage: bench/ha/failover-bench.sh [ROUNDS] [DEAD_AFTER_SECONDS] [LEASE_MILLIS] [RENEW_MILLIS]
+#   (10 rounds; each setting left at the cluster's default when not given or given as "default")
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 . "$root/scripts/java-env"
 nines_find_jdk
-rounds=${1:-10}; dead=${2:-3}; lease=${3:-5000}; renew=${4:-1000}
+rounds=${1:-10}; dead=${2:-default}; lease=${3:-default}; renew=${4:-default}
 for tool in qemu-system-x86_64 python3 fence_dummy; do
   command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || { echo "$tool is needed (scripts/install-deps)" >&2; exit 1; }
 done

@@ -7,12 +7,18 @@ ended (lease wait), its fencing done (fence_dummy), the VM placed elsewhere, QEM
 the guest's first new workload record. The killed agent is then started again and rejoins. Beside it,
 in the same run: a cold start of the same guest with 'nines vm start' on a healthy node (the part of a
 failover no HA design avoids), and the false-failover check (the guest's agent SIGSTOPped for 1 s and
-1.5 s, and, as root, its node's links dropped for 1.5 s twice: nothing may move). Usage: failover_bench.py WORK JAR KERNEL INITRD ROUNDS DEAD_S LEASE_MS"""
+1.5 s, and, as root, its node's links dropped for 1.5 s twice: nothing may move). Usage: failover_bench.py WORK JAR KERNEL INITRD ROUNDS DEAD_S|default LEASE_MS|default RENEW_MS|default"""
 import json, os, re, signal, socket, ssl, statistics, subprocess, sys, time, urllib.request
 
 work, jar, kernel, initrd = sys.argv[1:5]
-rounds, dead_s, lease_ms = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
-renew_ms = int(sys.argv[8]) if len(sys.argv) > 8 else 1000
+def setting(i):
+    """An argument, or None for 'default' (the cluster's own default is left in place)."""
+    return None if len(sys.argv) <= i or sys.argv[i] == "default" else int(sys.argv[i])
+rounds, dead_set, lease_set, renew_set = int(sys.argv[5]), setting(6), setting(7), setting(8)
+# the values in force: the cluster's defaults (3 s; the lease follows it, at least 3.5 s; renewals every 0.5 s) where not set
+dead_s = dead_set if dead_set is not None else 3
+lease_ms = lease_set if lease_set is not None else max(int(dead_s * 1000 / 1.1), 3500)
+renew_ms = renew_set if renew_set is not None else 500
 java = os.path.join(os.environ["JAVA_HOME"], "bin", "java")
 env = dict(os.environ, NINES_CONFIG_DIR=os.path.join(work, "cfg"), NINES_WATCHDOG="none")
 env.pop("NINES_TOKEN", None); env.pop("NINES_AGENT", None)
@@ -158,9 +164,9 @@ def main():
     for n in "bc":
         cli(n, "cluster", "join", "%s:%d" % (host["a"], port["a"]), "--token", secret)
     wait("three nodes", lambda: len(api("a", "/v1/ha/status")["nodes"]) == 3, 60)
-    cli("a", "config", "set", "cluster.dead_after_seconds", str(dead_s))
-    cli("a", "config", "set", "ha.lease_millis", str(lease_ms))
-    cli("a", "config", "set", "ha.renew_millis", str(renew_ms))
+    for key, value in (("cluster.dead_after_seconds", dead_set), ("ha.lease_millis", lease_set), ("ha.renew_millis", renew_set)):
+        if value is not None:
+            cli("a", "config", "set", key, str(value))
     cli("a", "config", "set", "ha.max_relocate", "1000")  # every round relocates the same guest
     cli("c", "pv", "create", os.path.join(work, "c-pv.img"), "--size", "256M")
     cli("a", "vg", "create", "vg", "c:" + os.path.join(work, "c-pv.img"))
@@ -176,8 +182,10 @@ def main():
     cli("a", "vm", "start", "g", "--node", "a")
     wait("the first workload record", lambda: seq_on("c") > 0, 300)
     print("guest up on a, workload writing, %.1f s after 'vm start'" % (time.monotonic() - t))
-    print("settings: cluster.dead_after_seconds=%d ha.lease_millis=%d ha.renew_millis=%d (guests stopped 1000 ms before the"
-          " lease ends, clock margin 10 %%), ha.max_relocate=1000; fencing: fence_dummy" % (dead_s, lease_ms, renew_ms))
+    shown = lambda v, set_: "%d%s" % (v, "" if set_ is not None else " (default)")
+    print("settings: cluster.dead_after_seconds=%s ha.lease_millis=%s ha.renew_millis=%s (guests stopped 1000 ms before the"
+          " lease ends, clock margin 10 %%), ha.max_relocate=1000; fencing: fence_dummy"
+          % (shown(dead_s, dead_set), shown(lease_ms, lease_set), shown(renew_ms, renew_set)))
     sys.stdout.flush()
 
     # ---- the rounds ----

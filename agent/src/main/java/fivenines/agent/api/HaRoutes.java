@@ -2,7 +2,7 @@ package fivenines.agent.api;
 
 import fivenines.agent.cluster.ClusterService;
 import fivenines.agent.ha.LeaseKeeper;
-import fivenines.manager.lease.LeaseSettings;
+import fivenines.model.config.LeaseSettings;
 import fivenines.model.cluster.Node;
 import fivenines.model.cluster.NodeState;
 import fivenines.model.command.RecordFencing;

@@ -10,7 +10,7 @@ import fivenines.plugin.Health;
 import fivenines.plugin.Plugin;
 import fivenines.plugin.PluginCommand;
 import fivenines.plugin.PluginContext;
-import fivenines.manager.lease.LeaseSettings;
+import fivenines.model.config.LeaseSettings;
 import fivenines.manager.liveness.Liveness;
 import fivenines.store.StoreStatus;
 import org.slf4j.Logger;
@@ -18,7 +18,6 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.time.Instant;
-import java.time.InstantSource;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -37,7 +36,6 @@ import java.util.concurrent.TimeUnit;
  */
 public final class ManagerPlugin implements Plugin {
     private static final Logger LOG = LoggerFactory.getLogger(ManagerPlugin.class);
-    static final long DEFAULT_DEAD_AFTER_SECONDS = LeaseSettings.DEFAULT_DEAD_AFTER.toSeconds();
     /** How often the leader looks at the HA VMs of dead nodes (a fencing finished, a lease ended). */
     static final long HA_TICK_MILLIS = 250;
     private final ClusterService cluster;
@@ -46,10 +44,15 @@ public final class ManagerPlugin implements Plugin {
     private ScheduledExecutorService timer;
     private volatile String lastHaProblem = "";
     private volatile String lastProblem = "";
-    private final InstantSource clock = InstantSource.system();
-    /** When this node last became the leader, as the manager first saw it lead (wall clock, and the leases' clock). */
-    private Instant leaderSince;
-    private Instant leaderSinceMonotonic;
+    /**
+     * When this node last became the leader, as the manager first saw it lead, or when its judging last resumed after
+     * a stall (the leases' monotonic clock); null while it does not lead.
+     */
+    private volatile Instant leaderSince;
+    /** When the previous judging ended (the leases' clock). */
+    private Instant lastJudged;
+    /** A gap between two judgings longer than this is a stall of this agent: it judges afterwards as a new leader. */
+    static final Duration STALL = Duration.ofSeconds(1);
     /** How often the leader judges liveness (a quarter of a second of each detection at most). */
     static final long LIVENESS_TICK_MILLIS = 250;
     private String lastNote = "";
@@ -106,12 +109,13 @@ public final class ManagerPlugin implements Plugin {
         try {
             if (!cluster.inCluster() || !cluster.store().isLeader()) {
                 leaderSince = null;
+                lastJudged = null;
                 return;
             }
             var store = cluster.store();
             StoreStatus status = store.status();
-            long deadAfterMillis = store.read(s -> s.configuration().get("cluster.dead_after_seconds")
-                .map(Long::parseLong).orElse(DEFAULT_DEAD_AFTER_SECONDS)) * 1000;
+            long deadAfterMillis = store.read(s -> fivenines.model.config.Settings.deadAfter(key -> s.configuration().get(key)))
+                .toMillis();
             List<Node> nodes = store.read(s -> List.copyOf(s.membership().nodes()));
             var silent = new HashMap<String, Long>();
             status.peers().forEach(p -> silent.put(p.name(), p.lastContactMillis()));
@@ -124,11 +128,9 @@ public final class ManagerPlugin implements Plugin {
             nodes.stream().filter(n -> n.state() == NodeState.UP).forEach(n -> up.add(n.name()));
             silent.replaceAll((node, raft) -> !up.contains(node) ? raft : leases.watch().renewalSeen(node)
                 .map(seen -> Math.max(raft, Duration.between(seen, monotonicNow).toMillis())).orElse(raft));
-            Instant now = clock.instant();
-            if (leaderSince == null) {
-                leaderSince = now;
-                leaderSinceMonotonic = monotonicNow;
-            }
+            Instant since = Liveness.judgingSince(leaderSince, lastJudged, monotonicNow, STALL);
+            boolean resumed = leaderSince != null && !since.equals(leaderSince);
+            leaderSince = since;
             // every live node renews with a new leader within a few renewal periods: one that has not, after that,
             // is not waited for the whole limit (the leader's own death is then found an election late, not a limit late)
             LeaseSettings lease;
@@ -138,13 +140,18 @@ public final class ManagerPlugin implements Plugin {
                 lease = LeaseSettings.DEFAULTS; // the lease keeper says what is wrong; liveness goes on
             }
             Duration grace = lease.renewEvery().multipliedBy(2).plusMillis(500);
+            if (resumed) {
+                LOG.warn("the manager did not judge liveness for {} ms (a long pause of this agent, or a machine too loaded"
+                    + " to run it): it judges as a new leader would, so a node that renews within {} ms is not declared down",
+                    Duration.between(lastJudged, monotonicNow).toMillis(), grace.toMillis());
+            }
             var heardSinceLeading = new java.util.HashSet<String>();
             for (Node node : nodes) {
-                leases.watch().renewalSeen(node.name()).filter(seen -> seen.isAfter(leaderSinceMonotonic))
+                leases.watch().renewalSeen(node.name()).filter(seen -> seen.isAfter(since))
                     .ifPresent(seen -> heardSinceLeading.add(node.name()));
             }
             var decision = Liveness.decide(nodes, cluster.store().nodeName(), silent, Duration.ofMillis(deadAfterMillis),
-                now, leaderSince, grace, heardSinceLeading);
+                monotonicNow, since, grace, heardSinceLeading);
             decision.notes().forEach(note -> {
                 if (!note.equals(lastNote)) {
                     LOG.warn("{}", note);
@@ -163,6 +170,10 @@ public final class ManagerPlugin implements Plugin {
         } catch (RuntimeException e) {
             lastProblem = e.getMessage();
             LOG.debug("manager tick failed", e);
+        } finally {
+            if (leaderSince != null) {
+                lastJudged = leases.clock().instant();
+            }
         }
     }
 

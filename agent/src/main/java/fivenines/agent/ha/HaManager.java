@@ -5,7 +5,7 @@ import fivenines.manager.fence.FenceAgent;
 import fivenines.manager.fence.FenceConfig;
 import fivenines.manager.fence.FenceMethod;
 import fivenines.manager.fence.Fencer;
-import fivenines.manager.lease.LeaseSettings;
+import fivenines.model.config.LeaseSettings;
 import fivenines.manager.recovery.RecoveryPlanner;
 import fivenines.model.cluster.Node;
 import fivenines.model.cluster.NodeState;

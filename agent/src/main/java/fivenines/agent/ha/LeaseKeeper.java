@@ -2,7 +2,7 @@ package fivenines.agent.ha;
 
 import fivenines.agent.cluster.ClusterService;
 import fivenines.agent.vm.VmService;
-import fivenines.manager.lease.LeaseSettings;
+import fivenines.model.config.LeaseSettings;
 import fivenines.manager.lease.LeaseWatch;
 import fivenines.manager.lease.NodeLease;
 import fivenines.manager.lease.WriteGate;

@@ -3,7 +3,7 @@ package fivenines.agent.storage;
 import fivenines.block.export.FileExport;
 import fivenines.block.nbd.NbdErrorException;
 import fivenines.block.nbd.NbdProtocol;
-import fivenines.manager.lease.LeaseSettings;
+import fivenines.model.config.LeaseSettings;
 import fivenines.manager.lease.NodeLease;
 import fivenines.manager.lease.WriteGate;
 import org.junit.jupiter.api.Test;

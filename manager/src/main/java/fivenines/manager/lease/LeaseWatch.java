@@ -1,5 +1,6 @@
 package fivenines.manager.lease;
 
+import fivenines.model.config.LeaseSettings;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;

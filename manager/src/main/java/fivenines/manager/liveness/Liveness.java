@@ -27,6 +27,10 @@ import java.util.Map;
  * <li>If more than half of the nodes would be declared down at once, none is, and the decision
  *     says so (oVirt's fencing-storm guard): the leader's own view is then the likelier fault.
  * <li>A node not yet in the Raft group (being admitted) is left alone.
+ * <li>A leader whose own judging stopped for longer than a stall (a long GC, a machine so loaded
+ *     that its timer ran seconds late, the agent paused) judges afterwards as a new leader would
+ *     ({@link #judgingSince}): during the stall it applied nobody's renewals, so every node's silence
+ *     grew by the stall, and the renewals queued behind it are applied only after it.
  * </ul>
  */
 public final class Liveness {
@@ -104,6 +108,20 @@ public final class Liveness {
             }
         }
         return new Decision(commands, notes);
+    }
+
+    /**
+     * From when this leader's judging counts: {@code now} when it has just begun to lead
+     * ({@code since} is null) or when its previous judging ended more than {@code stall} ago,
+     * else {@code since}. All on one monotonic clock.
+     *
+     * @param previousEnd when its previous judging ended, null if none has
+     */
+    public static Instant judgingSince(Instant since, Instant previousEnd, Instant now, Duration stall) {
+        if (since == null || previousEnd == null || Duration.between(previousEnd, now).compareTo(stall) > 0) {
+            return now;
+        }
+        return since;
     }
 
     private static List<String> names(List<Node> nodes) {

@@ -1,5 +1,6 @@
 package fivenines.manager.lease;
 
+import fivenines.model.config.LeaseSettings;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -115,11 +116,11 @@ class LeaseTest {
 
     @Test
     void byDefaultTheLeaseCertainlyEndsWhenTheNodeIsDeclaredDownAndNeverServesLessThanAOneAndAHalfSecondBlip() {
-        LeaseSettings unset = LeaseSettings.from(key -> Optional.empty());
-        assertEquals(Duration.ofMillis(9090), unset.length(), "10 s to declare down: the lease ends with it (10 s / 1.1)");
-        assertEquals(Duration.ofMillis(9999), unset.certainlyEndedAfter().truncatedTo(java.time.temporal.ChronoUnit.MILLIS));
-        LeaseSettings three = LeaseSettings.from(key -> Optional.ofNullable(Map.of("cluster.dead_after_seconds", "3").get(key)));
-        assertEquals(Duration.ofMillis(3500), three.length(), "never shorter than 3.5 s");
+        LeaseSettings ten = LeaseSettings.from(key -> Optional.ofNullable(Map.of("cluster.dead_after_seconds", "10").get(key)));
+        assertEquals(Duration.ofMillis(9090), ten.length(), "10 s to declare down: the lease ends with it (10 s / 1.1)");
+        assertEquals(Duration.ofMillis(9999), ten.certainlyEndedAfter().truncatedTo(java.time.temporal.ChronoUnit.MILLIS));
+        LeaseSettings three = LeaseSettings.from(key -> Optional.empty());
+        assertEquals(Duration.ofMillis(3500), three.length(), "by default (3 s) the floor: never shorter than 3.5 s");
         assertTrue(three.serveFor().minus(three.renewEvery()).compareTo(Duration.ofMillis(1500)) > 0,
             "a renewal sent just before a 1.5 s blip keeps the node serving through it: " + three);
         LeaseSettings set = LeaseSettings.from(key -> Optional.ofNullable(Map.of("cluster.dead_after_seconds", "3",

@@ -82,6 +82,42 @@ class LivenessTest {
     }
 
     @Test
+    void aLeaderWhoseJudgingStalledJudgesAsANewLeaderSoTheRenewalsQueuedBehindTheStallAreWaitedFor() {
+        Duration stall = Duration.ofSeconds(1);
+        Duration grace = Duration.ofMillis(1500);
+        Instant since = NOW.minusSeconds(600);
+        assertEquals(NOW, Liveness.judgingSince(null, null, NOW, stall), "a leader that has just begun counts from now");
+        assertEquals(since, Liveness.judgingSince(since, NOW.minusMillis(250), NOW, stall), "one tick later: unchanged");
+        assertEquals(since, Liveness.judgingSince(since, NOW.minusMillis(1000), NOW, stall), "exactly the stall is not past it");
+        Instant resumed = Liveness.judgingSince(since, NOW.minusMillis(4000), NOW, stall);
+        assertEquals(NOW, resumed, "4 s without judging is a stall");
+
+        // the leader was stopped 4 s: both followers' last applied renewals are now 4.2 s old (past a 3 s limit),
+        // and one of them is in fact dead; without the stall rule, both would be declared down at once
+        var nodes = List.of(node("a", NodeState.UP), node("b", NodeState.UP), node("c", NodeState.UP));
+        Duration limit = Duration.ofSeconds(3);
+        var naive = Liveness.decide(nodes, "a", Map.of("b", 4_200L, "c", 4_200L), limit, NOW, since, grace, java.util.Set.of());
+        assertTrue(naive.notes().getFirst().contains("fencing-storm guard"), naive.notes().toString());
+        var two = List.of(node("a", NodeState.UP), node("b", NodeState.UP), node("c", NodeState.UP), node("d", NodeState.UP),
+            node("e", NodeState.UP));
+        var naiveOne = Liveness.decide(two, "a", Map.of("b", 4_200L, "c", 100L, "d", 100L, "e", 100L), limit, NOW, since,
+            grace, java.util.Set.of());
+        assertEquals(List.of(new SetNodeState("b", NodeState.DOWN)), naiveOne.commands(), "what the stall rule prevents");
+
+        var justAfter = Liveness.decide(two, "a", Map.of("b", 4_200L, "c", 100L, "d", 100L, "e", 100L), limit, NOW, resumed,
+            grace, java.util.Set.of());
+        assertEquals(List.of(), justAfter.commands(), "right after the stall nobody is declared down");
+        // b's renewal queued behind the stall is applied 300 ms later: it is heard and stays up
+        var renewed = Liveness.decide(two, "a", Map.of("b", 300L, "c", 100L, "d", 100L, "e", 100L), limit,
+            NOW.plusMillis(1600), resumed, grace, java.util.Set.of("b", "c", "d", "e"));
+        assertEquals(List.of(), renewed.commands());
+        // a b that really died is declared down once the grace has passed without a renewal from it
+        var dead = Liveness.decide(two, "a", Map.of("b", 5_800L, "c", 100L, "d", 100L, "e", 100L), limit,
+            NOW.plusMillis(1600), resumed, grace, java.util.Set.of("c", "d", "e"));
+        assertEquals(List.of(new SetNodeState("b", NodeState.DOWN)), dead.commands());
+    }
+
+    @Test
     void moreThanHalfLookingDeadAtOnceDeclaresNoneDown() {
         var nodes = List.of(node("a", NodeState.UP), node("b", NodeState.UP), node("c", NodeState.UP),
             node("d", NodeState.UP), node("e", NodeState.UP));

@@ -51,6 +51,12 @@ public final class Configuration {
             }
             unset.add(key);
         }
+        var after = new TreeMap<>(values);
+        after.putAll(change.set());
+        unset.forEach(after::remove);
+        var changed = new HashSet<>(change.set().keySet());
+        changed.addAll(unset);
+        Settings.check(changed, after);
         values.putAll(change.set());
         unset.forEach(values::remove);
         return ++version;

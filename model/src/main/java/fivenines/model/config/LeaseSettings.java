@@ -1,4 +1,4 @@
-package fivenines.manager.lease;
+package fivenines.model.config;
 
 import java.time.Duration;
 import java.util.Optional;
@@ -59,7 +59,7 @@ public record LeaseSettings(Duration length, Duration renewEvery, Duration stopA
     }
 
     /** The silence after which the leader declares a node down when {@code cluster.dead_after_seconds} is not set. */
-    public static final Duration DEFAULT_DEAD_AFTER = Duration.ofSeconds(10);
+    public static final Duration DEFAULT_DEAD_AFTER = Duration.ofSeconds(3);
 
     /**
      * The lease when {@code ha.lease_millis} is not set: it certainly ends when the node is declared
@@ -68,8 +68,7 @@ public record LeaseSettings(Duration length, Duration renewEvery, Duration stopA
      * {@code stop_ahead}); at least {@link #DEFAULTS}' 3.5 s, so a 1.5 s blip passes.
      */
     static Duration defaultLength(Function<String, Optional<String>> config, double margin) {
-        Duration deadAfter = config.apply("cluster.dead_after_seconds").map(v -> Duration.ofMillis((long) (parse(
-            "cluster.dead_after_seconds", v) * 1000))).orElse(DEFAULT_DEAD_AFTER);
+        Duration deadAfter = Settings.deadAfter(config);
         Duration aligned = Duration.ofMillis((long) (deadAfter.toMillis() / (1 + margin)));
         return aligned.compareTo(DEFAULTS.length) > 0 ? aligned : DEFAULTS.length;
     }
@@ -78,9 +77,13 @@ public record LeaseSettings(Duration length, Duration renewEvery, Duration stopA
         return config.apply(key).map(v -> Duration.ofMillis((long) parse(key, v))).orElse(fallback);
     }
 
-    private static double parse(String key, String value) {
+    static double parse(String key, String value) {
         try {
-            return Double.parseDouble(value.trim());
+            double v = Double.parseDouble(value.trim());
+            if (Double.isNaN(v) || Double.isInfinite(v)) {
+                throw new NumberFormatException(value);
+            }
+            return v;
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException(key + " is '" + value + "', not a number; set it with 'nines config set " + key
                 + " N'");
