@@ -462,6 +462,12 @@ public final class ClusterStore implements AutoCloseable {
         return stateMachine.appliedIndex();
     }
 
+    /** The index of the last entry in this replica's log (committed or not), -1 if it holds none. */
+    public long lastLogIndex() {
+        var last = division().getRaftLog().getLastEntryTermIndex();
+        return last == null ? -1 : last.getIndex();
+    }
+
     public void addListener(StoreListener listener) {
         stateMachine.addListener(listener);
     }

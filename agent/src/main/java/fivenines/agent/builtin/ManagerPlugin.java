@@ -12,6 +12,7 @@ import fivenines.plugin.PluginCommand;
 import fivenines.plugin.PluginContext;
 import fivenines.model.config.LeaseSettings;
 import fivenines.manager.liveness.Liveness;
+import fivenines.store.ClusterStore;
 import fivenines.store.StoreStatus;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -107,9 +108,15 @@ public final class ManagerPlugin implements Plugin {
 
     void tick() {
         try {
-            if (!cluster.inCluster() || !cluster.store().isLeader()) {
+            if (!cluster.inCluster()) {
                 leaderSince = null;
                 lastJudged = null;
+                return;
+            }
+            if (!cluster.store().isLeader()) {
+                leaderSince = null;
+                lastJudged = null;
+                noteFollowing(cluster.store());
                 return;
             }
             var store = cluster.store();
@@ -126,7 +133,7 @@ public final class ManagerPlugin implements Plugin {
             Instant monotonicNow = leases.clock().instant();
             var up = new java.util.HashSet<String>();
             nodes.stream().filter(n -> n.state() == NodeState.UP).forEach(n -> up.add(n.name()));
-            silent.replaceAll((node, raft) -> !up.contains(node) ? raft : leases.watch().renewalSeen(node)
+            silent.replaceAll((node, raft) -> !up.contains(node) ? raft : leases.watch().renewalHeard(node)
                 .map(seen -> Math.max(raft, Duration.between(seen, monotonicNow).toMillis())).orElse(raft));
             Instant since = Liveness.judgingSince(leaderSince, lastJudged, monotonicNow, STALL);
             boolean resumed = leaderSince != null && !since.equals(leaderSince);
@@ -147,7 +154,7 @@ public final class ManagerPlugin implements Plugin {
             }
             var heardSinceLeading = new java.util.HashSet<String>();
             for (Node node : nodes) {
-                leases.watch().renewalSeen(node.name()).filter(seen -> seen.isAfter(since))
+                leases.watch().renewalHeard(node.name()).filter(seen -> seen.isAfter(since))
                     .ifPresent(seen -> heardSinceLeading.add(node.name()));
             }
             var decision = Liveness.decide(nodes, cluster.store().nodeName(), silent, Duration.ofMillis(deadAfterMillis),
@@ -174,6 +181,19 @@ public final class ManagerPlugin implements Plugin {
             if (leaderSince != null) {
                 lastJudged = leases.clock().instant();
             }
+        }
+    }
+
+    /**
+     * On a follower: when it last heard its leader and how far its log reached then, so that, should it lead next,
+     * the renewals it then applies from that leader's term are dated when they can have been heard (LeaseWatch).
+     */
+    private void noteFollowing(ClusterStore store) {
+        long logEnd = store.lastLogIndex(); // first: every entry up to here came with a message heard by the time below
+        StoreStatus status = store.status();
+        if (status.leader() != null && status.leaderContactMillis() >= 0) {
+            Instant monotonicNow = leases.clock().instant();
+            leases.watch().following(monotonicNow.minusMillis(status.leaderContactMillis()), logEnd);
         }
     }
 

@@ -93,6 +93,33 @@ class LeaseTest {
     }
 
     @Test
+    void aRenewalTheNewLeaderAppliesFromTheOldLeadersTermIsHeardWhenTheOldLeaderWasLastHeardButTheLeaseStillEndsFromItsApply() {
+        var replica = new ManualClock();
+        var watch = new LeaseWatch(replica.instant());
+        // following node0: its messages brought the log up to index 100; node0 (the leader) renewed at index 99
+        replica.advance(1000);
+        watch.following(replica.instant(), 100);
+        Instant lastHeardLeader = replica.instant();
+        // node0 dies; 2.5 s later this replica, elected, applies the old term's entries
+        replica.advance(2500);
+        Instant appliedAt = replica.instant();
+        watch.renewalApplied("node0", appliedAt, 99);
+        assertEquals(lastHeardLeader, watch.renewalHeard("node0").orElseThrow(), "heard when node0 was last heard, not at the apply");
+        assertEquals(appliedAt.plus(settings.certainlyEndedAfter()), watch.certainEnd("node0", settings),
+            "the lease's end counts from the apply: never too early");
+        // a renewal this leader's own term brought (past the followed log's end) is heard when applied
+        replica.advance(300);
+        watch.renewalApplied("node1", replica.instant(), 101);
+        assertEquals(replica.instant(), watch.renewalHeard("node1").orElseThrow());
+        // a renewal applied with its index unknown is heard when applied; a later heard time never goes back
+        replica.advance(100);
+        watch.renewalApplied("node0", replica.instant());
+        assertEquals(replica.instant(), watch.renewalHeard("node0").orElseThrow());
+        watch.renewalApplied("node0", replica.instant(), 50);
+        assertEquals(replica.instant(), watch.renewalHeard("node0").orElseThrow());
+    }
+
+    @Test
     void aNodeNeverHeardSinceTheWatchBeganIsReckonedFromItsBeginning() {
         var manager = new ManualClock();
         var watch = new LeaseWatch(manager.instant());
