@@ -203,11 +203,21 @@ def main():
         os.kill(pid, signal.SIGKILL)
         procs[victim].wait()
         marks = {}
+        polls = {"n": 0, "failed": 0, "longest": 0.0, "error": ""}
         deadline = t0 + 180
         while "record" not in marks and time.monotonic() < deadline:
             now = time.monotonic() - t0
             try:
-                st = api(survivor, "/v1/ha/status", timeout=2)
+                polls["n"] += 1
+                asked = time.monotonic()
+                try:
+                    st = api(survivor, "/v1/ha/status", timeout=2)
+                except Exception as e:
+                    polls["failed"] += 1
+                    polls["error"] = polls["error"] or ("%.2f s: %s" % (asked - t0, str(e)[:120]))
+                    raise
+                finally:
+                    polls["longest"] = max(polls["longest"], time.monotonic() - asked)
                 node = next(n for n in st["nodes"] if n["name"] == victim)
                 g = next(v for v in st["vms"] if v["name"] == "g")
                 if node["state"] == "down":
@@ -229,6 +239,9 @@ def main():
             sys.exit("round %d: the guest did not come back within 180 s: %s" % (r, marks))
         results.append(marks)
         print("round %d: %s killed -> %s" % (r, victim, ", ".join("%s %.2f s" % (k, v) for k, v in marks.items())))
+        print("  %s's GET /v1/ha/status (the marks above are when it answered): %d asked, %d failed%s, longest %.2f s"
+              % (survivor, polls["n"], polls["failed"], " (first at " + polls["error"] + ")" if polls["error"] else "",
+                 polls["longest"]))
         sys.stdout.flush()
         open(os.path.join(work, victim + ".power"), "w").write("on")
         start_agent(victim)

@@ -462,6 +462,19 @@ public final class ClusterStore implements AutoCloseable {
         return stateMachine.appliedIndex();
     }
 
+    /** The term this replica is in (Raft's current term). */
+    public long currentTerm() {
+        return division().getInfo().getCurrentTerm();
+    }
+
+    /**
+     * The term of the last entry this replica applied; from a {@link StoreListener}, which runs on
+     * the applier thread after the entry was applied, the term of the entry it is told of.
+     */
+    public long appliedTerm() {
+        return stateMachine.appliedTerm();
+    }
+
     /** The index of the last entry in this replica's log (committed or not), -1 if it holds none. */
     public long lastLogIndex() {
         var last = division().getRaftLog().getLastEntryTermIndex();

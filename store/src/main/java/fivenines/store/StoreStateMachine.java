@@ -422,6 +422,11 @@ final class StoreStateMachine extends BaseStateMachine {
         leaderListeners.forEach(l -> l.accept(leader));
     }
 
+    long appliedTerm() {
+        var last = getLastAppliedTermIndex();
+        return last == null ? -1 : last.getTerm();
+    }
+
     CompletableFuture<Long> awaitApplied(long index) {
         long applied = getLastAppliedTermIndex().getIndex();
         if (applied >= index) {

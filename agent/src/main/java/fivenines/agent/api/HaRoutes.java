@@ -72,7 +72,7 @@ public final class HaRoutes {
                     : leader ? heard.get(node.name())
                     : node.name().equals(storeStatus.leader()) && storeStatus.leaderContactMillis() >= 0
                     ? Long.valueOf(storeStatus.leaderContactMillis()) : null);
-                Duration sinceRenewal = Duration.between(leases.watch().lastApplied(node.name()), now);
+                Duration sinceRenewal = Duration.between(leases.watch().lastKnown(node.name()), now);
                 Duration left = leases.watch().remaining(node.name(), settings, now);
                 row.put("lastRenewalMillis", sinceRenewal.toMillis());
                 row.put("lease", node.state() == NodeState.UP && left.compareTo(Duration.ZERO) > 0 ? "held"

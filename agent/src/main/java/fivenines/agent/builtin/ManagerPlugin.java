@@ -50,6 +50,8 @@ public final class ManagerPlugin implements Plugin {
      * a stall (the leases' monotonic clock); null while it does not lead.
      */
     private volatile Instant leaderSince;
+    /** How long ago each follower last acknowledged something new: what hears a node that is down. */
+    private final Liveness.Progress progress = new Liveness.Progress();
     /** When the previous judging ended (the leases' clock). */
     private Instant lastJudged;
     /** A gap between two judgings longer than this is a stall of this agent: it judges afterwards as a new leader. */
@@ -116,6 +118,7 @@ public final class ManagerPlugin implements Plugin {
             if (!cluster.store().isLeader()) {
                 leaderSince = null;
                 lastJudged = null;
+                progress.clear();
                 noteFollowing(cluster.store());
                 return;
             }
@@ -128,13 +131,15 @@ public final class ManagerPlugin implements Plugin {
             status.peers().forEach(p -> silent.put(p.name(), p.lastContactMillis()));
             // a node that is up is heard through its lease renewals too: Raft's last-contact time also moves when the
             // leader only sends to a peer, so a dead one can look heard for seconds; one that has renewed here since
-            // this replica started counts as silent for as long as no renewal of it was applied. A node that is down
-            // is refused renewal, so only Raft can hear it again
+            // this replica started counts as silent for as long as no renewal of it was known. A node that is down
+            // is refused renewal, so only Raft can hear it again: by its match index moving (Liveness.Progress)
             Instant monotonicNow = leases.clock().instant();
             var up = new java.util.HashSet<String>();
             nodes.stream().filter(n -> n.state() == NodeState.UP).forEach(n -> up.add(n.name()));
-            silent.replaceAll((node, raft) -> !up.contains(node) ? raft : leases.watch().renewalHeard(node)
-                .map(seen -> Math.max(raft, Duration.between(seen, monotonicNow).toMillis())).orElse(raft));
+            status.peers().forEach(p -> progress.observe(p.name(), p.matchIndex(), monotonicNow));
+            silent.replaceAll((node, raft) -> !up.contains(node) ? progress.silentMillis(node, monotonicNow)
+                : leases.watch().renewalKnown(node).map(seen -> Math.max(raft, Duration.between(seen, monotonicNow).toMillis()))
+                .orElse(raft));
             Instant since = Liveness.judgingSince(leaderSince, lastJudged, monotonicNow, STALL);
             boolean resumed = leaderSince != null && !since.equals(leaderSince);
             leaderSince = since;
@@ -154,7 +159,7 @@ public final class ManagerPlugin implements Plugin {
             }
             var heardSinceLeading = new java.util.HashSet<String>();
             for (Node node : nodes) {
-                leases.watch().renewalHeard(node.name()).filter(seen -> seen.isAfter(since))
+                leases.watch().renewalKnown(node.name()).filter(seen -> seen.isAfter(since))
                     .ifPresent(seen -> heardSinceLeading.add(node.name()));
             }
             var decision = Liveness.decide(nodes, cluster.store().nodeName(), silent, Duration.ofMillis(deadAfterMillis),
@@ -189,11 +194,12 @@ public final class ManagerPlugin implements Plugin {
      * the renewals it then applies from that leader's term are dated when they can have been heard (LeaseWatch).
      */
     private void noteFollowing(ClusterStore store) {
-        long logEnd = store.lastLogIndex(); // first: every entry up to here came with a message heard by the time below
+        long termBefore = store.currentTerm();
+        long logEnd = store.lastLogIndex();
         StoreStatus status = store.status();
-        if (status.leader() != null && status.leaderContactMillis() >= 0) {
+        if (status.leader() != null && status.leaderContactMillis() >= 0 && status.term() == termBefore) {
             Instant monotonicNow = leases.clock().instant();
-            leases.watch().following(monotonicNow.minusMillis(status.leaderContactMillis()), logEnd);
+            leases.watch().following(termBefore, logEnd, monotonicNow.minusMillis(status.leaderContactMillis()));
         }
     }
 

@@ -64,10 +64,10 @@ public final class LeaseKeeper {
         watch = new LeaseWatch(clock.instant()); // what this replica knows of renewals begins now
         store.addListener((index, command, result, state) -> {
             if (command instanceof RenewLease renew && result instanceof Result.Applied) {
-                watch.renewalApplied(renew.node(), clock.instant(), index);
+                watch.renewalApplied(renew.node(), clock.instant(), index, store.appliedTerm());
             } else if (command instanceof SetNodeState set && set.state() == NodeState.UP && result instanceof Result.Applied) {
                 // declared up: it was heard now, and renews from here on (it was refused while down)
-                watch.renewalApplied(set.name(), clock.instant(), index);
+                watch.renewalApplied(set.name(), clock.instant(), index, store.appliedTerm());
             }
         });
     }

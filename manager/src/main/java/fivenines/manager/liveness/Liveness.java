@@ -124,6 +124,42 @@ public final class Liveness {
         return since;
     }
 
+    /**
+     * How long ago each follower last acknowledged something new (its match index moved), as the
+     * leader sees it. Raft's own last-contact time moves when the leader merely sends to a peer, so
+     * a dead node declared down looked heard again 300 ms later, was declared up (which restarts its
+     * lease's count), and down again. A node that is down renews nothing, so only this can hear it
+     * again; while any node is up, entries (their renewals) reach every live follower every
+     * half-second. Not thread-safe: the leader's one liveness thread uses it. Pure: the caller gives the time.
+     */
+    public static final class Progress {
+        private record Seen(long matchIndex, Instant movedAt) {
+        }
+
+        private final Map<String, Seen> seen = new java.util.HashMap<>();
+
+        /** What the leader sees of {@code node} now: its match index. */
+        public void observe(String node, long matchIndex, Instant now) {
+            Seen before = seen.get(node);
+            if (before == null) {
+                seen.put(node, new Seen(matchIndex, null)); // first sight: not yet known to move
+            } else if (matchIndex > before.matchIndex()) {
+                seen.put(node, new Seen(matchIndex, now));
+            }
+        }
+
+        /** How long ago {@code node}'s match index last moved, in ms; {@link Long#MAX_VALUE} if it has not moved since first seen. */
+        public long silentMillis(String node, Instant now) {
+            Seen s = seen.get(node);
+            return s == null || s.movedAt() == null ? Long.MAX_VALUE : Duration.between(s.movedAt(), now).toMillis();
+        }
+
+        /** Forgets everything (this replica no longer leads). */
+        public void clear() {
+            seen.clear();
+        }
+    }
+
     private static List<String> names(List<Node> nodes) {
         return nodes.stream().map(Node::name).toList();
     }

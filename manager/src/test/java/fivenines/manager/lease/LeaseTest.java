@@ -93,37 +93,44 @@ class LeaseTest {
     }
 
     @Test
-    void aRenewalTheNewLeaderAppliesFromTheOldLeadersTermIsHeardWhenTheOldLeaderWasLastHeardButTheLeaseStillEndsFromItsApply() {
+    void aRenewalTheNewLeaderAppliesFromTheOldLeadersTermIsKnownFromWhenTheOldLeaderWasLastHeard() {
         var replica = new ManualClock();
         var watch = new LeaseWatch(replica.instant());
-        // following node0: its messages brought the log up to index 100; node0 (the leader) renewed at index 99
+        // following node0 in term 4: its messages brought the log up to index 100; node0 renewed at index 99
         replica.advance(1000);
-        watch.following(replica.instant(), 100);
         Instant lastHeardLeader = replica.instant();
-        // node0 dies; 2.5 s later this replica, elected, applies the old term's entries
+        watch.following(4, 100, lastHeardLeader);
+        // node0 dies; 2.5 s later this replica, elected in term 5, applies the old term's entries
         replica.advance(2500);
-        Instant appliedAt = replica.instant();
-        watch.renewalApplied("node0", appliedAt, 99);
-        assertEquals(lastHeardLeader, watch.renewalHeard("node0").orElseThrow(), "heard when node0 was last heard, not at the apply");
-        assertEquals(appliedAt.plus(settings.certainlyEndedAfter()), watch.certainEnd("node0", settings),
-            "the lease's end counts from the apply: never too early");
-        // a renewal this leader's own term brought (past the followed log's end) is heard when applied
+        watch.renewalApplied("node0", replica.instant(), 99, 4);
+        assertEquals(lastHeardLeader, watch.renewalKnown("node0").orElseThrow(), "known when node0 was last heard, not at the apply");
+        assertEquals(lastHeardLeader.plus(settings.certainlyEndedAfter()), watch.certainEnd("node0", settings),
+            "the lease ends from there too: node0 sent it before this replica had it");
+        // an entry of an older term at such an index is known from there as well
+        watch.renewalApplied("node2", replica.instant(), 98, 3);
+        assertEquals(lastHeardLeader, watch.renewalKnown("node2").orElseThrow());
+        // an entry of this leader's own term (past the followed log's end) is known when applied
         replica.advance(300);
-        watch.renewalApplied("node1", replica.instant(), 101);
-        assertEquals(replica.instant(), watch.renewalHeard("node1").orElseThrow());
-        // a renewal applied with its index unknown is heard when applied; a later heard time never goes back
+        watch.renewalApplied("node1", replica.instant(), 101, 5);
+        assertEquals(replica.instant(), watch.renewalKnown("node1").orElseThrow());
+        // and so is one of a later term at an index the report covered: a later leader may have overwritten the
+        // uncommitted end of this replica's log with an entry written after the report
+        watch.renewalApplied("node3", replica.instant(), 97, 5);
+        assertEquals(replica.instant(), watch.renewalKnown("node3").orElseThrow(), "a later term is never dated back");
+        assertEquals(replica.instant().plus(settings.certainlyEndedAfter()), watch.certainEnd("node3", settings));
+        // a renewal applied with its place unknown is known when applied; a later known time never goes back
         replica.advance(100);
         watch.renewalApplied("node0", replica.instant());
-        assertEquals(replica.instant(), watch.renewalHeard("node0").orElseThrow());
-        watch.renewalApplied("node0", replica.instant(), 50);
-        assertEquals(replica.instant(), watch.renewalHeard("node0").orElseThrow());
+        assertEquals(replica.instant(), watch.renewalKnown("node0").orElseThrow());
+        watch.renewalApplied("node0", replica.instant(), 50, 1);
+        assertEquals(replica.instant(), watch.renewalKnown("node0").orElseThrow());
     }
 
     @Test
     void aNodeNeverHeardSinceTheWatchBeganIsReckonedFromItsBeginning() {
         var manager = new ManualClock();
         var watch = new LeaseWatch(manager.instant());
-        assertTrue(watch.renewalSeen("node2").isEmpty(), "no renewal of node2 applied here yet");
+        assertTrue(watch.renewalKnown("node2").isEmpty(), "no renewal of node2 applied here yet");
         manager.advance(5499);
         assertFalse(watch.ended("node2", settings, manager.instant()), "it may have renewed just before this replica started");
         manager.advance(1);

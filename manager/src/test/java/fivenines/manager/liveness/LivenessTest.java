@@ -118,6 +118,34 @@ class LivenessTest {
     }
 
     @Test
+    void aDeadNodeDeclaredDownIsNotHeardAgainBecauseTheLeaderKeepsSendingToIt() {
+        // b was declared down; the leader's Raft last-contact time for it keeps moving as it sends (300 ms),
+        // but b acknowledges nothing: its match index stays at 1941
+        var progress = new Liveness.Progress();
+        progress.observe("b", 1941, NOW);
+        progress.observe("c", 1941, NOW);
+        for (int i = 1; i <= 8; i++) {
+            progress.observe("b", 1941, NOW.plusMillis(250L * i));
+            progress.observe("c", 1941 + i, NOW.plusMillis(250L * i));
+        }
+        Instant later = NOW.plusSeconds(2);
+        assertEquals(Long.MAX_VALUE, progress.silentMillis("b", later), "never moved: never heard");
+        assertEquals(0, progress.silentMillis("c", later));
+        var nodes = List.of(node("a", NodeState.UP), node("b", NodeState.DOWN), node("c", NodeState.UP));
+        var decision = Liveness.decide(nodes, "a", Map.of("b", progress.silentMillis("b", later), "c", 100L), Duration.ofSeconds(3),
+            later, LONG_AGO);
+        assertEquals(List.of(), decision.commands(), "b stays down: " + decision.notes());
+        // once it answers (restarted, or its link back), its match index moves and it is heard again
+        progress.observe("b", 1950, later.plusMillis(250));
+        assertEquals(250, progress.silentMillis("b", later.plusMillis(500)));
+        var back = Liveness.decide(nodes, "a", Map.of("b", progress.silentMillis("b", later.plusMillis(500)), "c", 100L),
+            Duration.ofSeconds(3), later.plusMillis(500), LONG_AGO);
+        assertEquals(List.of(new SetNodeState("b", NodeState.UP)), back.commands());
+        progress.clear();
+        assertEquals(Long.MAX_VALUE, progress.silentMillis("b", later), "a new leadership starts from nothing");
+    }
+
+    @Test
     void moreThanHalfLookingDeadAtOnceDeclaresNoneDown() {
         var nodes = List.of(node("a", NodeState.UP), node("b", NodeState.UP), node("c", NodeState.UP),
             node("d", NodeState.UP), node("e", NodeState.UP));
