@@ -112,6 +112,12 @@ public final class ClusterStore implements AutoCloseable {
             authenticator.sign(StoreStateMachine.QUERY_APPLIED_INDEX.getBytes(StandardCharsets.UTF_8))));
         this.properties = properties(config);
         this.stateMachine = new StoreStateMachine(authenticator);
+        // a read query in flight at a leader change most likely went to the old leader: send a new one now
+        stateMachine.addLeaderListener(leader -> {
+            if (leader != null) {
+                sharedReads.leaderChanged();
+            }
+        });
         RaftPeer self = peer(config.nodeName(), config.raftAddress(), RaftProtos.RaftPeerRole.FOLLOWER);
         RaftGroup group = start == Start.NEW_GROUP ? RaftGroup.valueOf(this.groupId, self) : RaftGroup.valueOf(this.groupId);
         this.server = RaftServer.newBuilder()

@@ -23,8 +23,12 @@ final class SharedReads {
     private final Executor sender;
     /** Whether a query is in flight. */
     private boolean busy;
+    /** The reads waiting for the query in flight, or null when none is. */
+    private CompletableFuture<Long> inFlight;
     /** The reads waiting for the query after the one in flight, or null when none waits. */
     private CompletableFuture<Long> next;
+    /** Moves when the leader changes: a query of an earlier generation no longer holds the reads up. */
+    private long generation;
     private long sent;
 
     /**
@@ -42,6 +46,7 @@ final class SharedReads {
     /** The index a read beginning now may wait for: the answer of a query sent from now on. */
     CompletableFuture<Long> index() {
         CompletableFuture<Long> mine;
+        long gen;
         synchronized (this) {
             if (busy) {
                 if (next == null) {
@@ -51,9 +56,55 @@ final class SharedReads {
             }
             busy = true;
             mine = new CompletableFuture<>();
+            inFlight = mine;
+            gen = generation;
         }
-        send(mine);
+        send(mine, gen);
         return mine;
+    }
+
+    /**
+     * The replica learned of a new leader. A query in flight then most likely went to the old one
+     * and ends only by its time-out (seconds: after a leader's death every linearizable read of the
+     * survivors waited for it, and then for the query queued behind it). Every read waiting began
+     * before now, so a query sent now may answer all of them: one is sent at once (through
+     * {@code sender}), and whichever of the old and the new answers first answers them.
+     */
+    void leaderChanged() {
+        CompletableFuture<Long> waitingInFlight;
+        CompletableFuture<Long> waitingNext;
+        synchronized (this) {
+            if (!busy) {
+                return;
+            }
+            generation++;
+            waitingInFlight = inFlight;
+            waitingNext = next;
+            inFlight = null;
+            next = null;
+            busy = false;
+        }
+        try {
+            sender.execute(() -> index().whenComplete((index, error) -> {
+                for (var waiting : java.util.Arrays.asList(waitingInFlight, waitingNext)) {
+                    if (waiting == null) {
+                        continue;
+                    }
+                    if (error != null) {
+                        waiting.completeExceptionally(error);
+                    } else {
+                        waiting.complete(index);
+                    }
+                }
+            }));
+        } catch (RuntimeException e) {
+            if (waitingInFlight != null) {
+                waitingInFlight.completeExceptionally(e);
+            }
+            if (waitingNext != null) {
+                waitingNext.completeExceptionally(e);
+            }
+        }
     }
 
     /** How many queries were sent so far. */
@@ -62,12 +113,15 @@ final class SharedReads {
     }
 
     /** A follow-up query that could not be sent: its reads fail, and the next read sends one of its own. */
-    private void failFollowing(CompletableFuture<Long> following, RuntimeException error) {
-        CompletableFuture<Long> after;
+    private void failFollowing(CompletableFuture<Long> following, long gen, RuntimeException error) {
+        CompletableFuture<Long> after = null;
         synchronized (this) {
-            after = next;
-            next = null;
-            busy = false;
+            if (gen == generation) {
+                after = next;
+                next = null;
+                inFlight = null;
+                busy = false;
+            }
         }
         following.completeExceptionally(error);
         if (after != null) {
@@ -75,9 +129,12 @@ final class SharedReads {
         }
     }
 
-    private void send(CompletableFuture<Long> waiting) {
+    private void send(CompletableFuture<Long> waiting, long gen) {
         CompletableFuture<Long> answer;
         synchronized (this) {
+            if (gen != generation) {
+                return; // given up before it went out: the query sent at the leader change answers its reads
+            }
             sent++;
         }
         try {
@@ -86,23 +143,31 @@ final class SharedReads {
             answer = CompletableFuture.failedFuture(e);
         }
         answer.whenComplete((index, error) -> {
-            CompletableFuture<Long> following;
+            CompletableFuture<Long> following = null;
+            long followingGen;
+            boolean current;
             synchronized (this) {
-                following = next;
-                next = null;
-                busy = following != null;
+                current = gen == generation;
+                if (current) {
+                    following = next;
+                    next = null;
+                    busy = following != null;
+                    inFlight = following;
+                }
+                followingGen = generation;
             }
-            if (error != null) {
-                waiting.completeExceptionally(error);
-            } else {
-                waiting.complete(index);
+            if (error == null) {
+                waiting.complete(index); // sent after each of its reads began, even if given up since
+            } else if (current) {
+                waiting.completeExceptionally(error); // a given-up query's failure is not its reads': the new one answers
             }
             if (following != null) {
                 // sent after the one that just ended: every read waiting for it began before now
+                CompletableFuture<Long> f = following;
                 try {
-                    sender.execute(() -> send(following));
+                    sender.execute(() -> send(f, followingGen));
                 } catch (RuntimeException e) {
-                    failFollowing(following, e);
+                    failFollowing(f, followingGen, e);
                 }
             }
         });

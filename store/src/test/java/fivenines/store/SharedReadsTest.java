@@ -140,6 +140,43 @@ class SharedReadsTest {
     }
 
     @Test
+    void aLeaderChangeSendsANewQueryThatAnswersEveryWaitingReadInsteadOfWaitingForTheOldOnesTimeOut() {
+        var first = reads.index();   // its query went to the leader that then died: it ends only by its time-out
+        var second = reads.index();  // queued behind it
+        assertEquals(1, queries.size());
+        reads.leaderChanged();
+        assertEquals(2, queries.size(), "a new query goes out at once");
+        queries.get(1).complete(40L);
+        assertEquals(40L, first.join(), "sent after both reads began: it answers both");
+        assertEquals(40L, second.join());
+        // the old query times out later: that fails nobody and does not wedge the reads after it
+        queries.get(0).completeExceptionally(new java.util.concurrent.TimeoutException("old leader"));
+        var later = reads.index();
+        assertEquals(3, queries.size(), "nothing in flight now: a read sends its own query");
+        queries.get(2).complete(41L);
+        assertEquals(41L, later.join());
+        // and with nothing in flight, a leader change sends nothing
+        reads.leaderChanged();
+        assertEquals(3, queries.size());
+    }
+
+    @Test
+    void anOldQueryThatAnswersFirstAfterALeaderChangeStillAnswersItsOwnReadsAndTheNewOneTheRest() {
+        var first = reads.index();
+        reads.leaderChanged();
+        var third = reads.index(); // began after the new query was sent: waits for the one after it
+        assertEquals(2, queries.size());
+        queries.get(0).complete(5L);  // the old leader answered after all: its query was sent after 'first' began
+        assertEquals(5L, first.join());
+        assertFalse(third.isDone());
+        queries.get(1).complete(6L);
+        assertEquals(3, queries.size(), "the read queued behind the new query gets its own");
+        assertFalse(third.isDone(), "not the answer of a query sent before it began");
+        queries.get(2).complete(7L);
+        assertEquals(7L, third.join());
+    }
+
+    @Test
     void theSameWaitersGetTheSameFuture() {
         reads.index();
         assertSame(reads.index(), reads.index());

@@ -136,7 +136,7 @@ public final class ManagerPlugin implements Plugin {
             Instant monotonicNow = leases.clock().instant();
             var up = new java.util.HashSet<String>();
             nodes.stream().filter(n -> n.state() == NodeState.UP).forEach(n -> up.add(n.name()));
-            status.peers().forEach(p -> progress.observe(p.name(), p.matchIndex(), monotonicNow));
+            status.peers().forEach(p -> progress.observe(p.name(), p.matchIndex(), !up.contains(p.name()), monotonicNow));
             silent.replaceAll((node, raft) -> !up.contains(node) ? progress.silentMillis(node, monotonicNow)
                 : leases.watch().renewalKnown(node).map(seen -> Math.max(raft, Duration.between(seen, monotonicNow).toMillis()))
                 .orElse(raft));

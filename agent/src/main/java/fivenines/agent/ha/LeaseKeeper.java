@@ -45,6 +45,16 @@ public final class LeaseKeeper {
     private volatile boolean everHeld;
     private volatile boolean revoked;
     private volatile boolean selfFenced;
+    /**
+     * Renewals sent and not yet answered, at most {@link #RENEWALS_IN_FLIGHT}: a renewal sent to a
+     * leader that just died is answered only by its time-out (3 s), and the next ones, sent to the
+     * new leader, must not wait for it (before, the renewal loop waited, and a survivor of the
+     * leader's death, silent that long, was declared down).
+     */
+    private final java.util.concurrent.Semaphore renewalsInFlight = new java.util.concurrent.Semaphore(RENEWALS_IN_FLIGHT);
+    static final int RENEWALS_IN_FLIGHT = 8;
+    /** When the newest renewal whose answer was acted on was sent: an older one answered later changes nothing. */
+    private Instant newestAnswered;
     private Thread renewer;
     private Thread checker;
 
@@ -138,18 +148,16 @@ public final class LeaseKeeper {
                 if (cluster.inCluster()) {
                     var store = cluster.store();
                     lease.settings(store.read(s -> LeaseSettings.from(s.configuration()::get)));
-                    Result result = store.submitAndWait(new RenewLease(store.nodeName()));
-                    if (result instanceof Result.Applied) {
-                        lease.renewed(sent);
-                        everHeld = true;
-                        revoked = false;
-                        if (selfFenced) {
-                            selfFenced = false;
-                            LOG.info("lease renewed again: HA guests may run here again");
+                    if (renewalsInFlight.tryAcquire()) {
+                        try {
+                            store.submit(new RenewLease(store.nodeName())).whenComplete((result, error) -> {
+                                renewalsInFlight.release();
+                                answered(sent, result, error);
+                            });
+                        } catch (RuntimeException e) {
+                            renewalsInFlight.release();
+                            throw e;
                         }
-                    } else if (result instanceof Result.Rejected rejected) {
-                        revoked = true;
-                        lease.revoked(rejected.message());
                     }
                 }
             } catch (IllegalArgumentException e) {
@@ -163,6 +171,31 @@ public final class LeaseKeeper {
             } catch (InterruptedException e) {
                 return;
             }
+        }
+    }
+
+    /** The store answered the renewal sent at {@code sent}: acted on only if no later-sent one was answered yet. */
+    private synchronized void answered(Instant sent, Result result, Throwable error) {
+        if (error != null) {
+            LOG.debug("lease renewal failed: {}", error.getMessage());
+            return;
+        }
+        if (newestAnswered != null && !sent.isAfter(newestAnswered)) {
+            return;
+        }
+        if (result instanceof Result.Applied) {
+            newestAnswered = sent;
+            lease.renewed(sent);
+            everHeld = true;
+            revoked = false;
+            if (selfFenced) {
+                selfFenced = false;
+                LOG.info("lease renewed again: HA guests may run here again");
+            }
+        } else if (result instanceof Result.Rejected rejected) {
+            newestAnswered = sent;
+            revoked = true;
+            lease.revoked(rejected.message());
         }
     }
 

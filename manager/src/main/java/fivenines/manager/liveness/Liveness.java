@@ -79,7 +79,7 @@ public final class Liveness {
                 dead.add(node);
             } else if (!silentTooLong && node.state() == NodeState.DOWN) {
                 commands.add(new SetNodeState(node.name(), NodeState.UP));
-                notes.add("node " + node.name() + " is heard again: declaring it up");
+                notes.add("node " + node.name() + " is heard again (" + silent + " ms ago): declaring it up");
             }
         }
         if (dead.isEmpty()) {
@@ -133,22 +133,34 @@ public final class Liveness {
      * half-second. Not thread-safe: the leader's one liveness thread uses it. Pure: the caller gives the time.
      */
     public static final class Progress {
-        private record Seen(long matchIndex, Instant movedAt) {
+        private record Seen(long matchIndex, Instant movedAt, boolean down) {
         }
 
         private final Map<String, Seen> seen = new java.util.HashMap<>();
 
-        /** What the leader sees of {@code node} now: its match index. */
-        public void observe(String node, long matchIndex, Instant now) {
+        /**
+         * What the leader sees of {@code node} now: its match index, and whether the store holds it down.
+         * A node seen down for the first time counts as not moved since: its last acknowledgements came
+         * a little after its last renewal (it acknowledged others' entries until it died), so counting
+         * them would hear it again at once, declare it up and down again.
+         */
+        public void observe(String node, long matchIndex, boolean down, Instant now) {
             Seen before = seen.get(node);
             if (before == null) {
-                seen.put(node, new Seen(matchIndex, null)); // first sight: not yet known to move
+                seen.put(node, new Seen(matchIndex, null, down)); // first sight: not yet known to move
+            } else if (down && !before.down()) {
+                seen.put(node, new Seen(matchIndex, null, true));
             } else if (matchIndex > before.matchIndex()) {
-                seen.put(node, new Seen(matchIndex, now));
+                seen.put(node, new Seen(matchIndex, now, down));
+            } else if (down != before.down()) {
+                seen.put(node, new Seen(before.matchIndex(), before.movedAt(), down));
             }
         }
 
-        /** How long ago {@code node}'s match index last moved, in ms; {@link Long#MAX_VALUE} if it has not moved since first seen. */
+        /**
+         * How long ago {@code node}'s match index last moved, in ms; {@link Long#MAX_VALUE} if it has not moved
+         * since first seen, or since it was first seen down.
+         */
         public long silentMillis(String node, Instant now) {
             Seen s = seen.get(node);
             return s == null || s.movedAt() == null ? Long.MAX_VALUE : Duration.between(s.movedAt(), now).toMillis();

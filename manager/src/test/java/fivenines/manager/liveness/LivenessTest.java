@@ -118,29 +118,36 @@ class LivenessTest {
     }
 
     @Test
-    void aDeadNodeDeclaredDownIsNotHeardAgainBecauseTheLeaderKeepsSendingToIt() {
-        // b was declared down; the leader's Raft last-contact time for it keeps moving as it sends (300 ms),
-        // but b acknowledges nothing: its match index stays at 1941
+    void aDeadNodeDeclaredDownIsNotHeardAgainByWhatItAcknowledgedBeforeItDiedNorByTheLeaderSendingToIt() {
         var progress = new Liveness.Progress();
-        progress.observe("b", 1941, NOW);
-        progress.observe("c", 1941, NOW);
+        progress.observe("b", 1900, false, NOW);
+        progress.observe("c", 1900, false, NOW);
+        // b's last renewal went out at NOW; it still acknowledged others' entries until it died 400 ms later
+        progress.observe("b", 1941, false, NOW.plusMillis(400));
+        // declared down at NOW + 3.1 s (its renewal silent past 3 s): its acknowledgements are only 2.7 s old,
+        // and counting them heard it again at once (up, then down again, its lease count restarted)
+        Instant declared = NOW.plusMillis(3100);
+        progress.observe("b", 1941, true, declared);
+        assertEquals(Long.MAX_VALUE, progress.silentMillis("b", declared.plusMillis(250)), "not moved since it was seen down");
+        // the leader keeps sending to it (Raft's last-contact moves), but b acknowledges nothing: still silent
         for (int i = 1; i <= 8; i++) {
-            progress.observe("b", 1941, NOW.plusMillis(250L * i));
-            progress.observe("c", 1941 + i, NOW.plusMillis(250L * i));
+            progress.observe("b", 1941, true, declared.plusMillis(250L * i));
+            progress.observe("c", 1941 + i, false, declared.plusMillis(250L * i));
         }
-        Instant later = NOW.plusSeconds(2);
-        assertEquals(Long.MAX_VALUE, progress.silentMillis("b", later), "never moved: never heard");
+        Instant later = declared.plusSeconds(2);
+        assertEquals(Long.MAX_VALUE, progress.silentMillis("b", later));
         assertEquals(0, progress.silentMillis("c", later));
         var nodes = List.of(node("a", NodeState.UP), node("b", NodeState.DOWN), node("c", NodeState.UP));
         var decision = Liveness.decide(nodes, "a", Map.of("b", progress.silentMillis("b", later), "c", 100L), Duration.ofSeconds(3),
             later, LONG_AGO);
         assertEquals(List.of(), decision.commands(), "b stays down: " + decision.notes());
         // once it answers (restarted, or its link back), its match index moves and it is heard again
-        progress.observe("b", 1950, later.plusMillis(250));
+        progress.observe("b", 1950, true, later.plusMillis(250));
         assertEquals(250, progress.silentMillis("b", later.plusMillis(500)));
         var back = Liveness.decide(nodes, "a", Map.of("b", progress.silentMillis("b", later.plusMillis(500)), "c", 100L),
             Duration.ofSeconds(3), later.plusMillis(500), LONG_AGO);
         assertEquals(List.of(new SetNodeState("b", NodeState.UP)), back.commands());
+        assertTrue(back.notes().getFirst().contains("heard again (250 ms ago)"), back.notes().toString());
         progress.clear();
         assertEquals(Long.MAX_VALUE, progress.silentMillis("b", later), "a new leadership starts from nothing");
     }
