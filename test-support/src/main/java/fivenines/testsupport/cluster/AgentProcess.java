@@ -32,23 +32,39 @@ public final class AgentProcess implements AutoCloseable {
         this.apiPort = freePortPair();
     }
 
-    /** Three free consecutive ports: API, Raft and NBD. */
+    /**
+     * Three free consecutive ports: API, Raft and NBD, below the kernel's ephemeral range. A port
+     * the kernel handed out as free (bind to 0) comes from that range, and between the check and
+     * the agent's own bind, any outgoing connection on the machine may take the next one as its
+     * local port: once in CI, node2's Raft port (API + 1) was taken so, and its store could not start.
+     */
     private static int freePortPair() throws IOException {
-        for (int attempt = 0; attempt < 50; attempt++) {
-            int port;
-            try (var socket = new ServerSocket(0)) {
-                port = socket.getLocalPort();
-            }
-            if (port >= 65533) {
+        int[] range = ephemeralRange();
+        int low = 10_000;
+        int high = Math.max(low + 1000, range[0] - 3); // exclusive: API + 2 stays below the ephemeral range
+        var random = java.util.concurrent.ThreadLocalRandom.current();
+        for (int attempt = 0; attempt < 200; attempt++) {
+            int port = random.nextInt(low, high);
+            if (port >= range[0] - 2 && port <= range[1]) {
                 continue;
             }
-            try (var raft = new ServerSocket(port + 1); var nbd = new ServerSocket(port + 2)) {
+            try (var api = new ServerSocket(port); var raft = new ServerSocket(port + 1); var nbd = new ServerSocket(port + 2)) {
                 return port;
             } catch (IOException taken) {
-                // try another pair
+                // try another three
             }
         }
-        throw new IOException("no free pair of ports on loopback");
+        throw new IOException("no three free consecutive ports on loopback between " + low + " and " + high);
+    }
+
+    /** The kernel's ephemeral port range ({@code net.ipv4.ip_local_port_range}); Linux's default when unreadable. */
+    static int[] ephemeralRange() {
+        try {
+            String[] parts = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim().split("\\s+");
+            return new int[] {Integer.parseInt(parts[0]), Integer.parseInt(parts[1])};
+        } catch (IOException | RuntimeException e) {
+            return new int[] {32768, 60999};
+        }
     }
 
     /**
