@@ -25,7 +25,9 @@ import java.util.Map;
  *     price: a node that is paused across an election, for longer than the grace, and whose last
  *     renewal is older than {@code deadAfter} (the election's own gap counts), is declared down.
  * <li>If more than half of the nodes would be declared down at once, none is, and the decision
- *     says so (oVirt's fencing-storm guard): the leader's own view is then the likelier fault.
+ *     says so (oVirt's fencing-storm guard): the leader's own view is then the likelier fault. If
+ *     exactly half would be, none is either: the rest are no majority, so the command would commit
+ *     only once the others are back, and then declare down a node that had returned.
  * <li>A node not yet in the Raft group (being admitted) is left alone.
  * <li>A leader whose own judging stopped for longer than a stall (a long GC, a machine so loaded
  *     that its timer ran seconds late, the agent paused) judges afterwards as a new leader would
@@ -99,6 +101,11 @@ public final class Liveness {
         if (dead.size() * 2 > nodes.size()) {
             notes.add(dead.size() + " of " + nodes.size() + " nodes look dead at once (" + names(dead)
                 + "): declaring none down (fencing-storm guard); check this node's network");
+        } else if ((nodes.size() - dead.size()) * 2 <= nodes.size()) {
+            // half of the nodes: this leader has no majority, so its command would commit only once the others are
+            // back, and then declare down a node that had returned (its volumes fenced under its running guests)
+            notes.add(names(dead) + " silent, but the " + (nodes.size() - dead.size()) + " of " + nodes.size()
+                + " nodes left are no majority: declaring none down (it would take effect only once a majority is back)");
         } else {
             for (Node node : dead) {
                 commands.add(new SetNodeState(node.name(), NodeState.DOWN));

@@ -153,6 +153,20 @@ class LivenessTest {
     }
 
     @Test
+    void halfOfTheNodesLookingDeadDeclaresNoneDownForTheRestAreNoMajority() {
+        // two nodes, b's agent restarting: a cannot commit alone, and its command would apply once b is back
+        var two = List.of(node("a", NodeState.UP), node("b", NodeState.UP));
+        var decision = Liveness.decide(two, "a", Map.of("b", 20_000L), DEAD_AFTER, NOW, LONG_AGO);
+        assertEquals(List.of(), decision.commands());
+        assertTrue(decision.notes().getFirst().contains("no majority"), decision.notes().toString());
+        var four = List.of(node("a", NodeState.UP), node("b", NodeState.UP), node("c", NodeState.UP), node("d", NodeState.UP));
+        assertEquals(List.of(), Liveness.decide(four, "a", Map.of("b", 20_000L, "c", 20_000L, "d", 100L), DEAD_AFTER, NOW,
+            LONG_AGO).commands());
+        assertEquals(List.of(new SetNodeState("b", NodeState.DOWN)), Liveness.decide(four, "a",
+            Map.of("b", 20_000L, "c", 100L, "d", 100L), DEAD_AFTER, NOW, LONG_AGO).commands(), "three of four are a majority");
+    }
+
+    @Test
     void moreThanHalfLookingDeadAtOnceDeclaresNoneDown() {
         var nodes = List.of(node("a", NodeState.UP), node("b", NodeState.UP), node("c", NodeState.UP),
             node("d", NodeState.UP), node("e", NodeState.UP));
