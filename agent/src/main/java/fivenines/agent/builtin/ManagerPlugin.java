@@ -11,6 +11,7 @@ import fivenines.plugin.Plugin;
 import fivenines.plugin.PluginCommand;
 import fivenines.plugin.PluginContext;
 import fivenines.model.config.LeaseSettings;
+import fivenines.model.config.Settings;
 import fivenines.manager.liveness.Liveness;
 import fivenines.store.ClusterStore;
 import fivenines.store.StoreStatus;
@@ -124,7 +125,7 @@ public final class ManagerPlugin implements Plugin {
             }
             var store = cluster.store();
             StoreStatus status = store.status();
-            long deadAfterMillis = store.read(s -> fivenines.model.config.Settings.deadAfter(key -> s.configuration().get(key)))
+            long deadAfterMillis = store.read(s -> Settings.deadAfter(key -> s.configuration().get(key)))
                 .toMillis();
             List<Node> nodes = store.read(s -> List.copyOf(s.membership().nodes()));
             var silent = new HashMap<String, Long>();
