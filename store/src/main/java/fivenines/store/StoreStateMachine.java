@@ -79,9 +79,9 @@ final class StoreStateMachine extends BaseStateMachine {
     private volatile boolean stopping;
     /** Runs on the snapshot writer before each file is written; tests hold it there to act as a slow disk. */
     volatile Runnable beforeSnapshotFile = () -> { };
-    private final Map<Long, Result> recentResults = new LinkedHashMap<>() {
+    private final Map<Long, Object> recentResults = new LinkedHashMap<>() {
         @Override
-        protected boolean removeEldestEntry(Map.Entry<Long, Result> eldest) {
+        protected boolean removeEldestEntry(Map.Entry<Long, Object> eldest) {
             return size() > RECENT_RESULTS;
         }
     };
@@ -336,10 +336,10 @@ final class StoreStateMachine extends BaseStateMachine {
     @Override
     public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
         byte[] payload;
-        Command command;
+        Object decoded;
         try {
             payload = authenticator.open(request.getMessage().getContent().toByteArray());
-            command = Json.read(payload, Command.class);
+            decoded = decode(payload);
         } catch (SecurityException | IllegalArgumentException e) {
             throw new IOException(e.getMessage(), e);
         }
@@ -349,52 +349,92 @@ final class StoreStateMachine extends BaseStateMachine {
             .setStateMachine(this)
             .setClientRequest(request)
             .setLogData(ByteString.copyFrom(payload))
-            .setStateMachineContext(command)
+            .setStateMachineContext(decoded)
             .build();
+    }
+
+    /** The commands of one entry, batched by {@link CommandBatcher}; on the wire and in the log a JSON array. */
+    record Batch(List<Command> commands) {
+    }
+
+    /** An entry's bytes: one command (a JSON object) or a {@link Batch} (a JSON array). */
+    static Object decode(byte[] payload) {
+        for (byte b : payload) {
+            if (b == '[') {
+                return new Batch(List.of(Json.read(payload, Command[].class)));
+            }
+            if (!Character.isWhitespace(b)) {
+                break;
+            }
+        }
+        return Json.read(payload, Command.class);
+    }
+
+    /** The bytes of a batch's entry. */
+    static byte[] encode(List<Command> commands) {
+        try {
+            return Json.mapper().writerFor(Command[].class).writeValueAsBytes(commands.toArray(Command[]::new));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException("cannot encode a batch of store commands: " + e.getMessage(), e);
+        }
+    }
+
+    /** The results of a batch's entry, in its commands' order. */
+    private record BatchResults(List<Result> results) {
     }
 
     @Override
     public CompletableFuture<Message> applyTransaction(TransactionContext transaction) {
         RaftProtos.LogEntryProto entry = transaction.getLogEntry();
         long index = entry.getIndex();
-        Command command = commandOf(transaction);
-        Result result;
+        Object decoded = decodedOf(transaction);
+        List<Command> commands = decoded instanceof Batch batch ? batch.commands() : List.of((Command) decoded);
+        List<Result> results;
         if (firstAppliedSinceStart == 0) {
             firstAppliedSinceStart = index;
         }
         appliedSinceStart.increment();
         lock.writeLock().lock();
         try {
-            result = machine.apply(command, index);
+            results = decoded instanceof Batch ? machine.applyBatch(commands, index) : List.of(machine.apply(commands.getFirst(), index));
             synchronized (recentResults) {
-                recentResults.put(index, result); // before the index moves: a submitter that sees it applied finds its result
+                // before the index moves: a submitter that sees it applied finds its result
+                recentResults.put(index, decoded instanceof Batch ? new BatchResults(results) : results.getFirst());
             }
             updateLastAppliedTermIndex(entry.getTerm(), index);
         } finally {
             lock.writeLock().unlock();
         }
-        for (StoreListener listener : listeners) {
-            try {
-                listener.applied(index, command, result, state);
-            } catch (RuntimeException e) {
-                LOG.warn("store listener {} failed at index {}", listener, index, e);
+        for (int i = 0; i < commands.size(); i++) {
+            for (StoreListener listener : listeners) {
+                try {
+                    listener.applied(index, commands.get(i), results.get(i), state);
+                } catch (RuntimeException e) {
+                    LOG.warn("store listener {} failed at index {}", listener, index, e);
+                }
             }
         }
         completeWaiters(index);
-        String summary = result instanceof Result.Rejected r ? r.reason() + ": " + r.message() : "applied";
+        String summary;
+        if (decoded instanceof Batch) {
+            summary = "a batch of " + commands.size();
+        } else {
+            summary = results.getFirst() instanceof Result.Rejected r ? r.reason() + ": " + r.message() : "applied";
+        }
         // the reply names the entry's own index: the client waits for that entry, not for whatever index the reply carries
         return CompletableFuture.completedFuture(Message.valueOf(index + "\n" + summary));
     }
 
     /**
-     * The command of an entry: the one decoded when the leader took the request (that context is
-     * only ever given back for the entry made from it), else decoded from the entry's bytes.
+     * The command or batch of an entry: the one decoded when the leader took the request (that
+     * context is only ever given back for the entry made from it), else decoded from the entry's bytes.
      */
-    static Command commandOf(TransactionContext transaction) {
-        if (transaction.getStateMachineContext() instanceof Command decoded) {
-            return decoded;
+    static Object decodedOf(TransactionContext transaction) {
+        Object context = transaction.getStateMachineContext();
+        if (context instanceof Command || context instanceof Batch) {
+            return context;
         }
-        return Json.read(transaction.getLogEntry().getStateMachineLogEntry().getLogData().toByteArray(), Command.class);
+        return decode(transaction.getLogEntry().getStateMachineLogEntry().getLogData().toByteArray());
     }
 
     @Override
@@ -447,10 +487,16 @@ final class StoreStateMachine extends BaseStateMachine {
         }
     }
 
-    Result resultAt(long index) {
+    /** The result of the command at an entry, or of the one at {@code position} in its batch; null when no longer kept. */
+    Result resultAt(long index, int position) {
+        Object kept;
         synchronized (recentResults) {
-            return recentResults.get(index);
+            kept = recentResults.get(index);
         }
+        if (kept instanceof BatchResults batch) {
+            return position >= 0 && position < batch.results().size() ? batch.results().get(position) : null;
+        }
+        return kept instanceof Result result && position <= 0 ? result : null;
     }
 
     <T> T read(Function<ClusterState, T> reader) {

@@ -442,16 +442,23 @@ class ClusterStoreTest {
         assertEquals(0L, (long) store.readLinearizable(s -> s.configuration().version()));
     }
 
+    /** A new three-replica group named PREFIX0..2, the cluster created through the first, all members. */
+    private List<ClusterStore> threeReplicas(String prefix) throws Exception {
+        var configs = List.of(config(prefix + "0", freePort(), SECRET, 1000), config(prefix + "1", freePort(), SECRET, 1000),
+            config(prefix + "2", freePort(), SECRET, 1000));
+        ClusterStore first = start(configs.get(0), ClusterStore.Start.NEW_GROUP);
+        awaitLeader(first);
+        first.submitAndWait(new CreateCluster("c", "a".repeat(64), prefix + "0", "127.0.0.1:1", configs.get(0).raftAddress(), 5));
+        ClusterStore second = start(configs.get(1), ClusterStore.Start.JOIN_GROUP);
+        ClusterStore third = start(configs.get(2), ClusterStore.Start.JOIN_GROUP);
+        first.setMembers(configs.stream().map(c -> new ClusterStore.RaftMember(c.nodeName(), c.raftAddress())).toList(), List.of());
+        return List.of(first, second, third);
+    }
+
     @Test
     void theLeaderCommitsAndReadsThroughItsOwnServerWhileFollowersUseClientsAndConcurrentCommandsAllApply() throws Exception {
-        var configs = List.of(config("l0", freePort(), SECRET, 1000), config("l1", freePort(), SECRET, 1000),
-            config("l2", freePort(), SECRET, 1000));
-        ClusterStore l0 = start(configs.get(0), ClusterStore.Start.NEW_GROUP);
-        awaitLeader(l0);
-        l0.submitAndWait(new CreateCluster("c", "a".repeat(64), "l0", "127.0.0.1:1", configs.get(0).raftAddress(), 5));
-        ClusterStore l1 = start(configs.get(1), ClusterStore.Start.JOIN_GROUP);
-        ClusterStore l2 = start(configs.get(2), ClusterStore.Start.JOIN_GROUP);
-        l0.setMembers(configs.stream().map(c -> new ClusterStore.RaftMember(c.nodeName(), c.raftAddress())).toList(), List.of());
+        var replicas = threeReplicas("l");
+        ClusterStore l0 = replicas.get(0), l1 = replicas.get(1), l2 = replicas.get(2);
         assertTrue(l0.isLeader());
         long leaderThroughClients = l0.requestsThroughClients();
         var submitted = new ArrayList<java.util.concurrent.CompletableFuture<Result>>();
@@ -471,6 +478,54 @@ class ClusterStoreTest {
         if (ClusterStore.DIRECT_WRITES) { // off by default: see ClusterStore.DIRECT_WRITES
             assertEquals(leaderThroughClients, l0.requestsThroughClients(), "the leader sent requests to itself through a Ratis client");
         }
-        assertTrue(l1.requestsThroughClients() >= 20 && l2.requestsThroughClients() >= 20, "followers reach the leader through clients");
+        assertTrue(l1.requestsThroughClients() >= 1 && l2.requestsThroughClients() >= 1, "followers reach the leader through clients");
+        long entries = 0;
+        for (ClusterStore store : List.of(l0, l1, l2)) {
+            assertEquals(20, store.batchCounts()[1], "each replica sent its 20 commands");
+            entries += store.batchCounts()[0];
+        }
+        if (ClusterStore.BATCHING) {
+            assertTrue(entries < 60, "60 concurrent commands shared entries: " + entries + " entries");
+        }
+    }
+
+    @Test
+    void batchedLockCommandsGrantEachLockWithATokenOfItsOwnThatOnlyGrows() throws Exception {
+        var replicas = threeReplicas("t");
+        ClusterStore t0 = replicas.get(0), t1 = replicas.get(1), t2 = replicas.get(2);
+        var stores = List.of(t0, t1, t2);
+        // eight owners on two locks, each acquiring and releasing as fast as its answers come
+        var grants = new java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.ConcurrentLinkedQueue<Long>>();
+        var threads = new ArrayList<Thread>();
+        var failures = new java.util.concurrent.ConcurrentLinkedQueue<String>();
+        for (int o = 0; o < 8; o++) {
+            String owner = "o" + o;
+            String lock = "L" + (o % 2);
+            ClusterStore via = stores.get(o % 3);
+            threads.add(Thread.ofPlatform().start(() -> {
+                for (int i = 0; i < 15; i++) {
+                    Result acquired = via.submitAndWait(new fivenines.model.command.AcquireLock(lock,
+                        fivenines.model.lock.LockMode.EX, "t0", owner, false));
+                    if (acquired instanceof Result.Applied a) {
+                        var outcome = (fivenines.model.lock.LockOutcome) a.value();
+                        long token = outcome.lock().holder("t0", owner).orElseThrow().token();
+                        grants.computeIfAbsent(lock, l -> new java.util.concurrent.ConcurrentLinkedQueue<>()).add(token);
+                        Result released = via.submitAndWait(new fivenines.model.command.ReleaseLock(lock, "t0", owner));
+                        if (!released.applied()) {
+                            failures.add(owner + " could not release: " + released);
+                        }
+                    }
+                }
+            }));
+        }
+        for (Thread thread : threads) {
+            thread.join(60_000);
+        }
+        assertTrue(failures.isEmpty(), failures.toString());
+        for (var entry : grants.entrySet()) {
+            var tokens = new ArrayList<>(entry.getValue());
+            assertEquals(tokens.size(), new java.util.HashSet<>(tokens).size(), "two grants of " + entry.getKey() + " shared a token: " + tokens);
+        }
+        assertTrue(grants.values().stream().mapToInt(java.util.Collection::size).sum() > 0, "some acquires were granted");
     }
 }

@@ -49,6 +49,8 @@ import fivenines.model.command.SetNodeState;
 import fivenines.model.lock.LockHolder;
 import fivenines.model.storage.PhysicalVolume;
 
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 
@@ -69,10 +71,80 @@ public final class StateMachine {
     }
 
     public Result apply(Command command, long index) {
+        requireNew(index);
+        try {
+            return decide(command, index);
+        } finally {
+            state.setAppliedIndex(index);
+        }
+    }
+
+    /**
+     * Applies the commands of one log entry in their order, each with that entry's index, each
+     * applied or rejected on its own: a rejected one changes nothing and the others still apply.
+     * A batch may hold only config changes and lock commands, at most one command per lock: the
+     * index is a lock's fencing token, and one entry must not grant one lock twice. A batch that
+     * breaks that rule is rejected whole (every result rejected, nothing changed).
+     */
+    public List<Result> applyBatch(List<Command> commands, long index) {
+        requireNew(index);
+        try {
+            String refusal = batchRefusal(commands);
+            if (refusal != null) {
+                var rejected = new ArrayList<Result>(commands.size());
+                for (int i = 0; i < commands.size(); i++) {
+                    rejected.add(new Result.Rejected(index, Rejection.Reason.INVALID, refusal));
+                }
+                return rejected;
+            }
+            var results = new ArrayList<Result>(commands.size());
+            for (Command command : commands) {
+                results.add(decide(command, index));
+            }
+            return results;
+        } finally {
+            state.setAppliedIndex(index);
+        }
+    }
+
+    /** What a batch may hold: the commands below, at most one per lock. The key a command is batched apart by, or null. */
+    public static String batchKey(Command command) {
+        return switch (command) {
+            case ChangeConfig c -> "config";
+            case AcquireLock c -> "lock:" + c.name();
+            case ReleaseLock c -> "lock:" + c.name();
+            case CancelLockWait c -> "lock:" + c.name();
+            default -> null;
+        };
+    }
+
+    /** Why these commands cannot be one batch, or null when they can. */
+    public static String batchRefusal(List<Command> commands) {
+        if (commands.isEmpty()) {
+            return "a batch of commands is empty";
+        }
+        var locks = new HashSet<String>();
+        for (Command command : commands) {
+            String key = batchKey(command);
+            if (key == null) {
+                return "a batch of commands cannot hold " + command.getClass().getSimpleName()
+                    + ": only config changes and lock commands are batched";
+            }
+            if (!key.equals("config") && !locks.add(key)) {
+                return "a batch of commands holds two commands on " + key + ": one entry must not grant one lock twice";
+            }
+        }
+        return null;
+    }
+
+    private void requireNew(long index) {
         if (index <= state.appliedIndex()) {
             throw new IllegalStateException("log index " + index + " applied twice (applied up to "
                 + state.appliedIndex() + ")");
         }
+    }
+
+    private Result decide(Command command, long index) {
         try {
             Object value = switch (command) {
                 case CreateCluster c -> {
@@ -151,8 +223,6 @@ public final class StateMachine {
             return new Result.Applied(index, value);
         } catch (Rejection rejection) {
             return new Result.Rejected(index, rejection.reason(), rejection.getMessage());
-        } finally {
-            state.setAppliedIndex(index);
         }
     }
 

@@ -435,4 +435,45 @@ class StateMachineTest {
         Command d = new ChangeConfig(Map.of("a", "b"), List.of("c"), 4L);
         assertEquals(d, Json.read(Json.bytes(d), Command.class));
     }
+
+    @Test
+    void aBatchAppliesEachCommandInOrderAtItsEntrysIndexAndARejectedOneChangesOnlyItself() {
+        threeNodeCluster();
+        long at = ++index;
+        List<Result> results = machine.applyBatch(List.of(
+            ChangeConfig.set("a", "1"),
+            new AcquireLock("l1", LockMode.EX, "node0", "x", false),
+            new ChangeConfig(Map.of("b", "2"), List.of(), 99L), // a stale version: refused alone
+            new AcquireLock("l2", LockMode.EX, "node1", "y", false),
+            ChangeConfig.set("a", "3")), at);
+        assertEquals(5, results.size());
+        assertTrue(results.get(0).applied());
+        assertEquals(Rejection.Reason.VERSION_MISMATCH, assertInstanceOf(Result.Rejected.class, results.get(2)).reason());
+        assertTrue(results.get(4).applied());
+        results.forEach(r -> assertEquals(at, r instanceof Result.Applied a ? a.index() : ((Result.Rejected) r).index()));
+        assertEquals("3", machine.state().configuration().get("a").orElseThrow(), "applied in their order");
+        assertFalse(machine.state().configuration().get("b").isPresent());
+        var l1 = (LockOutcome) ((Result.Applied) results.get(1)).value();
+        assertEquals(at, l1.lock().holders().getFirst().token());
+        assertEquals(at, machine.state().appliedIndex());
+    }
+
+    @Test
+    void aBatchWithTwoCommandsOnOneLockOrACommandThatIsNotBatchedIsRejectedWholeAndChangesNothing() {
+        threeNodeCluster();
+        long version = machine.state().configuration().version();
+        // acquire, release, acquire in one entry would grant one lock twice with one token
+        List<Result> twice = machine.applyBatch(List.of(
+            ChangeConfig.set("a", "1"),
+            new AcquireLock("l", LockMode.EX, "node0", "x", false),
+            new ReleaseLock("l", "node0", "x")), ++index);
+        twice.forEach(r -> assertEquals(Rejection.Reason.INVALID, assertInstanceOf(Result.Rejected.class, r).reason()));
+        assertTrue(((Result.Rejected) twice.getFirst()).message().contains("lock:l"), ((Result.Rejected) twice.getFirst()).message());
+        List<Result> other = machine.applyBatch(List.of(ChangeConfig.set("a", "1"), new RemoveNode("node2", "leave")), ++index);
+        assertTrue(((Result.Rejected) other.get(1)).message().contains("RemoveNode"), ((Result.Rejected) other.get(1)).message());
+        assertEquals(version, machine.state().configuration().version());
+        assertTrue(machine.state().locks().lock("l").isEmpty());
+        assertEquals(3, machine.state().membership().snapshot().nodes().size());
+        assertEquals(index, machine.state().appliedIndex(), "the entry counts as applied");
+    }
 }
