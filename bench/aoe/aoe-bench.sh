@@ -10,6 +10,7 @@
 # Each row runs ROUNDS times with the targets in a rotating order; the median is reported.
 # Needs root (namespaces, packet sockets), vblade (Debian's vblade).
 # Usage: bench/aoe/aoe-bench.sh [SECONDS_PER_RUN] [FILE_SIZE] [ROUNDS] [MTU]
+# AOE_BENCH_ROWS="rw bs qd;..." runs only the rows named.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 . "$root/scripts/java-env"
@@ -74,6 +75,9 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : 0)}'; }
 
 targets=(ours vblade-s ours-nosync vblade)
 rows=("read 65536 8" "write 65536 8" "randread 4096 8" "randwrite 4096 8" "randwrite 4096 1" "randwrite 4096 32")
+if [ -n "${AOE_BENCH_ROWS:-}" ]; then # e.g. AOE_BENCH_ROWS="randwrite 4096 1;randread 4096 8": only those rows
+  IFS=';' read -r -a rows <<<"$AOE_BENCH_ROWS"
+fi
 declare -A result
 echo "AoE over a veth pair, MTU $mtu, file $size (page cache warm), ${runtime}s a run, $rounds rounds (median)"
 echo "load before: $(uptime)"

@@ -12,6 +12,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
@@ -28,7 +29,10 @@ import java.util.function.Supplier;
  * flushes each export they wrote once, and only then sends them; writes arriving during a
  * flush wait for the next one. So the cost of a flush is shared by all the frames in flight
  * (the initiator keeps up to the advertised buffer count outstanding), and a write whose flush
- * failed is answered with an ATA error instead.
+ * failed is answered with an ATA error instead. A write that arrives alone (nothing handed to a
+ * worker is unanswered and no other frame waits in the socket) on a file export is written,
+ * flushed and answered on the reader itself: one write at a time would otherwise pay two hand-offs
+ * between threads, which cost more than the write.
  *
  * <p>At start-up the target announces itself (a Query Config response to the broadcast
  * address), as AoE initiators expect from a target that appears.
@@ -64,6 +68,9 @@ public final class AoeTarget implements AutoCloseable {
     private final AtomicLong flushes = new AtomicLong();
     private final AtomicLong failedFlushes = new AtomicLong();
     private final AtomicLong servedInline = new AtomicLong();
+    private final AtomicLong writesInline = new AtomicLong();
+    /** Frames handed to a worker and not yet answered (or dropped), including replies waiting for the committer. */
+    private final AtomicInteger inFlight = new AtomicInteger();
 
     private AoeTarget(Config config, RawSocket socket, Supplier<BlockExport> export) {
         this.config = config;
@@ -117,12 +124,12 @@ public final class AoeTarget implements AutoCloseable {
 
     /** Counters since start: frames received, dropped, replies sent, writes, flushes (writes per flush shows the batching). */
     public record Stats(long framesIn, long dropped, long replies, long writes, long flushes, long failedFlushes,
-                        long servedInline) {
+                        long servedInline, long writesInline) {
     }
 
     public Stats stats() {
         return new Stats(framesIn.get(), dropped.get(), replies.get(), writes.get(), flushes.get(), failedFlushes.get(),
-            servedInline.get());
+            servedInline.get(), writesInline.get());
     }
 
     /** Sends the start-up announcement again (a Query Config response to everyone). */
@@ -147,16 +154,26 @@ public final class AoeTarget implements AutoCloseable {
                 continue;
             }
             framesIn.incrementAndGet();
-            if (!writesOrFlushes(frame, length) && servesFromMemory()) {
+            boolean writing = writesOrFlushes(frame, length);
+            if (!writing && servesFromMemory()) {
                 // a frame is at most a few KiB: a page-cache copy costs less than waking a worker for it,
                 // and vblade answers in its receive loop too
                 servedInline.incrementAndGet();
-                serve(frame, length);
+                serveAlone(frame, length);
                 continue;
             }
+            if (writing && inFlight.get() == 0 && !socket.framesWaiting() && servesFromMemory()) {
+                // alone: no other frame is being served or waits, so no flush is under way that the write
+                // could wait for, and no frame waits behind this one; two hand-offs cost more than the write
+                writesInline.incrementAndGet();
+                serveAlone(frame, length);
+                continue;
+            }
+            inFlight.incrementAndGet();
             try {
                 workers.execute(() -> serve(frame, length));
             } catch (RuntimeException e) {
+                inFlight.decrementAndGet();
                 dropped.incrementAndGet(); // closing
             }
         }
@@ -186,7 +203,40 @@ public final class AoeTarget implements AutoCloseable {
         }
     }
 
+    /** On a worker: answers the frame, or hands a write's reply to the committer. */
     private void serve(byte[] frame, int length) {
+        AoeFrameHandler.Reply reply = handle(frame, length);
+        if (reply == null) {
+            inFlight.decrementAndGet();
+            return;
+        }
+        if (reply.durable()) {
+            writes.incrementAndGet();
+            if (config.flushBeforeReply()) {
+                committing.add(reply); // the committer counts it answered
+                return;
+            }
+        }
+        send(reply);
+        inFlight.decrementAndGet();
+    }
+
+    /** On the reader (a read, or a write with nothing else in flight): answers the frame, a write once flushed. */
+    private void serveAlone(byte[] frame, int length) {
+        AoeFrameHandler.Reply reply = handle(frame, length);
+        if (reply == null) {
+            return;
+        }
+        if (reply.durable()) {
+            writes.incrementAndGet();
+            if (config.flushBeforeReply() && !flush(reply.export(), 1)) {
+                AoeFrame.failAta(reply.frame(), AoeFrame.ataSectorCount(reply.frame()));
+            }
+        }
+        send(reply);
+    }
+
+    private AoeFrameHandler.Reply handle(byte[] frame, int length) {
         AoeFrameHandler.Reply reply;
         try {
             reply = handler.handle(frame, length);
@@ -196,16 +246,22 @@ public final class AoeTarget implements AutoCloseable {
         }
         if (reply == null) {
             dropped.incrementAndGet();
-            return;
         }
-        if (reply.durable()) {
-            writes.incrementAndGet();
-            if (config.flushBeforeReply()) {
-                committing.add(reply);
-                return;
-            }
+        return reply;
+    }
+
+    /** Flushes one export; false (logged) when it failed, so that the writes it covers are answered with an error. */
+    private boolean flush(BlockExport export, int writesCovered) {
+        try {
+            flushes.incrementAndGet();
+            export.flush();
+            return true;
+        } catch (IOException | RuntimeException e) {
+            failedFlushes.incrementAndGet();
+            LOG.warn("AoE e{}.{}: flush failed, {} writes answered with an error: {}", config.shelf(), config.slot(),
+                writesCovered, e.getMessage());
+            return false;
         }
-        send(reply);
     }
 
     private void commitLoop() {
@@ -228,21 +284,14 @@ public final class AoeTarget implements AutoCloseable {
                 byExport.putIfAbsent(reply.export(), Boolean.TRUE);
             }
             for (var entry : byExport.entrySet()) {
-                try {
-                    flushes.incrementAndGet();
-                    entry.getKey().flush();
-                } catch (IOException | RuntimeException e) {
-                    failedFlushes.incrementAndGet();
-                    entry.setValue(Boolean.FALSE);
-                    LOG.warn("AoE e{}.{}: flush failed, {} writes answered with an error: {}", config.shelf(), config.slot(),
-                        batch.size(), e.getMessage());
-                }
+                entry.setValue(flush(entry.getKey(), batch.size()));
             }
             for (var reply : batch) {
                 if (!byExport.get(reply.export())) {
                     AoeFrame.failAta(reply.frame(), AoeFrame.ataSectorCount(reply.frame()));
                 }
                 send(reply);
+                inFlight.decrementAndGet();
             }
         }
     }

@@ -38,6 +38,9 @@ public final class RawSocket implements AoeInitiator.Link {
     private static final int PACKET_OTHERHOST = 3;
     private static final int PACKET_OUTGOING = 4;
     private static final int SOCKADDR_LL = 20;
+    private static final int SOL_PACKET = 263;
+    private static final int PACKET_IGNORE_OUTGOING = 23;
+    private static final long SIOCINQ = 0x541B;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
@@ -53,6 +56,8 @@ public final class RawSocket implements AoeInitiator.Link {
         FunctionDescriptor.of(SIZE, INT, ValueLayout.ADDRESS, SIZE, INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
     private static final MethodHandle SEND = function("send", FunctionDescriptor.of(SIZE, INT, ValueLayout.ADDRESS, SIZE, INT));
     private static final MethodHandle CLOSE = function("close", FunctionDescriptor.of(INT, INT));
+    private static final MethodHandle IOCTL = function("ioctl",
+        FunctionDescriptor.of(INT, INT, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS), Linker.Option.firstVariadicArg(2));
     private static final MethodHandle IF_NAMETOINDEX = function("if_nametoindex", FunctionDescriptor.of(INT, ValueLayout.ADDRESS));
 
     private final int fd;
@@ -80,10 +85,13 @@ public final class RawSocket implements AoeInitiator.Link {
 
     // restricted: the JVM is started with --enable-native-access (surefire, the agent, the bench)
     @SuppressWarnings("restricted")
-    private static MethodHandle function(String name, FunctionDescriptor descriptor) {
+    private static MethodHandle function(String name, FunctionDescriptor descriptor, Linker.Option... more) {
         MemorySegment address = LINKER.defaultLookup().find(name)
             .orElseThrow(() -> new IllegalStateException("the C library has no " + name));
-        return LINKER.downcallHandle(address, descriptor, CAPTURE_ERRNO);
+        Linker.Option[] options = new Linker.Option[more.length + 1];
+        options[0] = CAPTURE_ERRNO;
+        System.arraycopy(more, 0, options, 1, more.length);
+        return LINKER.downcallHandle(address, descriptor, options);
     }
 
     /** The interface's MAC address and MTU, from sysfs; a clear error when there is no such interface. */
@@ -131,6 +139,10 @@ public final class RawSocket implements AoeInitiator.Link {
                 if ((int) SETSOCKOPT.invokeExact(state, fd, SOL_SOCKET, SO_RCVTIMEO, timeout, 16) < 0) {
                     throw new IOException("setsockopt SO_RCVTIMEO failed: errno " + errno(state));
                 }
+                // the frames this host sends are not looped back to this socket (Linux 4.20+): each reply
+                // would otherwise wake the reader once more; receive skips them where the option is missing
+                int ignoredOutgoing = (int) SETSOCKOPT.invokeExact(state, fd, SOL_PACKET, PACKET_IGNORE_OUTGOING,
+                    arena.allocateFrom(INT, 1), 4);
                 MemorySegment size = arena.allocateFrom(INT, bufferBytes);
                 // FORCE goes past rmem_max as root; without it the plain option takes what it may
                 if ((int) SETSOCKOPT.invokeExact(state, fd, SOL_SOCKET, SO_RCVBUFFORCE, size, 4) < 0) {
@@ -208,6 +220,19 @@ public final class RawSocket implements AoeInitiator.Link {
             return length;
         }
         return -1;
+    }
+
+    /**
+     * Whether a frame is waiting to be received now (SIOCINQ: the length of the first frame in the
+     * receive queue); false when it cannot be told.
+     */
+    public boolean framesWaiting() {
+        Buffers b = buffers.get();
+        try {
+            return (int) IOCTL.invokeExact(b.state, fd, SIOCINQ, b.addressLength) == 0 && b.addressLength.get(INT, 0) > 0;
+        } catch (Throwable t) {
+            return false;
+        }
     }
 
     /** Sends one whole Ethernet frame (without checksum) on the interface. */
