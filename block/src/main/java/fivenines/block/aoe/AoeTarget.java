@@ -159,14 +159,14 @@ public final class AoeTarget implements AutoCloseable {
                 // a frame is at most a few KiB: a page-cache copy costs less than waking a worker for it,
                 // and vblade answers in its receive loop too
                 servedInline.incrementAndGet();
-                serveAlone(frame, length);
+                serveOnReader(frame, length);
                 continue;
             }
-            if (writing && inFlight.get() == 0 && !socket.framesWaiting() && servesFromMemory()) {
+            if (writing && inFlight.get() == 0 && servesFromMemory() && !socket.framesWaiting()) {
                 // alone: no other frame is being served or waits, so no flush is under way that the write
                 // could wait for, and no frame waits behind this one; two hand-offs cost more than the write
                 writesInline.incrementAndGet();
-                serveAlone(frame, length);
+                serveOnReader(frame, length);
                 continue;
             }
             inFlight.incrementAndGet();
@@ -222,7 +222,7 @@ public final class AoeTarget implements AutoCloseable {
     }
 
     /** On the reader (a read, or a write with nothing else in flight): answers the frame, a write once flushed. */
-    private void serveAlone(byte[] frame, int length) {
+    private void serveOnReader(byte[] frame, int length) {
         AoeFrameHandler.Reply reply = handle(frame, length);
         if (reply == null) {
             return;

@@ -224,14 +224,19 @@ public final class RawSocket implements AoeInitiator.Link {
 
     /**
      * Whether a frame is waiting to be received now (SIOCINQ: the length of the first frame in the
-     * receive queue); false when it cannot be told.
+     * receive queue); true when it cannot be told, so that a caller takes the path that does not
+     * hold frames back.
      */
     public boolean framesWaiting() {
         Buffers b = buffers.get();
         try {
-            return (int) IOCTL.invokeExact(b.state, fd, SIOCINQ, b.addressLength) == 0 && b.addressLength.get(INT, 0) > 0;
+            // the address length is scratch here: receive sets it again before each use
+            if ((int) IOCTL.invokeExact(b.state, fd, SIOCINQ, b.addressLength) != 0) {
+                return true;
+            }
+            return b.addressLength.get(INT, 0) > 0;
         } catch (Throwable t) {
-            return false;
+            return true;
         }
     }
 
