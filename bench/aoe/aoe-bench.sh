@@ -66,6 +66,9 @@ stop_target() { # every process in the target namespace: one target at a time an
   wait "$target_pid" 2>/dev/null || true
   for p in $(ip netns pids "$ns_t" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
   target_pid=""
+  # a target that acknowledged from the page cache leaves dirty pages: written back here, not
+  # while the next target runs (its durable writes would wait behind that writeback)
+  sync "$file"
 }
 load() { # rw bs qd -> "iops mibs"
   ip netns exec "$ns_i" "${java[@]}" fivenines.bench.aoe.AoeLoad "$if_i" 1 1 "$1" "$2" "$3" "$runtime" 2>"$work/load.err" \

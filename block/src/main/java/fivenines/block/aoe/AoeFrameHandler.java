@@ -25,7 +25,9 @@ import static fivenines.block.aoe.AoeProtocol.*;
  *
  * <p>A write is done on the export without FUA; its reply says {@link Reply#durable()}: the
  * caller must put the write on stable storage (a flush of the export, shared by every write in
- * flight) before it sends the reply, or turn the reply into an error if that fails.
+ * flight) before it sends the reply, or turn the reply into an error if that fails. A caller
+ * that knows no other write is in flight asks for a write-through instead
+ * ({@link #handle(byte[], int, boolean)}): the write is done with FUA and its reply may be sent as it is.
  *
  * <p>The config string, the mask list and the reserve list are held here, in memory; changes
  * to them are serialised on this object. ATA commands run concurrently.
@@ -45,8 +47,17 @@ public final class AoeFrameHandler {
     private final LinkedHashSet<MacAddress> masks = new LinkedHashSet<>();
     private List<MacAddress> reserves = List.of();
 
-    /** What to send back: {@code length} bytes of {@code frame} (at least 60). */
+    /**
+     * What to send back: {@code length} bytes of {@code frame} (at least 60).
+     *
+     * @param durable whether the frame was a write done without FUA, whose reply must wait for a flush
+     * @param export  the export written, for a write that succeeded; null for every other reply
+     */
     public record Reply(byte[] frame, int length, boolean durable, BlockExport export) {
+        /** Whether this answers a write that was done. */
+        public boolean wrote() {
+            return export != null;
+        }
     }
 
     /**
@@ -108,6 +119,14 @@ public final class AoeFrameHandler {
 
     /** The reply to the first {@code length} bytes of {@code in}, or null to drop the frame. */
     public Reply handle(byte[] in, int length) {
+        return handle(in, length, false);
+    }
+
+    /**
+     * As {@link #handle(byte[], int)}; with {@code writeThrough} a write is done with FUA, so that
+     * it is on stable storage when this returns and its reply is not {@link Reply#durable()}.
+     */
+    public Reply handle(byte[] in, int length, boolean writeThrough) {
         if (length < HEADER || length > in.length || etherType(in) != ETHER_TYPE || isResponse(in)) {
             return null;
         }
@@ -126,7 +145,7 @@ public final class AoeFrameHandler {
             return error(in, from, HEADER, ERR_UNSUPPORTED_VERSION);
         }
         return switch (command(in)) {
-            case CMD_ATA -> length < ATA_HEADER ? null : ata(in, length, from);
+            case CMD_ATA -> length < ATA_HEADER ? null : ata(in, length, from, writeThrough);
             case CMD_QUERY_CONFIG -> length < CONFIG_HEADER ? null : queryConfig(in, length, from);
             case CMD_MAC_MASK -> length < MASK_HEADER ? null : macMask(in, length, from);
             case CMD_RESERVE -> length < RESERVE_HEADER ? null : reserve(in, length, from);
@@ -147,7 +166,7 @@ public final class AoeFrameHandler {
         return new Reply(out, MIN_FRAME, false, null);
     }
 
-    private Reply ata(byte[] in, int length, MacAddress from) {
+    private Reply ata(byte[] in, int length, MacAddress from, boolean writeThrough) {
         int aflags = ataFlags(in);
         int count = ataSectorCount(in);
         int cmd = ataCommand(in);
@@ -199,7 +218,7 @@ public final class AoeFrameHandler {
                 if (count == 0) {
                     return ataStatus(in, from, aflags, 0, STATUS_DRDY, 0, lba);
                 }
-                return write ? write(in, from, aflags, target, start, count, lba)
+                return write ? write(in, from, aflags, target, start, count, lba, writeThrough)
                     : read(in, from, aflags, target, start, count, lba);
             }
             default -> {
@@ -220,19 +239,20 @@ public final class AoeFrameHandler {
         return new Reply(out, out.length, false, null);
     }
 
-    private Reply write(byte[] in, MacAddress from, int aflags, BlockExport target, long start, int count, long lba) {
+    private Reply write(byte[] in, MacAddress from, int aflags, BlockExport target, long start, int count, long lba,
+                        boolean writeThrough) {
         if (target.readOnly()) {
             return ataStatus(in, from, aflags, count, STATUS_DRDY | STATUS_ERR, ERROR_ABRT, lba);
         }
         try {
-            target.write(start * SECTOR, ByteBuffer.wrap(in, ATA_HEADER, count * SECTOR).slice(), false);
+            target.write(start * SECTOR, ByteBuffer.wrap(in, ATA_HEADER, count * SECTOR).slice(), writeThrough);
         } catch (IOException | RuntimeException e) {
             // ENOSPC, an outdated epoch (EPERM, ESHUTDOWN) or EIO: the write is refused, never acknowledged
             return ataStatus(in, from, aflags, count, STATUS_DRDY | STATUS_ERR, ERROR_ABRT, lba);
         }
         byte[] out = replyFrame(in, from, ATA_HEADER, ATA_HEADER, 0, 0);
         putAta(out, aflags, 0, 0, STATUS_DRDY, lba);
-        return new Reply(out, out.length, true, target);
+        return new Reply(out, out.length, !writeThrough, target);
     }
 
     private Reply ataStatus(byte[] in, MacAddress from, int aflags, int count, int status, int error, long lba) {

@@ -30,9 +30,10 @@ import java.util.function.Supplier;
  * flush wait for the next one. So the cost of a flush is shared by all the frames in flight
  * (the initiator keeps up to the advertised buffer count outstanding), and a write whose flush
  * failed is answered with an ATA error instead. A write that arrives alone (nothing handed to a
- * worker is unanswered and no other frame waits in the socket) on a file export is written,
- * flushed and answered on the reader itself: one write at a time would otherwise pay two hand-offs
- * between threads, which cost more than the write.
+ * worker is unanswered and no other frame waits in the socket) on a file export is written with
+ * FUA and answered on the reader itself: one write at a time would otherwise pay two hand-offs
+ * between threads, which cost more than the write, and a write-through is one system call where
+ * a write and a flush are two.
  *
  * <p>At start-up the target announces itself (a Query Config response to the broadcast
  * address), as AoE initiators expect from a target that appears.
@@ -205,7 +206,7 @@ public final class AoeTarget implements AutoCloseable {
 
     /** On a worker: answers the frame, or hands a write's reply to the committer. */
     private void serve(byte[] frame, int length) {
-        AoeFrameHandler.Reply reply = handle(frame, length);
+        AoeFrameHandler.Reply reply = handle(frame, length, false);
         if (reply == null) {
             inFlight.decrementAndGet();
             return;
@@ -221,25 +222,29 @@ public final class AoeTarget implements AutoCloseable {
         inFlight.decrementAndGet();
     }
 
-    /** On the reader (a read, or a write with nothing else in flight): answers the frame, a write once flushed. */
+    /**
+     * On the reader (a read, or a write with nothing else in flight): answers the frame. A write is
+     * done with FUA (through an O_DSYNC descriptor on a file: one system call, where a write and a
+     * flush are two), or written and flushed when the export cannot write through.
+     */
     private void serveOnReader(byte[] frame, int length) {
-        AoeFrameHandler.Reply reply = handle(frame, length);
+        AoeFrameHandler.Reply reply = handle(frame, length, config.flushBeforeReply());
         if (reply == null) {
             return;
         }
-        if (reply.durable()) {
+        if (reply.wrote()) {
             writes.incrementAndGet();
-            if (config.flushBeforeReply() && !flush(reply.export(), 1)) {
-                AoeFrame.failAta(reply.frame(), AoeFrame.ataSectorCount(reply.frame()));
-            }
+        }
+        if (reply.durable() && config.flushBeforeReply() && !flush(reply.export(), 1)) {
+            AoeFrame.failAta(reply.frame(), AoeFrame.ataSectorCount(reply.frame()));
         }
         send(reply);
     }
 
-    private AoeFrameHandler.Reply handle(byte[] frame, int length) {
+    private AoeFrameHandler.Reply handle(byte[] frame, int length, boolean writeThrough) {
         AoeFrameHandler.Reply reply;
         try {
-            reply = handler.handle(frame, length);
+            reply = handler.handle(frame, length, writeThrough);
         } catch (RuntimeException e) {
             LOG.warn("AoE e{}.{}: frame of {} bytes dropped: {}", config.shelf(), config.slot(), length, e.toString());
             reply = null;

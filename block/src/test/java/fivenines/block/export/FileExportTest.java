@@ -136,4 +136,54 @@ class FileExportTest {
             assertEquals(0x33, check.get(0), "what lies past the zeroed range is kept");
         }
     }
+
+    /** The flags of every descriptor of this process open on {@code file} (from /proc/self/fdinfo). */
+    private static List<Integer> descriptorFlags(Path file) throws IOException {
+        var flags = new java.util.ArrayList<Integer>();
+        try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+            for (Path fd : fds.toList()) {
+                Path to;
+                try {
+                    to = Files.readSymbolicLink(fd);
+                } catch (IOException gone) {
+                    continue; // the directory's own descriptor, closed by now
+                }
+                if (to.equals(file.toRealPath())) {
+                    for (String line : Files.readAllLines(Path.of("/proc/self/fdinfo", fd.getFileName().toString()))) {
+                        if (line.startsWith("flags:")) {
+                            flags.add(Integer.parseInt(line.substring(6).trim(), 8));
+                        }
+                    }
+                }
+            }
+        }
+        return flags;
+    }
+
+    private static final int O_DSYNC = 010000;
+    private static final int O_ACCMODE = 3;
+
+    @Test
+    void aFuaWriteGoesThroughADescriptorOpenedDsyncAndReadsBackEverywhere() throws IOException {
+        Path file = filled("fua.img", 4 * MIB, (byte) 0);
+        assertEquals(List.of(), descriptorFlags(file));
+        try (var export = FileExport.wholeFile("disk", file, false)) {
+            var flags = descriptorFlags(file);
+            assertEquals(1, flags.stream().filter(f -> (f & O_DSYNC) != 0 && (f & O_ACCMODE) != 0).count(),
+                "one writable O_DSYNC descriptor for FUA writes: " + flags);
+            byte[] record = "written through".getBytes(StandardCharsets.UTF_8);
+            export.write(MIB + 512, ByteBuffer.wrap(record), true);
+            export.write(MIB, ByteBuffer.wrap(new byte[] {7}), false);
+            byte[] back = read(export, MIB + 512, record.length);
+            assertArrayEquals(record, back, "a FUA write reads back through the export's other descriptor");
+            byte[] onDisk = Files.readAllBytes(file);
+            assertArrayEquals(record, Arrays.copyOfRange(onDisk, MIB + 512, MIB + 512 + record.length));
+            assertEquals(7, onDisk[MIB]);
+        }
+        assertEquals(List.of(), descriptorFlags(file), "closing the export closes every descriptor it opened");
+        try (var readOnly = FileExport.wholeFile("disk", file, true)) {
+            var flags = descriptorFlags(file);
+            assertTrue(flags.stream().allMatch(f -> (f & O_ACCMODE) == 0), "a read-only export opens nothing writable: " + flags);
+        }
+    }
 }
