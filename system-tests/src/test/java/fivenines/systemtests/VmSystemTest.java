@@ -198,7 +198,13 @@ class VmSystemTest extends ClusterSystemTest {
         lap(t0, "node1 restarted");
 
         // the same QEMU, adopted: running, on node1, its console advancing, and its guest never rebooted
-        long after = awaitAcknowledged("adopted", before + 10, Duration.ofSeconds(150));
+        long after;
+        try {
+            after = awaitAcknowledged("adopted", before + 10, Duration.ofSeconds(150));
+        } catch (AssertionError stuck) {
+            throw new AssertionError(stuck.getMessage() + "\nnode1 logged: " + node1.loggedWarnings("") + "\nevents: "
+                + api("node0").get("/v1/vms/adopted/log").path("text").asText(), stuck);
+        }
         assertEquals(pid, Long.parseLong(Files.readString(pidFile).strip()));
         assertTrue(QemuProcess.isQemuAlive(pid));
         JsonNode vm = awaitVm("node0", "adopted", v -> v.path("phase").asText().equals("running"), Duration.ofSeconds(30));

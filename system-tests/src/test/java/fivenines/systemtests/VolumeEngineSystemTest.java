@@ -354,6 +354,46 @@ class VolumeEngineSystemTest extends ClusterSystemTest {
     }
 
     @Test
+    void aVolumeWhoseEngineCouldNotStartWithoutAQuorumIsServedOnceTheStoreAnswers() throws Exception {
+        cluster = TestCluster.ofThree(dir);
+        String pv1 = pv("node1", "pv1.img", 64 * MiB);
+        api("node0").post("/v1/vgs", Map.of("name", "vg", "pvs", List.of(pv1)));
+        api("node0").post("/v1/lvs", Map.of("vg", "vg", "name", "kept", "size", 16 * MiB, "on", "node1"));
+        String uri = attachment(attach("node0", "vg/kept", "node1", false), "node1").path("nbdUnixUri").asText();
+        qemuIoOk(uri, List.of("write -P 0xc1 0 1M", "flush"));
+
+        // node1 restarts alone: its store has no quorum, so its engine cannot read the volume and does not start
+        cluster.get("node0").kill();
+        cluster.get("node2").kill();
+        AgentProcess node1 = cluster.get("node1");
+        node1.stopGracefully();
+        node1.start();
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (node1.loggedWarnings("vg/kept: cannot start its volume engine").isEmpty() && System.nanoTime() < deadline) {
+            AgentProcess.sleep(200);
+        }
+        assertFalse(node1.loggedWarnings("vg/kept: cannot start its volume engine").isEmpty(),
+            "without a quorum the engine could not start: " + node1.loggedWarnings("vg/kept"));
+        assertNotEquals(0, qemuIo(uri, Duration.ofSeconds(30), List.of("read -P 0xc1 0 4k")).exit(), "not served yet");
+
+        // a quorum again, and no volume command since: the engine starts by itself and serves what was written
+        cluster.get("node0").start();
+        long start = System.nanoTime();
+        Io read = null;
+        while (System.nanoTime() - start < Duration.ofSeconds(60).toNanos()) {
+            read = qemuIo(uri, Duration.ofSeconds(30), List.of("read -P 0xc1 0 1M"));
+            if (read.exit() == 0 && !read.out().contains("failed")) {
+                break;
+            }
+            AgentProcess.sleep(500);
+        }
+        assertTrue(read.exit() == 0 && !read.out().contains("failed"), "vg/kept is not served on node1 once the store answers: "
+            + read.out() + "; node1 logged " + node1.loggedWarnings("vg/kept"));
+        assertFalse(node1.loggedInfo("failed tries)").isEmpty(), node1.loggedInfo("vg/kept").toString());
+        System.out.println("vg/kept served again " + (System.nanoTime() - start) / 1_000_000 + " ms after node0 returned");
+    }
+
+    @Test
     void anImageImportedWithTheCliExportsIdenticallyAndBadInputChangesNothing() throws Exception {
         cluster = TestCluster.ofThree(dir);
         String pv1 = pv("node1", "pv1.img", 64 * MiB);

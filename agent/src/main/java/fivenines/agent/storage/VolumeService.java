@@ -56,7 +56,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
 /**
@@ -81,8 +80,18 @@ public final class VolumeService {
     /** Volumes whose attach here has just been applied on this replica (their engine may start from a local read). */
     private final java.util.Set<String> justAttached = ConcurrentHashMap.newKeySet();
     private final Map<String, MirrorEngine> engines = new ConcurrentHashMap<>();
-    private final ExecutorService reconciler = Executors.newSingleThreadExecutor(
+    private final java.util.concurrent.ScheduledExecutorService reconciler = Executors.newSingleThreadScheduledExecutor(
         Thread.ofPlatform().daemon(true).name("volume-reconcile").factory());
+    /**
+     * How soon an engine that could not start is tried again. It may fail for a passing reason (just after
+     * a restart the store may have no leader yet, so the engine's first commit fails); without a retry a
+     * volume attached here stayed unserved until some other volume command came, and a guest adopted
+     * after the restart waited on its disk until QEMU's reconnect delay ran out.
+     */
+    static final java.time.Duration START_RETRY = java.time.Duration.ofSeconds(1);
+    /** Engines that failed to start, with the number of tries so far. */
+    private final Map<String, Integer> failedStarts = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicBoolean retryScheduled = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile boolean running;
     /** Whether the engine of a volume may acknowledge writes now (this node's lease); open until the lease keeper says. */
     private volatile Function<String, WriteGate> writeGates = volume -> WriteGate.OPEN;
@@ -235,9 +244,17 @@ public final class VolumeService {
                         settings);
                     engines.put(path, engine);
                     exports.add(new CountedExport(new LeaseGatedExport(engine, () -> writeGates.apply(path).refusal()), new VolumeIo()));
-                    LOG.info("{}: attached here at epoch {}, serving it as NBD export {}", path, view.epoch(), path);
-                } catch (IOException e) {
-                    LOG.error("{}: cannot start its volume engine: {}", path, e.getMessage());
+                    Integer tries = failedStarts.remove(path);
+                    LOG.info("{}: attached here at epoch {}, serving it as NBD export {}{}", path, view.epoch(), path,
+                        tries == null ? "" : " (after " + tries + " failed tries)");
+                } catch (IOException | RuntimeException e) {
+                    int tries = failedStarts.merge(path, 1, Integer::sum);
+                    if (tries == 1) {
+                        LOG.warn("{}: cannot start its volume engine: {}; trying again every {} ms", path, e.getMessage(),
+                            START_RETRY.toMillis());
+                    } else {
+                        LOG.debug("{}: engine start, try {}: {}", path, tries, e.getMessage());
+                    }
                 }
             } else if (engine.epoch() != view.epoch()) {
                 try {
@@ -247,6 +264,13 @@ public final class VolumeService {
                 }
             }
         });
+        failedStarts.keySet().retainAll(mine.keySet());
+        if (!failedStarts.isEmpty() && retryScheduled.compareAndSet(false, true)) {
+            reconciler.schedule(() -> {
+                retryScheduled.set(false);
+                reconcileAll();
+            }, START_RETRY.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
     }
 
     /** Brings the engine serving {@code path} here up to what the store has committed (a migration's switch-over). */

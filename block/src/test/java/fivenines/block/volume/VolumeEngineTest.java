@@ -175,6 +175,41 @@ class VolumeEngineTest {
         ok(qemuIo(cluster.uri("vg/thin"), reads.toArray(String[]::new)));
     }
 
+    @Test
+    void aFuaWriteIntoAFreshChunkLeavesNothingOfThatChunkUnflushedWhenItReturns() throws Exception {
+        cluster = new VolumeTestCluster(dir, 32 * MIB);
+        value(cluster.apply(new CreateVolumeGroup("vg", List.of(PV0))));
+        value(cluster.apply(new CreateLogicalVolume("vg", "thin", 16 * MIB, "n0", true)));
+        VolumeEngine engine = cluster.attach("vg", "thin");
+        var data = ByteBuffer.allocate(4096);
+        while (data.hasRemaining()) {
+            data.put((byte) 0x5a);
+        }
+        // 4 KiB in the middle of a chunk never written: the engine zeroes the rest of the chunk around it, without
+        // FUA, and the commit that makes the chunk visible flushes the PV first
+        engine.write(3 * MIB + 64 * 1024, data.flip(), true);
+        var left = cluster.unflushed.getOrDefault(pv0Export(), List.of());
+        assertTrue(left.isEmpty(), "a FUA write was acknowledged with ranges of its fresh chunk not on stable storage: "
+            + left.stream().map(r -> r[0] + "+" + r[1]).toList());
+        synchronized (cluster) {
+            assertEquals(1, cluster.view("vg/thin").chunks().size(), "its mapping was committed before it returned");
+        }
+        var back = ByteBuffer.allocate((int) MIB);
+        engine.read(3 * MIB, back);
+        for (int i = 0; i < MIB; i++) {
+            byte expected = i >= 64 * 1024 && i < 64 * 1024 + 4096 ? (byte) 0x5a : 0;
+            if (back.get(i) != expected) {
+                throw new AssertionError("byte " + i + " of the chunk reads " + back.get(i));
+            }
+        }
+    }
+
+    String pv0Export() {
+        synchronized (cluster) {
+            return cluster.machine.state().storage().requirePhysicalVolume(PV0).exportName();
+        }
+    }
+
     long countReserveCommands() {
         return cluster.commands.stream().filter(c -> c instanceof fivenines.model.command.ReserveChunks).count();
     }

@@ -140,6 +140,46 @@ final class VolumeTestCluster implements AutoCloseable {
         @Override public List<fivenines.block.export.Extent> blockStatus(long offset, long length) throws IOException { check(); return file.blockStatus(offset, length); }
     }
 
+    /**
+     * Ranges ({offset, length}) written to each of n0's PVs without FUA and not flushed since: what a power
+     * cut on n0 could still take back.
+     */
+    final Map<String, List<long[]>> unflushed = new ConcurrentHashMap<>();
+
+    /** A local PV that records which of its writes are not yet on stable storage. */
+    final class Tracked extends fivenines.block.export.ForwardingExport {
+        Tracked(FileExport file) {
+            super(file);
+        }
+
+        private void wrote(long offset, long length, boolean fua) {
+            if (!fua) {
+                unflushed.computeIfAbsent(name(), k -> java.util.Collections.synchronizedList(new ArrayList<>()))
+                    .add(new long[] {offset, length});
+            }
+        }
+
+        @Override
+        public void write(long offset, java.nio.ByteBuffer source, boolean fua) throws IOException {
+            long length = source.remaining();
+            super.write(offset, source, fua);
+            wrote(offset, length, fua);
+        }
+
+        @Override
+        public void writeZeroes(long offset, long length, boolean noHole, boolean fua) throws IOException {
+            super.writeZeroes(offset, length, noHole, fua);
+            wrote(offset, length, fua);
+        }
+
+        @Override
+        public void flush() throws IOException {
+            var before = List.copyOf(unflushed.getOrDefault(name(), List.of()));
+            super.flush();
+            unflushed.getOrDefault(name(), new ArrayList<>()).removeAll(before);
+        }
+    }
+
     /** Every command applied, in order. */
     final List<Command> commands = java.util.Collections.synchronizedList(new ArrayList<>());
 
@@ -336,7 +376,7 @@ final class VolumeTestCluster implements AutoCloseable {
             throw new java.net.ConnectException("Connection refused: " + pv.nbdAddress());
         }
         if (pv.node().equals("n0")) {
-            return new GuardedExport(files.get(pv.exportName()), volume, epoch, this::epoch);
+            return new GuardedExport(new Tracked(files.get(pv.exportName())), volume, epoch, this::epoch);
         }
         return new RemoteExport(pv.nbdAddress(), GuardedExport.exportName(pv.exportName(), volume, epoch), Duration.ofSeconds(5), null);
     }
