@@ -10,7 +10,8 @@
 # Each row runs ROUNDS times with the targets in a rotating order; the median is reported.
 # Needs root (namespaces, packet sockets), vblade (Debian's vblade).
 # Usage: bench/aoe/aoe-bench.sh [SECONDS_PER_RUN] [FILE_SIZE] [ROUNDS] [MTU]
-# AOE_BENCH_ROWS="rw bs qd;..." runs only the rows named.
+# AOE_BENCH_ROWS="rw bs qd;..." runs only the rows named; AOE_BENCH_TARGETS="ours vblade-s" only the
+# targets named; AOE_BENCH_TARGET_OPTS adds JVM options to our target (-Xlog:gc, a flight recording).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 . "$root/scripts/java-env"
@@ -52,8 +53,8 @@ cat "$file" > /dev/null   # in the page cache for every target alike
 start_target() { # name -> sets target_pid, serving e1.1 on $if_t
   local cmd
   case $1 in
-    ours)        cmd=("${java[@]}" fivenines.block.aoe.AoeServeFile "$file" --interface "$if_t" --shelf 1 --slot 1) ;;
-    ours-nosync) cmd=("${java[@]}" fivenines.block.aoe.AoeServeFile "$file" --interface "$if_t" --shelf 1 --slot 1 --no-flush) ;;
+    ours)        cmd=("${java[@]}" ${AOE_BENCH_TARGET_OPTS:-} fivenines.block.aoe.AoeServeFile "$file" --interface "$if_t" --shelf 1 --slot 1) ;;
+    ours-nosync) cmd=("${java[@]}" ${AOE_BENCH_TARGET_OPTS:-} fivenines.block.aoe.AoeServeFile "$file" --interface "$if_t" --shelf 1 --slot 1 --no-flush) ;;
     vblade-s)    cmd=(vblade -s 1 1 "$if_t" "$file") ;;
     vblade)      cmd=(vblade 1 1 "$if_t" "$file") ;;
   esac
@@ -76,7 +77,7 @@ load() { # rw bs qd -> "iops mibs"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : 0)}'; }
 
-targets=(ours vblade-s ours-nosync vblade)
+read -r -a targets <<< "${AOE_BENCH_TARGETS:-ours vblade-s ours-nosync vblade}"
 rows=("read 65536 8" "write 65536 8" "randread 4096 8" "randwrite 4096 8" "randwrite 4096 1" "randwrite 4096 32")
 if [ -n "${AOE_BENCH_ROWS:-}" ]; then # e.g. AOE_BENCH_ROWS="randwrite 4096 1;randread 4096 8": only those rows
   IFS=';' read -r -a rows <<<"$AOE_BENCH_ROWS"
@@ -105,7 +106,7 @@ for row in "${rows[@]}"; do
   for t in "${targets[@]}"; do
     med[$t]=$(tr ' ' '\n' <<<"${result["$row|$t"]}" | grep -v '^$' | median)
   done
-  ratio=$(awk -v a="${med[ours]}" -v b="${med[vblade-s]}" 'BEGIN {printf (b > 0 ? "%.2f" : "-"), a / b}')
-  printf "%-22s %10s %10s %8s   %12s %10s\n" "$row" "${med[ours]}" "${med[vblade-s]}" "$ratio" "${med[ours-nosync]}" "${med[vblade]}"
+  ratio=$(awk -v a="${med[ours]:-0}" -v b="${med[vblade-s]:-0}" 'BEGIN {printf (b > 0 ? "%.2f" : "-"), a / b}')
+  printf "%-22s %10s %10s %8s   %12s %10s\n" "$row" "${med[ours]:--}" "${med[vblade-s]:--}" "$ratio" "${med[ours-nosync]:--}" "${med[vblade]:--}"
 done
 echo "load after: $(uptime)"

@@ -139,8 +139,10 @@ public final class AoeTarget implements AutoCloseable {
     }
 
     private void readLoop() {
+        byte[] reused = null; // a frame served on the reader is done with when it returns: its buffer takes the next
         while (running) {
-            byte[] frame = new byte[socket.mtu() + AoeProtocol.ETHERNET_HEADER];
+            byte[] frame = reused != null ? reused : new byte[socket.mtu() + AoeProtocol.ETHERNET_HEADER];
+            reused = frame;
             int length;
             try {
                 length = socket.receive(frame);
@@ -170,6 +172,7 @@ public final class AoeTarget implements AutoCloseable {
                 serveOnReader(frame, length);
                 continue;
             }
+            reused = null; // the worker owns it now
             inFlight.incrementAndGet();
             try {
                 workers.execute(() -> serve(frame, length));

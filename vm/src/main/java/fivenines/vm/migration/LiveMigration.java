@@ -5,6 +5,7 @@ import fivenines.vm.qemu.QemuProcess;
 import fivenines.vm.qemu.VmPhase;
 import fivenines.vm.qmp.QmpClient;
 import fivenines.vm.qmp.QmpCommandException;
+import fivenines.vm.qmp.QmpConnectionException;
 import fivenines.vm.qmp.QmpException;
 import java.time.Duration;
 import java.util.List;
@@ -59,11 +60,32 @@ public final class LiveMigration {
     public static MigrationResult migrate(QmpClient source, QmpClient destination, String uri,
                                           MigrationOptions options, Consumer<MigrationProgress> progress)
             throws MigrationFailedException, InterruptedException {
+        return migrate(source, destination, uri, options, progress, QmpClient.DEFAULT_TIMEOUT);
+    }
+
+    /**
+     * As above, waiting {@code startAnswer} for QEMU's answer to {@code migrate}. No answer in that
+     * time does not mean it did not start: on a loaded machine QEMU's main loop may answer late, and
+     * the migration may be under way already. So the source is asked (query-migrate); a migration it
+     * reports started is followed as if the answer had come, and only one it does not know of fails.
+     */
+    static MigrationResult migrate(QmpClient source, QmpClient destination, String uri, MigrationOptions options,
+                                   Consumer<MigrationProgress> progress, Duration startAnswer)
+            throws MigrationFailedException, InterruptedException {
         String vm = source.vmName();
         long started = System.nanoTime();
         try {
             prepare(source, destination, uri, options);
-            source.execute("migrate", Map.of("uri", uri));
+            try {
+                source.execute("migrate", Map.of("uri", uri), startAnswer);
+            } catch (QmpConnectionException late) {
+                String status = source.execute("query-migrate").path("status").asText("none");
+                if (status.equals("none")) {
+                    throw late;
+                }
+                log.warn("VM {}: QEMU answered 'migrate' late ({}), but the migration is under way ({}): followed",
+                    vm, late.getMessage(), status);
+            }
         } catch (QmpException refused) {
             throw new MigrationFailedException(vm, "could not start: " + refused.getMessage(), sourceStatus(source), refused);
         }

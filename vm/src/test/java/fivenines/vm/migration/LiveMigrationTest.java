@@ -84,6 +84,39 @@ class LiveMigrationTest {
         }
     }
 
+    @Test
+    void aMigrateAnsweredLaterThanAwaitedIsFollowedNotAbandoned(@TempDir Path directory) throws Exception {
+        Path disk = TestVms.rawDisk(directory.resolve("disk.raw"), 32 << 20);
+        VmSpec spec = TestVms.writeWorkload("late", disk);
+        var source = QemuProcess.start(spec, VmFiles.in(directory.resolve("source")));
+        var sourceConsole = new GuestConsole(source.serialLog());
+        QemuProcess destination = null;
+        try {
+            sourceConsole.awaitAcknowledged(3, Duration.ofSeconds(90));
+            int port = freePort();
+            destination = QemuProcess.startIncoming(spec, VmFiles.in(directory.resolve("destination")),
+                    new IncomingMigration.Tcp("127.0.0.1", port));
+            // no answer to 'migrate' can come within a nanosecond: as when a loaded QEMU answers late
+            MigrationResult result = LiveMigration.migrate(source.qmp(), destination.qmp(), "tcp:127.0.0.1:" + port,
+                    MigrationOptions.defaults(), progress -> { }, Duration.ofNanos(1));
+            assertTrue(result.transferredBytes() > 0, result::toString);
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (destination.status().phase() != VmPhase.RUNNING && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertEquals(VmPhase.RUNNING, destination.status().phase(), "the migration went through to the destination");
+            long handedOver = sourceConsole.acknowledgedSequence();
+            source.kill();
+            var destinationConsole = new GuestConsole(destination.serialLog());
+            destinationConsole.awaitAcknowledged(handedOver + 3, Duration.ofSeconds(60));
+        } finally {
+            killQuietly(source);
+            if (destination != null) {
+                killQuietly(destination);
+            }
+        }
+    }
+
     private static void killQuietly(QemuProcess vm) {
         try {
             vm.kill();
