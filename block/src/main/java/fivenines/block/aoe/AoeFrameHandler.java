@@ -53,11 +53,42 @@ public final class AoeFrameHandler {
      * @param durable whether the frame was a write done without FUA, whose reply must wait for a flush
      * @param export  the export written, for a write that succeeded; null for every other reply
      */
-    public record Reply(byte[] frame, int length, boolean durable, BlockExport export) {
+    /**
+     * A reply: {@code frame} on the heap, or (a read, when {@link #directReplies} gave a buffer) built
+     * in {@code prepared}, the sending thread's frame buffer, with {@code frame} null.
+     */
+    public record Reply(byte[] frame, int length, boolean durable, BlockExport export, ByteBuffer prepared) {
+        public Reply(byte[] frame, int length, boolean durable, BlockExport export) {
+            this(frame, length, durable, export, null);
+        }
+
         /** Whether this answers a write that was done. */
         public boolean wrote() {
             return export != null;
         }
+
+        /** The reply's bytes, wherever they were built (for tests). */
+        public byte[] bytes() {
+            if (frame != null) {
+                return java.util.Arrays.copyOf(frame, length);
+            }
+            byte[] copy = new byte[length];
+            prepared.get(0, copy);
+            return copy;
+        }
+    }
+
+    /** Where read replies are built when not null: the calling thread's send buffer (direct memory). */
+    private volatile Supplier<ByteBuffer> directReplies;
+
+    /**
+     * Builds each read's reply in the buffer {@code buffers} gives the calling thread (the socket's
+     * send buffer), reading the export straight into it: no reply array, no copy into a temporary
+     * direct buffer by the file channel, none into the send buffer. The reply must be sent by the
+     * thread that asked, before it handles another frame.
+     */
+    public void directReplies(Supplier<ByteBuffer> buffers) {
+        this.directReplies = buffers;
     }
 
     /**
@@ -229,6 +260,19 @@ public final class AoeFrameHandler {
 
     private Reply read(byte[] in, MacAddress from, int aflags, BlockExport target, long start, int count, long lba) {
         int bytes = count * SECTOR;
+        Supplier<ByteBuffer> buffers = directReplies;
+        ByteBuffer direct = buffers == null ? null : buffers.get();
+        if (direct != null && direct.capacity() >= ATA_HEADER + bytes) {
+            try {
+                target.read(start * SECTOR, direct.slice(ATA_HEADER, bytes));
+            } catch (IOException | RuntimeException e) {
+                return ataStatus(in, from, aflags, count, STATUS_DRDY | STATUS_ERR, ERROR_UNC, lba);
+            }
+            byte[] header = replyFrame(in, from, ATA_HEADER, ATA_HEADER, 0, 0);
+            putAta(header, aflags, 0, 0, STATUS_DRDY, lba);
+            direct.put(0, header, 0, ATA_HEADER);
+            return new Reply(null, ATA_HEADER + bytes, false, null, direct);
+        }
         byte[] out = replyFrame(in, from, ATA_HEADER, ATA_HEADER + bytes, 0, 0);
         try {
             target.read(start * SECTOR, ByteBuffer.wrap(out, ATA_HEADER, bytes));

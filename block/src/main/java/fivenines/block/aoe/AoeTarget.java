@@ -79,6 +79,8 @@ public final class AoeTarget implements AutoCloseable {
         this.export = export;
         this.handler = new AoeFrameHandler(socket.mac(), config.shelf(), config.slot(),
             AoeProtocol.sectorsPerFrame(socket.mtu()), config.bufferCount(), export);
+        // a read's reply is built in the socket's send buffer of the thread that serves it, and sent by it
+        handler.directReplies(socket::frameBuffer);
         this.workers = new ThreadPoolExecutor(config.workers(), config.workers(), 1, TimeUnit.MINUTES, new LinkedBlockingQueue<>(),
             r -> {
                 Thread t = new Thread(r, "aoe-e" + config.shelf() + "." + config.slot() + "-worker");
@@ -306,7 +308,11 @@ public final class AoeTarget implements AutoCloseable {
 
     private void send(AoeFrameHandler.Reply reply) {
         try {
-            socket.send(reply.frame(), reply.length());
+            if (reply.prepared() != null) {
+                socket.sendPrepared(reply.length());
+            } else {
+                socket.send(reply.frame(), reply.length());
+            }
             replies.incrementAndGet();
         } catch (IOException e) {
             if (running) {

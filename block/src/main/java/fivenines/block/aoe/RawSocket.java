@@ -67,7 +67,8 @@ public final class RawSocket implements AoeInitiator.Link {
     private final AtomicBoolean closed = new AtomicBoolean();
     private final ThreadLocal<Buffers> buffers;
 
-    private record Buffers(MemorySegment frame, MemorySegment address, MemorySegment addressLength, MemorySegment state) {
+    private record Buffers(MemorySegment frame, java.nio.ByteBuffer frameBuffer, MemorySegment address,
+                           MemorySegment addressLength, MemorySegment state) {
     }
 
     private RawSocket(int fd, String interfaceName, MacAddress mac, int mtu) {
@@ -78,7 +79,8 @@ public final class RawSocket implements AoeInitiator.Link {
         int frameSize = mtu + AoeProtocol.ETHERNET_HEADER + 64;
         this.buffers = ThreadLocal.withInitial(() -> {
             Arena arena = Arena.ofAuto();
-            return new Buffers(arena.allocate(frameSize, 64), arena.allocate(SOCKADDR_LL), arena.allocate(INT),
+            MemorySegment frame = arena.allocate(frameSize, 64);
+            return new Buffers(frame, frame.asByteBuffer(), arena.allocate(SOCKADDR_LL), arena.allocate(INT),
                 arena.allocate(CALL_STATE));
         });
     }
@@ -248,6 +250,27 @@ public final class RawSocket implements AoeInitiator.Link {
             throw new IOException("a frame of " + length + " bytes is beyond the MTU of " + interfaceName);
         }
         MemorySegment.copy(frame, 0, b.frame, ValueLayout.JAVA_BYTE, 0, length);
+        sendFrom(b, length);
+    }
+
+    /**
+     * This thread's frame buffer (direct memory, the MTU and more): a reply built in it is sent by
+     * {@link #sendPrepared} without a copy. A receive on this thread overwrites it.
+     */
+    public java.nio.ByteBuffer frameBuffer() {
+        return buffers.get().frameBuffer;
+    }
+
+    /** Sends the first {@code length} bytes of this thread's {@link #frameBuffer()}. */
+    public void sendPrepared(int length) throws IOException {
+        Buffers b = buffers.get();
+        if (length > b.frame.byteSize()) {
+            throw new IOException("a frame of " + length + " bytes is beyond the MTU of " + interfaceName);
+        }
+        sendFrom(b, length);
+    }
+
+    private void sendFrom(Buffers b, int length) throws IOException {
         while (true) {
             long n;
             try {

@@ -170,6 +170,31 @@ class AoeFrameHandlerTest {
     }
 
     @Test
+    void aReadBuiltInTheSendersBufferIsTheSameFrameAsOneBuiltOnTheHeap() {
+        byte[] data = new byte[17 * 512];
+        new java.util.Random(7).nextBytes(data);
+        handle(ata(HOST_A, ATA_WRITE_SECTORS_EXT, 300, 17, data));
+        byte[] request = ata(HOST_B, ATA_READ_SECTORS_EXT, 300, 17, null);
+        var onHeap = handle(request);
+        assertNotNull(onHeap.frame());
+        // the sending thread's buffer holds whatever the last frame left there
+        var buffer = java.nio.ByteBuffer.allocateDirect(9000 + 14);
+        while (buffer.hasRemaining()) {
+            buffer.put((byte) 0xEE);
+        }
+        handler.directReplies(() -> buffer);
+        var direct = handle(request);
+        assertNull(direct.frame(), "built in the buffer given");
+        assertSame(buffer, direct.prepared());
+        assertEquals(onHeap.length(), direct.length());
+        assertArrayEquals(onHeap.bytes(), direct.bytes());
+        assertArrayEquals(data, java.util.Arrays.copyOfRange(direct.bytes(), ATA_HEADER, ATA_HEADER + data.length));
+        // a buffer too small for the reply: built on the heap as before
+        handler.directReplies(() -> java.nio.ByteBuffer.allocateDirect(ATA_HEADER + 512));
+        assertArrayEquals(onHeap.bytes(), handle(request).bytes());
+    }
+
+    @Test
     void anLbaPastTheEndIsIdnfAndTouchesNothing() {
         var r = handle(ata(HOST_A, ATA_WRITE_SECTORS_EXT, 2047, 2, new byte[1024]));
         assertEquals(STATUS_DRDY | STATUS_ERR, ataCommand(r.frame()));
