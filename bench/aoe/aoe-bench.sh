@@ -7,7 +7,8 @@
 # acknowledged write durable: ours flushes before it replies (one flush for all the writes in
 # flight), vblade -s opens the file O_SYNC. Two more columns show what durability costs: ours
 # with --no-flush and vblade without -s (writes acknowledged from the page cache).
-# Each row runs ROUNDS times with the targets in a rotating order; the median is reported.
+# Each row runs ROUNDS times with the targets in a rotating order; the median is reported. Each run
+# follows a second of the same load that is not counted, so every target is measured in steady state.
 # Needs root (namespaces, packet sockets), vblade (Debian's vblade).
 # Usage: bench/aoe/aoe-bench.sh [SECONDS_PER_RUN] [FILE_SIZE] [ROUNDS] [MTU]
 # AOE_BENCH_ROWS="rw bs qd;..." runs only the rows named; AOE_BENCH_TARGETS="ours vblade-s" only the
@@ -75,6 +76,9 @@ load() { # rw bs qd -> "iops mibs"
   ip netns exec "$ns_i" "${java[@]}" fivenines.bench.aoe.AoeLoad "$if_i" 1 1 "$1" "$2" "$3" "$runtime" 2>"$work/load.err" \
     | awk '/^iops/ {print $2, $4, $6}'
 }
+warm() { # the same load for a second, not counted: a target in steady state (ours compiles its hot code first)
+  ip netns exec "$ns_i" "${java[@]}" fivenines.bench.aoe.AoeLoad "$if_i" 1 1 "$1" "$2" "$3" 1 >/dev/null 2>&1 || true
+}
 median() { sort -n | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : 0)}'; }
 
 read -r -a targets <<< "${AOE_BENCH_TARGETS:-ours vblade-s ours-nosync vblade}"
@@ -92,6 +96,7 @@ for row in "${rows[@]}"; do
     for k in $(seq 0 $((n - 1))); do
       t=${targets[$(( (k + r) % n ))]}
       start_target "$t"; sleep 2
+      warm "$rw" "$bs" "$qd"
       out=$(load "$rw" "$bs" "$qd")
       stop_target
       read -r iops mibs errors <<<"${out:-0 0 1}"

@@ -141,13 +141,19 @@ public final class AoeTarget implements AutoCloseable {
     }
 
     private void readLoop() {
-        byte[] reused = null; // a frame served on the reader is done with when it returns: its buffer takes the next
+        // every frame already queued comes in one system call; a frame served on the reader is done with
+        // when that returns, so its buffer takes a later frame; one handed to a worker is the worker's
+        byte[][] frames = new byte[RawSocket.BATCH][];
+        int[] lengths = new int[RawSocket.BATCH];
         while (running) {
-            byte[] frame = reused != null ? reused : new byte[socket.mtu() + AoeProtocol.ETHERNET_HEADER];
-            reused = frame;
-            int length;
+            for (int i = 0; i < frames.length; i++) {
+                if (frames[i] == null) {
+                    frames[i] = new byte[socket.mtu() + AoeProtocol.ETHERNET_HEADER];
+                }
+            }
+            int count;
             try {
-                length = socket.receive(frame);
+                count = socket.receiveBatch(frames, lengths);
             } catch (IOException e) {
                 if (running) {
                     LOG.warn("AoE e{}.{} on {}: {}", config.shelf(), config.slot(), config.interfaceName(), e.getMessage());
@@ -155,32 +161,33 @@ public final class AoeTarget implements AutoCloseable {
                 }
                 continue;
             }
-            if (length < 0) {
-                continue;
-            }
-            framesIn.incrementAndGet();
-            boolean writing = writesOrFlushes(frame, length);
-            if (!writing && servesFromMemory()) {
-                // a frame is at most a few KiB: a page-cache copy costs less than waking a worker for it,
-                // and vblade answers in its receive loop too
-                servedInline.incrementAndGet();
-                serveOnReader(frame, length);
-                continue;
-            }
-            if (writing && inFlight.get() == 0 && servesFromMemory() && !socket.framesWaiting()) {
-                // alone: no other frame is being served or waits, so no flush is under way that the write
-                // could wait for, and no frame waits behind this one; two hand-offs cost more than the write
-                writesInline.incrementAndGet();
-                serveOnReader(frame, length);
-                continue;
-            }
-            reused = null; // the worker owns it now
-            inFlight.incrementAndGet();
-            try {
-                workers.execute(() -> serve(frame, length));
-            } catch (RuntimeException e) {
-                inFlight.decrementAndGet();
-                dropped.incrementAndGet(); // closing
+            for (int i = 0; i < count; i++) {
+                byte[] frame = frames[i];
+                int length = lengths[i];
+                framesIn.incrementAndGet();
+                boolean writing = writesOrFlushes(frame, length);
+                if (!writing && servesFromMemory()) {
+                    // a frame is at most a few KiB: a page-cache copy costs less than waking a worker for it,
+                    // and vblade answers in its receive loop too
+                    servedInline.incrementAndGet();
+                    serveOnReader(frame, length);
+                    continue;
+                }
+                if (writing && count == 1 && inFlight.get() == 0 && servesFromMemory() && !socket.framesWaiting()) {
+                    // alone: no other frame is being served or waits, so no flush is under way that the write
+                    // could wait for, and no frame waits behind this one; two hand-offs cost more than the write
+                    writesInline.incrementAndGet();
+                    serveOnReader(frame, length);
+                    continue;
+                }
+                frames[i] = null; // the worker owns it now
+                inFlight.incrementAndGet();
+                try {
+                    workers.execute(() -> serve(frame, length));
+                } catch (RuntimeException e) {
+                    inFlight.decrementAndGet();
+                    dropped.incrementAndGet(); // closing
+                }
             }
         }
     }

@@ -55,6 +55,14 @@ public final class RawSocket implements AoeInitiator.Link {
     private static final MethodHandle RECVFROM = function("recvfrom",
         FunctionDescriptor.of(SIZE, INT, ValueLayout.ADDRESS, SIZE, INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
     private static final MethodHandle SEND = function("send", FunctionDescriptor.of(SIZE, INT, ValueLayout.ADDRESS, SIZE, INT));
+    private static final MethodHandle RECVMMSG = function("recvmmsg",
+        FunctionDescriptor.of(INT, INT, ValueLayout.ADDRESS, INT, INT, ValueLayout.ADDRESS));
+    private static final int MSG_WAITFORONE = 0x10000;
+    /** struct iovec, struct mmsghdr (a msghdr and msg_len) on x86-64 and arm64; sockaddr_ll slots 8-aligned. */
+    private static final int IOVEC = 16;
+    private static final int MMSGHDR = 64;
+    private static final int MSG_LEN = 56;
+    private static final int ADDRESS_SLOT = 24;
     private static final MethodHandle CLOSE = function("close", FunctionDescriptor.of(INT, INT));
     private static final MethodHandle IOCTL = function("ioctl",
         FunctionDescriptor.of(INT, INT, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS), Linker.Option.firstVariadicArg(2));
@@ -67,6 +75,13 @@ public final class RawSocket implements AoeInitiator.Link {
     private final AtomicBoolean closed = new AtomicBoolean();
     private final ThreadLocal<Buffers> buffers;
 
+    /** recvmmsg's vectors for one thread: {@code count} frames, each with its address and iovec. */
+    private record Batch(int count, int frameSize, MemorySegment frames, MemorySegment addresses, MemorySegment headers,
+                         MemorySegment state) {
+    }
+
+    private final ThreadLocal<Batch> batches;
+
     private record Buffers(MemorySegment frame, java.nio.ByteBuffer frameBuffer, MemorySegment address,
                            MemorySegment addressLength, MemorySegment state) {
     }
@@ -77,6 +92,28 @@ public final class RawSocket implements AoeInitiator.Link {
         this.mac = mac;
         this.mtu = mtu;
         int frameSize = mtu + AoeProtocol.ETHERNET_HEADER + 64;
+        this.batches = ThreadLocal.withInitial(() -> {
+            Arena arena = Arena.ofAuto();
+            int count = BATCH;
+            MemorySegment frames = arena.allocate((long) frameSize * count, 64);
+            MemorySegment addresses = arena.allocate((long) ADDRESS_SLOT * count, 8);
+            MemorySegment iovecs = arena.allocate((long) IOVEC * count, 8);
+            MemorySegment headers = arena.allocate((long) MMSGHDR * count, 8);
+            for (int i = 0; i < count; i++) {
+                MemorySegment iov = iovecs.asSlice((long) IOVEC * i, IOVEC);
+                iov.set(ValueLayout.ADDRESS, 0, frames.asSlice((long) frameSize * i, frameSize));
+                iov.set(SIZE, 8, frameSize);
+                MemorySegment header = headers.asSlice((long) MMSGHDR * i, MMSGHDR);
+                header.set(ValueLayout.ADDRESS, 0, addresses.asSlice((long) ADDRESS_SLOT * i, ADDRESS_SLOT));
+                header.set(INT, 8, SOCKADDR_LL);
+                header.set(ValueLayout.ADDRESS, 16, iov);
+                header.set(SIZE, 24, 1L);
+                header.set(ValueLayout.ADDRESS, 32, MemorySegment.NULL);
+                header.set(SIZE, 40, 0L);
+                header.set(INT, 48, 0);
+            }
+            return new Batch(count, frameSize, frames, addresses, headers, arena.allocate(CALL_STATE));
+        });
         this.buffers = ThreadLocal.withInitial(() -> {
             Arena arena = Arena.ofAuto();
             MemorySegment frame = arena.allocate(frameSize, 64);
@@ -220,6 +257,59 @@ public final class RawSocket implements AoeInitiator.Link {
             int length = (int) Math.min(n, into.length);
             MemorySegment.copy(b.frame, ValueLayout.JAVA_BYTE, 0, into, 0, length);
             return length;
+        }
+        return -1;
+    }
+
+    /** The most frames {@link #receiveBatch} returns at once. */
+    public static final int BATCH = 16;
+
+    /**
+     * Waits for the next frame addressed to this host (or broadcast), then takes every other one
+     * already queued, up to {@code into.length} and {@link #BATCH}, in one system call (recvmmsg with
+     * MSG_WAITFORONE); copies frame {@code i} into {@code into[i]} (each at least the MTU and the
+     * Ethernet header, a longer frame is cut) and its length into {@code lengths[i]}. Returns how
+     * many, 0 when the timeout passed, -1 when the socket is closed.
+     */
+    public int receiveBatch(byte[][] into, int[] lengths) throws IOException {
+        Batch b = batches.get();
+        int want = Math.min(Math.min(into.length, lengths.length), b.count());
+        while (!closed.get()) {
+            for (int i = 0; i < want; i++) {
+                b.headers().set(INT, (long) MMSGHDR * i + 8, SOCKADDR_LL);
+            }
+            int n;
+            try {
+                n = (int) RECVMMSG.invokeExact(b.state(), fd, b.headers(), want, MSG_WAITFORONE, MemorySegment.NULL);
+            } catch (Throwable t) {
+                throw new IOException("recvmmsg failed", t);
+            }
+            if (n < 0) {
+                int errno = errno(b.state());
+                if (errno == EAGAIN) {
+                    return 0;
+                }
+                if (errno == EINTR) {
+                    continue;
+                }
+                if (closed.get()) {
+                    return -1;
+                }
+                throw new IOException("recvmmsg on " + interfaceName + " failed: errno " + errno);
+            }
+            int kept = 0;
+            for (int i = 0; i < n; i++) {
+                int type = Byte.toUnsignedInt(b.addresses().get(ValueLayout.JAVA_BYTE, (long) ADDRESS_SLOT * i + 10));
+                if (type == PACKET_OUTGOING || type == PACKET_OTHERHOST) {
+                    continue; // sent by this host, or for another host's MAC (seen in promiscuous mode)
+                }
+                int length = Math.min(b.headers().get(INT, (long) MMSGHDR * i + MSG_LEN), into[kept].length);
+                MemorySegment.copy(b.frames(), ValueLayout.JAVA_BYTE, (long) b.frameSize() * i, into[kept], 0, length);
+                lengths[kept++] = length;
+            }
+            if (kept > 0) {
+                return kept;
+            }
         }
         return -1;
     }
