@@ -57,6 +57,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * This node's side of logical volumes: runs a volume engine for each volume the store says is
@@ -80,7 +83,7 @@ public final class VolumeService {
     /** Volumes whose attach here has just been applied on this replica (their engine may start from a local read). */
     private final java.util.Set<String> justAttached = ConcurrentHashMap.newKeySet();
     private final Map<String, MirrorEngine> engines = new ConcurrentHashMap<>();
-    private final java.util.concurrent.ScheduledExecutorService reconciler = Executors.newSingleThreadScheduledExecutor(
+    private final ScheduledExecutorService reconciler = Executors.newSingleThreadScheduledExecutor(
         Thread.ofPlatform().daemon(true).name("volume-reconcile").factory());
     /**
      * How soon an engine that could not start is tried again. It may fail for a passing reason (just after
@@ -88,10 +91,10 @@ public final class VolumeService {
      * volume attached here stayed unserved until some other volume command came, and a guest adopted
      * after the restart waited on its disk until QEMU's reconnect delay ran out.
      */
-    static final java.time.Duration START_RETRY = java.time.Duration.ofSeconds(1);
+    static final Duration START_RETRY = Duration.ofSeconds(1);
     /** Engines that failed to start, with the number of tries so far. */
     private final Map<String, Integer> failedStarts = new ConcurrentHashMap<>();
-    private final java.util.concurrent.atomic.AtomicBoolean retryScheduled = new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicBoolean retryScheduled = new AtomicBoolean();
     private volatile boolean running;
     /** Whether the engine of a volume may acknowledge writes now (this node's lease); open until the lease keeper says. */
     private volatile Function<String, WriteGate> writeGates = volume -> WriteGate.OPEN;
@@ -269,7 +272,7 @@ public final class VolumeService {
             reconciler.schedule(() -> {
                 retryScheduled.set(false);
                 reconcileAll();
-            }, START_RETRY.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            }, START_RETRY.toMillis(), TimeUnit.MILLISECONDS);
         }
     }
 

@@ -48,14 +48,12 @@ public final class AoeFrameHandler {
     private List<MacAddress> reserves = List.of();
 
     /**
-     * What to send back: {@code length} bytes of {@code frame} (at least 60).
+     * What to send back: {@code length} bytes (at least 60) of {@code frame}, on the heap, or, for a
+     * read when {@link #directReplies} gave a buffer, of {@code prepared}, the sending thread's frame
+     * buffer (then {@code frame} is null).
      *
      * @param durable whether the frame was a write done without FUA, whose reply must wait for a flush
      * @param export  the export written, for a write that succeeded; null for every other reply
-     */
-    /**
-     * A reply: {@code frame} on the heap, or (a read, when {@link #directReplies} gave a buffer) built
-     * in {@code prepared}, the sending thread's frame buffer, with {@code frame} null.
      */
     public record Reply(byte[] frame, int length, boolean durable, BlockExport export, ByteBuffer prepared) {
         public Reply(byte[] frame, int length, boolean durable, BlockExport export) {

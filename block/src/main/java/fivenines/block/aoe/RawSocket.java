@@ -52,8 +52,6 @@ public final class RawSocket implements AoeInitiator.Link {
     private static final MethodHandle BIND = function("bind", FunctionDescriptor.of(INT, INT, ValueLayout.ADDRESS, INT));
     private static final MethodHandle SETSOCKOPT = function("setsockopt",
         FunctionDescriptor.of(INT, INT, INT, INT, ValueLayout.ADDRESS, INT));
-    private static final MethodHandle RECVFROM = function("recvfrom",
-        FunctionDescriptor.of(SIZE, INT, ValueLayout.ADDRESS, SIZE, INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
     private static final MethodHandle SEND = function("send", FunctionDescriptor.of(SIZE, INT, ValueLayout.ADDRESS, SIZE, INT));
     private static final MethodHandle RECVMMSG = function("recvmmsg",
         FunctionDescriptor.of(INT, INT, ValueLayout.ADDRESS, INT, INT, ValueLayout.ADDRESS));
@@ -82,8 +80,8 @@ public final class RawSocket implements AoeInitiator.Link {
 
     private final ThreadLocal<Batch> batches;
 
-    private record Buffers(MemorySegment frame, java.nio.ByteBuffer frameBuffer, MemorySegment address,
-                           MemorySegment addressLength, MemorySegment state) {
+    /** One thread's send buffer, the ioctl's answer and errno (receives have their own, {@link Batch}). */
+    private record Buffers(MemorySegment frame, java.nio.ByteBuffer frameBuffer, MemorySegment waiting, MemorySegment state) {
     }
 
     private RawSocket(int fd, String interfaceName, MacAddress mac, int mtu) {
@@ -117,8 +115,7 @@ public final class RawSocket implements AoeInitiator.Link {
         this.buffers = ThreadLocal.withInitial(() -> {
             Arena arena = Arena.ofAuto();
             MemorySegment frame = arena.allocate(frameSize, 64);
-            return new Buffers(frame, frame.asByteBuffer(), arena.allocate(SOCKADDR_LL), arena.allocate(INT),
-                arena.allocate(CALL_STATE));
+            return new Buffers(frame, frame.asByteBuffer(), arena.allocate(INT), arena.allocate(CALL_STATE));
         });
     }
 
@@ -228,37 +225,8 @@ public final class RawSocket implements AoeInitiator.Link {
      */
     @Override
     public int receive(byte[] into) throws IOException {
-        Buffers b = buffers.get();
-        while (!closed.get()) {
-            b.addressLength.set(INT, 0, SOCKADDR_LL);
-            long n;
-            try {
-                n = (long) RECVFROM.invokeExact(b.state, fd, b.frame, b.frame.byteSize(), 0, b.address, b.addressLength);
-            } catch (Throwable t) {
-                throw new IOException("recvfrom failed", t);
-            }
-            if (n < 0) {
-                int errno = errno(b.state);
-                if (errno == EAGAIN) {
-                    return -1;
-                }
-                if (errno == EINTR) {
-                    continue;
-                }
-                if (closed.get()) {
-                    return -1;
-                }
-                throw new IOException("recvfrom on " + interfaceName + " failed: errno " + errno);
-            }
-            int type = Byte.toUnsignedInt(b.address.get(ValueLayout.JAVA_BYTE, 10));
-            if (type == PACKET_OUTGOING || type == PACKET_OTHERHOST) {
-                continue; // sent by this host, or for another host's MAC (seen in promiscuous mode)
-            }
-            int length = (int) Math.min(n, into.length);
-            MemorySegment.copy(b.frame, ValueLayout.JAVA_BYTE, 0, into, 0, length);
-            return length;
-        }
-        return -1;
+        int[] length = new int[1];
+        return receiveBatch(new byte[][] {into}, length) == 1 ? length[0] : -1;
     }
 
     /** The most frames {@link #receiveBatch} returns at once. */
@@ -322,11 +290,10 @@ public final class RawSocket implements AoeInitiator.Link {
     public boolean framesWaiting() {
         Buffers b = buffers.get();
         try {
-            // the address length is scratch here: receive sets it again before each use
-            if ((int) IOCTL.invokeExact(b.state, fd, SIOCINQ, b.addressLength) != 0) {
+            if ((int) IOCTL.invokeExact(b.state, fd, SIOCINQ, b.waiting) != 0) {
                 return true;
             }
-            return b.addressLength.get(INT, 0) > 0;
+            return b.waiting.get(INT, 0) > 0;
         } catch (Throwable t) {
             return true;
         }
@@ -345,7 +312,7 @@ public final class RawSocket implements AoeInitiator.Link {
 
     /**
      * This thread's frame buffer (direct memory, the MTU and more): a reply built in it is sent by
-     * {@link #sendPrepared} without a copy. A receive on this thread overwrites it.
+     * {@link #sendPrepared} without a copy. Only sends use it; receives have buffers of their own.
      */
     public java.nio.ByteBuffer frameBuffer() {
         return buffers.get().frameBuffer;
