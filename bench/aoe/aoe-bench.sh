@@ -82,7 +82,7 @@ warm() { # the same load for a second, not counted: a target in steady state (ou
 median() { sort -n | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : 0)}'; }
 
 read -r -a targets <<< "${AOE_BENCH_TARGETS:-ours vblade-s ours-nosync vblade}"
-rows=("read 65536 8" "write 65536 8" "randread 4096 8" "randwrite 4096 8" "randwrite 4096 1" "randwrite 4096 32")
+rows=("read 65536 8" "write 65536 8" "randread 4096 8" "randread 4096 1" "randwrite 4096 8" "randwrite 4096 1" "randwrite 4096 32")
 if [ -n "${AOE_BENCH_ROWS:-}" ]; then # e.g. AOE_BENCH_ROWS="randwrite 4096 1;randread 4096 8": only those rows
   IFS=';' read -r -a rows <<<"$AOE_BENCH_ROWS"
 fi

@@ -6,8 +6,9 @@ import java.nio.file.Path;
 
 /**
  * Serves one file as an AoE target: {@code AoeServeFile FILE --interface IF [--shelf N] [--slot M]
- * [--no-flush]}. For benchmarks and interop tests; {@code --no-flush} acknowledges writes from
- * the page cache, only to measure what durability costs.
+ * [--no-flush] [--workers N] [--poll-micros N]}. For benchmarks and interop tests; {@code --no-flush}
+ * acknowledges writes from the page cache, only to measure what durability costs; {@code --poll-micros 0}
+ * turns the reader's polling off.
  */
 public final class AoeServeFile {
     private AoeServeFile() {
@@ -15,7 +16,7 @@ public final class AoeServeFile {
 
     public static void main(String[] args) throws Exception {
         if (args.length < 3) {
-            System.err.println("usage: AoeServeFile FILE --interface IF [--shelf N] [--slot M] [--no-flush] [--workers N]");
+            System.err.println("usage: AoeServeFile FILE --interface IF [--shelf N] [--slot M] [--no-flush] [--workers N] [--poll-micros N]");
             System.exit(2);
         }
         Path file = Path.of(args[0]);
@@ -24,6 +25,7 @@ public final class AoeServeFile {
         int slot = 1;
         int workers = 4;
         boolean flush = true;
+        int pollMicros = AoeTarget.DEFAULT_POLL_MICROS;
         for (int i = 1; i < args.length; i++) {
             switch (args[i]) {
                 case "--interface" -> interfaceName = args[++i];
@@ -31,6 +33,7 @@ public final class AoeServeFile {
                 case "--slot" -> slot = Integer.parseInt(args[++i]);
                 case "--workers" -> workers = Integer.parseInt(args[++i]);
                 case "--no-flush" -> flush = false;
+                case "--poll-micros" -> pollMicros = Integer.parseInt(args[++i]);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
@@ -38,7 +41,8 @@ public final class AoeServeFile {
             throw new IllegalArgumentException("--interface is required");
         }
         var export = FileExport.wholeFile(file.getFileName().toString(), file, false);
-        var target = AoeTarget.start(new AoeTarget.Config(interfaceName, shelf, slot, AoeTarget.DEFAULT_BUFFER_COUNT, workers, flush),
+        var target = AoeTarget.start(new AoeTarget.Config(interfaceName, shelf, slot, AoeTarget.DEFAULT_BUFFER_COUNT, workers, flush,
+                pollMicros),
             () -> export);
         System.out.println("serving " + file + " as e" + shelf + "." + slot + " on " + interfaceName + " (" + target.mac()
             + ", MTU " + target.mtu() + ", " + target.handler().sectorsPerFrame() + " sectors a frame"

@@ -35,20 +35,37 @@ import java.util.function.Supplier;
  * between threads, which cost more than the write, and a write-through is one system call where
  * a write and a flush are two.
  *
+ * <p>The replies to the frames of one receive that the reader served go out together, in one
+ * system call. While frames come close together and the machine has CPU to spare
+ * ({@link PollGovernor}), the reader asks for the next frame without sleeping for up to
+ * {@link Config#pollMicros()}: an initiator that waits for each reply (queue depth one) then gets
+ * it without the target being put to sleep and woken between frames.
+ *
  * <p>At start-up the target announces itself (a Query Config response to the broadcast
  * address), as AoE initiators expect from a target that appears.
  */
 public final class AoeTarget implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(AoeTarget.class);
     public static final int DEFAULT_BUFFER_COUNT = 64;
+    /** How long the reader asks for the next frame without sleeping, while frames come that close together. */
+    public static final int DEFAULT_POLL_MICROS = 50;
 
     /**
      * @param flushBeforeReply false only to measure what durability costs: writes are then
      *                         acknowledged from the page cache, like vblade without {@code -s}
+     * @param pollMicros       how long the reader polls for the next frame before it sleeps, while the
+     *                         frames come at most that far apart (0: it always sleeps)
      */
-    public record Config(String interfaceName, int shelf, int slot, int bufferCount, int workers, boolean flushBeforeReply) {
+    public record Config(String interfaceName, int shelf, int slot, int bufferCount, int workers, boolean flushBeforeReply,
+                         int pollMicros) {
+        public Config {
+            if (pollMicros < 0 || pollMicros > 10_000) {
+                throw new IllegalArgumentException("the AoE reader's polling time must be 0-10000 microseconds, not " + pollMicros);
+            }
+        }
+
         public Config(String interfaceName, int shelf, int slot) {
-            this(interfaceName, shelf, slot, DEFAULT_BUFFER_COUNT, 4, true);
+            this(interfaceName, shelf, slot, DEFAULT_BUFFER_COUNT, 4, true, DEFAULT_POLL_MICROS);
         }
     }
 
@@ -63,6 +80,7 @@ public final class AoeTarget implements AutoCloseable {
     private volatile boolean running = true;
     private volatile boolean committerRunning = true;
     private final AtomicLong framesIn = new AtomicLong();
+    private final AtomicLong receives = new AtomicLong();
     private final AtomicLong dropped = new AtomicLong();
     private final AtomicLong replies = new AtomicLong();
     private final AtomicLong writes = new AtomicLong();
@@ -125,14 +143,18 @@ public final class AoeTarget implements AutoCloseable {
         return socket.mtu();
     }
 
-    /** Counters since start: frames received, dropped, replies sent, writes, flushes (writes per flush shows the batching). */
-    public record Stats(long framesIn, long dropped, long replies, long writes, long flushes, long failedFlushes,
+    /**
+     * Counters since start: frames received and the receive calls that took them (frames per receive
+     * shows how many come in one system call), dropped, replies sent, writes, flushes (writes per
+     * flush shows the batching).
+     */
+    public record Stats(long framesIn, long receives, long dropped, long replies, long writes, long flushes, long failedFlushes,
                         long servedInline, long writesInline) {
     }
 
     public Stats stats() {
-        return new Stats(framesIn.get(), dropped.get(), replies.get(), writes.get(), flushes.get(), failedFlushes.get(),
-            servedInline.get(), writesInline.get());
+        return new Stats(framesIn.get(), receives.get(), dropped.get(), replies.get(), writes.get(), flushes.get(),
+            failedFlushes.get(), servedInline.get(), writesInline.get());
     }
 
     /** Sends the start-up announcement again (a Query Config response to everyone). */
@@ -145,6 +167,9 @@ public final class AoeTarget implements AutoCloseable {
         // when that returns, so its buffer takes a later frame; one handed to a worker is the worker's
         byte[][] frames = new byte[RawSocket.BATCH][];
         int[] lengths = new int[RawSocket.BATCH];
+        long pollNanos = config.pollMicros() * 1000L;
+        PollGovernor governor = pollNanos > 0 ? PollGovernor.shared() : null;
+        boolean poll = false;
         while (running) {
             for (int i = 0; i < frames.length; i++) {
                 if (frames[i] == null) {
@@ -152,14 +177,29 @@ public final class AoeTarget implements AutoCloseable {
                 }
             }
             int count;
+            long asked = System.nanoTime();
             try {
-                count = socket.receiveBatch(frames, lengths);
+                boolean polling = poll && governor.allowed();
+                count = socket.receiveBatch(frames, lengths, polling ? pollNanos : 0);
+                long waited = System.nanoTime() - asked;
+                if (polling) {
+                    governor.polled(Math.min(waited, pollNanos));
+                }
+                // poll for the next frame only while frames come about that close together (a target with
+                // little to do sleeps between them; one serving an initiator that waits on each reply takes
+                // the next frame without being woken for it), and only with CPU that would otherwise idle;
+                // a wait that slept includes the wake-up, so a sleeper starts polling after one of up to
+                // four polling times, and a poller stops after a poll that found nothing
+                poll = governor != null && count > 0 && waited <= (polling ? pollNanos : 4 * pollNanos);
             } catch (IOException e) {
                 if (running) {
                     LOG.warn("AoE e{}.{} on {}: {}", config.shelf(), config.slot(), config.interfaceName(), e.getMessage());
                     sleepQuietly();
                 }
                 continue;
+            }
+            if (count > 0) {
+                receives.incrementAndGet();
             }
             for (int i = 0; i < count; i++) {
                 byte[] frame = frames[i];
@@ -170,14 +210,14 @@ public final class AoeTarget implements AutoCloseable {
                     // a frame is at most a few KiB: a page-cache copy costs less than waking a worker for it,
                     // and vblade answers in its receive loop too
                     servedInline.incrementAndGet();
-                    serveOnReader(frame, length);
+                    serveOnReader(frame, length, true);
                     continue;
                 }
                 if (writing && count == 1 && inFlight.get() == 0 && servesFromMemory() && !socket.framesWaiting()) {
                     // alone: no other frame is being served or waits, so no flush is under way that the write
                     // could wait for, and no frame waits behind this one; two hand-offs cost more than the write
                     writesInline.incrementAndGet();
-                    serveOnReader(frame, length);
+                    serveOnReader(frame, length, false);
                     continue;
                 }
                 frames[i] = null; // the worker owns it now
@@ -189,6 +229,8 @@ public final class AoeTarget implements AutoCloseable {
                     dropped.incrementAndGet(); // closing
                 }
             }
+            // the replies to the frames served here go out together, in one system call
+            sendQueued();
         }
     }
 
@@ -237,9 +279,10 @@ public final class AoeTarget implements AutoCloseable {
     /**
      * On the reader (a read, or a write with nothing else in flight): answers the frame. A write is
      * done with FUA (through an O_DSYNC descriptor on a file: one system call, where a write and a
-     * flush are two), or written and flushed when the export cannot write through.
+     * flush are two), or written and flushed when the export cannot write through. The reply is
+     * queued when {@code queue} (sent with the batch's other replies), else sent.
      */
-    private void serveOnReader(byte[] frame, int length) {
+    private void serveOnReader(byte[] frame, int length, boolean queue) {
         AoeFrameHandler.Reply reply = handle(frame, length, config.flushBeforeReply());
         if (reply == null) {
             return;
@@ -250,7 +293,11 @@ public final class AoeTarget implements AutoCloseable {
         if (reply.durable() && config.flushBeforeReply() && !flush(reply.export(), 1)) {
             AoeFrame.failAta(reply.frame(), AoeFrame.ataSectorCount(reply.frame()));
         }
-        send(reply);
+        if (queue) {
+            queue(reply);
+        } else {
+            send(reply);
+        }
     }
 
     private AoeFrameHandler.Reply handle(byte[] frame, int length, boolean writeThrough) {
@@ -324,6 +371,31 @@ public final class AoeTarget implements AutoCloseable {
         } catch (IOException e) {
             if (running) {
                 LOG.warn("AoE e{}.{}: reply not sent: {}", config.shelf(), config.slot(), e.getMessage());
+            }
+        }
+    }
+
+    private void queue(AoeFrameHandler.Reply reply) {
+        try {
+            if (reply.prepared() != null) {
+                socket.queuePrepared(reply.length());
+            } else {
+                socket.queue(reply.frame(), reply.length());
+            }
+            replies.incrementAndGet();
+        } catch (IOException e) {
+            if (running) {
+                LOG.warn("AoE e{}.{}: reply not sent: {}", config.shelf(), config.slot(), e.getMessage());
+            }
+        }
+    }
+
+    private void sendQueued() {
+        try {
+            socket.sendQueued();
+        } catch (IOException e) {
+            if (running) {
+                LOG.warn("AoE e{}.{}: replies not sent: {}", config.shelf(), config.slot(), e.getMessage());
             }
         }
     }

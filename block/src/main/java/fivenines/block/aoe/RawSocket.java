@@ -53,9 +53,12 @@ public final class RawSocket implements AoeInitiator.Link {
     private static final MethodHandle SETSOCKOPT = function("setsockopt",
         FunctionDescriptor.of(INT, INT, INT, INT, ValueLayout.ADDRESS, INT));
     private static final MethodHandle SEND = function("send", FunctionDescriptor.of(SIZE, INT, ValueLayout.ADDRESS, SIZE, INT));
+    private static final MethodHandle SENDMMSG = function("sendmmsg",
+        FunctionDescriptor.of(INT, INT, ValueLayout.ADDRESS, INT, INT));
     private static final MethodHandle RECVMMSG = function("recvmmsg",
         FunctionDescriptor.of(INT, INT, ValueLayout.ADDRESS, INT, INT, ValueLayout.ADDRESS));
     private static final int MSG_WAITFORONE = 0x10000;
+    private static final int MSG_DONTWAIT = 0x40;
     /** struct iovec, struct mmsghdr (a msghdr and msg_len) on x86-64 and arm64; sockaddr_ll slots 8-aligned. */
     private static final int IOVEC = 16;
     private static final int MMSGHDR = 64;
@@ -80,8 +83,48 @@ public final class RawSocket implements AoeInitiator.Link {
 
     private final ThreadLocal<Batch> batches;
 
-    /** One thread's send buffer, the ioctl's answer and errno (receives have their own, {@link Batch}). */
-    private record Buffers(MemorySegment frame, java.nio.ByteBuffer frameBuffer, MemorySegment waiting, MemorySegment state) {
+    /**
+     * One thread's send buffers: {@link #BATCH} frames, of which the first {@code queued} wait for
+     * {@link #sendQueued} (with their lengths in their mmsghdrs); the ioctl's answer and errno
+     * (receives have their own, {@link Batch}).
+     */
+    private static final class Buffers {
+        final MemorySegment[] frames;
+        final java.nio.ByteBuffer[] frameBuffers;
+        final MemorySegment iovecs;
+        final MemorySegment headers;
+        final MemorySegment waiting;
+        final MemorySegment state;
+        int queued;
+
+        Buffers(int frameSize) {
+            Arena arena = Arena.ofAuto();
+            frames = new MemorySegment[BATCH];
+            frameBuffers = new java.nio.ByteBuffer[BATCH];
+            MemorySegment all = arena.allocate((long) frameSize * BATCH, 64);
+            iovecs = arena.allocate((long) IOVEC * BATCH, 8);
+            headers = arena.allocate((long) MMSGHDR * BATCH, 8);
+            for (int i = 0; i < BATCH; i++) {
+                frames[i] = all.asSlice((long) frameSize * i, frameSize);
+                frameBuffers[i] = frames[i].asByteBuffer();
+                MemorySegment iov = iovecs.asSlice((long) IOVEC * i, IOVEC);
+                iov.set(ValueLayout.ADDRESS, 0, frames[i]);
+                MemorySegment header = headers.asSlice((long) MMSGHDR * i, MMSGHDR);
+                header.set(ValueLayout.ADDRESS, 0, MemorySegment.NULL); // the bound interface
+                header.set(INT, 8, 0);
+                header.set(ValueLayout.ADDRESS, 16, iov);
+                header.set(SIZE, 24, 1L);
+                header.set(ValueLayout.ADDRESS, 32, MemorySegment.NULL);
+                header.set(SIZE, 40, 0L);
+                header.set(INT, 48, 0);
+            }
+            waiting = arena.allocate(INT);
+            state = arena.allocate(CALL_STATE);
+        }
+
+        MemorySegment current() {
+            return frames[queued];
+        }
     }
 
     private RawSocket(int fd, String interfaceName, MacAddress mac, int mtu) {
@@ -112,11 +155,7 @@ public final class RawSocket implements AoeInitiator.Link {
             }
             return new Batch(count, frameSize, frames, addresses, headers, arena.allocate(CALL_STATE));
         });
-        this.buffers = ThreadLocal.withInitial(() -> {
-            Arena arena = Arena.ofAuto();
-            MemorySegment frame = arena.allocate(frameSize, 64);
-            return new Buffers(frame, frame.asByteBuffer(), arena.allocate(INT), arena.allocate(CALL_STATE));
-        });
+        this.buffers = ThreadLocal.withInitial(() -> new Buffers(frameSize));
     }
 
     // restricted: the JVM is started with --enable-native-access (surefire, the agent, the bench)
@@ -240,21 +279,38 @@ public final class RawSocket implements AoeInitiator.Link {
      * many, 0 when the timeout passed, -1 when the socket is closed.
      */
     public int receiveBatch(byte[][] into, int[] lengths) throws IOException {
+        return receiveBatch(into, lengths, 0);
+    }
+
+    /**
+     * {@link #receiveBatch(byte[][], int[])}, but asking without waiting for up to {@code spinNanos}
+     * first (giving the core to any other thread that wants it between tries), so that a frame arriving
+     * meanwhile is taken without the thread going to sleep and being woken: on an idle core the wake-up
+     * costs more than serving the frame.
+     */
+    public int receiveBatch(byte[][] into, int[] lengths, long spinNanos) throws IOException {
         Batch b = batches.get();
         int want = Math.min(Math.min(into.length, lengths.length), b.count());
+        long spinUntil = spinNanos > 0 ? System.nanoTime() + spinNanos : 0;
         while (!closed.get()) {
+            boolean spinning = spinUntil != 0 && System.nanoTime() < spinUntil;
             for (int i = 0; i < want; i++) {
                 b.headers().set(INT, (long) MMSGHDR * i + 8, SOCKADDR_LL);
             }
             int n;
             try {
-                n = (int) RECVMMSG.invokeExact(b.state(), fd, b.headers(), want, MSG_WAITFORONE, MemorySegment.NULL);
+                n = (int) RECVMMSG.invokeExact(b.state(), fd, b.headers(), want, spinning ? MSG_DONTWAIT : MSG_WAITFORONE,
+                    MemorySegment.NULL);
             } catch (Throwable t) {
                 throw new IOException("recvmmsg failed", t);
             }
             if (n < 0) {
                 int errno = errno(b.state());
                 if (errno == EAGAIN) {
+                    if (spinning) {
+                        Thread.yield(); // a thread that has work on this core gets it
+                        continue;
+                    }
                     return 0;
                 }
                 if (errno == EINTR) {
@@ -299,39 +355,112 @@ public final class RawSocket implements AoeInitiator.Link {
         }
     }
 
-    /** Sends one whole Ethernet frame (without checksum) on the interface. */
+    /**
+     * Sends one whole Ethernet frame (without checksum) on the interface, after the frames this
+     * thread queued ({@link #queue}), which go with it in one system call.
+     */
     @Override
     public void send(byte[] frame, int length) throws IOException {
         Buffers b = buffers.get();
-        if (length > b.frame.byteSize()) {
-            throw new IOException("a frame of " + length + " bytes is beyond the MTU of " + interfaceName);
-        }
-        MemorySegment.copy(frame, 0, b.frame, ValueLayout.JAVA_BYTE, 0, length);
-        sendFrom(b, length);
+        copyIn(b, frame, length);
+        sendPrepared(length);
     }
 
     /**
-     * This thread's frame buffer (direct memory, the MTU and more): a reply built in it is sent by
-     * {@link #sendPrepared} without a copy. Only sends use it; receives have buffers of their own.
+     * This thread's next frame buffer (direct memory, the MTU and more): a reply built in it is sent
+     * by {@link #sendPrepared} or queued by {@link #queuePrepared} without a copy. Only sends use it;
+     * receives have buffers of their own. Another buffer once a frame is queued.
      */
     public java.nio.ByteBuffer frameBuffer() {
-        return buffers.get().frameBuffer;
+        Buffers b = buffers.get();
+        return b.frameBuffers[b.queued];
     }
 
-    /** Sends the first {@code length} bytes of this thread's {@link #frameBuffer()}. */
+    /** Sends the first {@code length} bytes of this thread's {@link #frameBuffer()}, after those queued. */
     public void sendPrepared(int length) throws IOException {
         Buffers b = buffers.get();
-        if (length > b.frame.byteSize()) {
-            throw new IOException("a frame of " + length + " bytes is beyond the MTU of " + interfaceName);
+        if (b.queued == 0) {
+            checkLength(b, length);
+            sendOne(b, b.frames[0], length);
+        } else {
+            queuePrepared(length);
+            sendQueued();
         }
-        sendFrom(b, length);
     }
 
-    private void sendFrom(Buffers b, int length) throws IOException {
+    /** Queues a copy of {@code frame} to go with this thread's next {@link #sendQueued}. */
+    public void queue(byte[] frame, int length) throws IOException {
+        Buffers b = buffers.get();
+        copyIn(b, frame, length);
+        queuePrepared(length);
+    }
+
+    /**
+     * Queues the first {@code length} bytes of this thread's {@link #frameBuffer()} to go with its next
+     * {@link #sendQueued} (sent at once when {@link #BATCH} are waiting).
+     */
+    public void queuePrepared(int length) throws IOException {
+        Buffers b = buffers.get();
+        checkLength(b, length);
+        b.iovecs.set(SIZE, (long) IOVEC * b.queued + 8, length);
+        b.queued++;
+        if (b.queued == BATCH) {
+            sendQueued();
+        }
+    }
+
+    /**
+     * Sends every frame this thread queued, in order, in one system call (sendmmsg); none are queued
+     * after it, also when it fails (the exception says how many were not sent).
+     */
+    public void sendQueued() throws IOException {
+        Buffers b = buffers.get();
+        int count = b.queued;
+        if (count == 0) {
+            return;
+        }
+        b.queued = 0;
+        if (count == 1) {
+            sendOne(b, b.frames[0], b.iovecs.get(SIZE, 8));
+            return;
+        }
+        int sent = 0;
+        while (sent < count) {
+            int n;
+            try {
+                n = (int) SENDMMSG.invokeExact(b.state, fd, b.headers.asSlice((long) MMSGHDR * sent), count - sent, 0);
+            } catch (Throwable t) {
+                throw new IOException("sendmmsg failed", t);
+            }
+            if (n > 0) {
+                sent += n;
+                continue;
+            }
+            int errno = errno(b.state);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            throw new IOException("send on " + interfaceName + " failed: errno " + errno + " (" + (count - sent)
+                + " of " + count + " frames not sent)");
+        }
+    }
+
+    private void copyIn(Buffers b, byte[] frame, int length) throws IOException {
+        checkLength(b, length);
+        MemorySegment.copy(frame, 0, b.current(), ValueLayout.JAVA_BYTE, 0, length);
+    }
+
+    private void checkLength(Buffers b, long length) throws IOException {
+        if (length > b.current().byteSize()) {
+            throw new IOException("a frame of " + length + " bytes is beyond the MTU of " + interfaceName);
+        }
+    }
+
+    private void sendOne(Buffers b, MemorySegment frame, long length) throws IOException {
         while (true) {
             long n;
             try {
-                n = (long) SEND.invokeExact(b.state, fd, b.frame, (long) length, 0);
+                n = (long) SEND.invokeExact(b.state, fd, frame, length, 0);
             } catch (Throwable t) {
                 throw new IOException("send failed", t);
             }

@@ -278,7 +278,7 @@ class AoeInteropTest {
             public List<fivenines.block.export.Extent> blockStatus(long offset, long length) { return List.of(); }
         };
         try (var veth = Veth.create(false, 1500);
-             var target = AoeTarget.start(new AoeTarget.Config(veth.here, 3, 3, 64, 4, flushBeforeReply), () -> export);
+             var target = AoeTarget.start(new AoeTarget.Config(veth.here, 3, 3, 64, 4, flushBeforeReply, AoeTarget.DEFAULT_POLL_MICROS), () -> export);
              var initiator = AoeInitiator.connect(veth.there, 3, 3, Duration.ofSeconds(5))) {
             List<Thread> writers = new ArrayList<>();
             List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
