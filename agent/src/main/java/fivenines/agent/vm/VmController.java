@@ -174,9 +174,14 @@ final class VmController {
                 LOG.info("VM {}: adopted the running QEMU {}", name, adopted.process.pid());
                 node.event(name, "adopted QEMU " + adopted.process.pid() + " after an agent restart");
                 return adopted;
-            } catch (IOException notRunning) {
+            } catch (QemuProcess.NotRunning notRunning) {
                 LOG.debug("VM {}: nothing to adopt: {}", name, notRunning.getMessage());
                 Files.deleteIfExists(files.pidFile());
+            } catch (IOException alive) {
+                // its QEMU runs but did not answer (QMP under load): starting another would put two QEMUs
+                // on one disk, so the adoption is tried again at the next pass
+                LOG.warn("VM {}: its QEMU is running but could not be adopted yet, trying again: {}", name, alive.getMessage());
+                return null;
             }
         }
         RestartPolicy policy = startPolicy(record);

@@ -92,11 +92,27 @@ public final class QemuProcess implements AutoCloseable {
         }
     }
 
-    /** Re-attaches to a QEMU started earlier, for instance by the agent before it restarted. */
+    /** No QEMU to adopt: its pid file names no live QEMU, or cannot be read. */
+    public static final class NotRunning extends IOException {
+        NotRunning(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /**
+     * Re-attaches to a QEMU started earlier, for instance by the agent before it restarted.
+     * {@link NotRunning} when there is none; any other IOException (QMP did not answer in time)
+     * means the QEMU is alive and was not adopted, so nothing may start another on its disks.
+     */
     public static QemuProcess adopt(String name, VmFiles files) throws IOException, InterruptedException {
-        long pid = readPid(name, files.pidFile());
+        long pid;
+        try {
+            pid = readPid(name, files.pidFile());
+        } catch (IOException unreadable) {
+            throw new NotRunning(unreadable.getMessage(), unreadable);
+        }
         if (!isQemuAlive(pid)) {
-            throw new IOException("VM " + name + ": no QEMU process " + pid + " (from " + files.pidFile() + ") is running");
+            throw new NotRunning("VM " + name + ": no QEMU process " + pid + " (from " + files.pidFile() + ") is running", null);
         }
         return new QemuProcess(name, files, pid, QmpClient.connect(name, files.qmpSocket(), Duration.ofSeconds(5)));
     }

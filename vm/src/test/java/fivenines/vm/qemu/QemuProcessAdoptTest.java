@@ -1,6 +1,7 @@
 package fivenines.vm.qemu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -24,6 +25,13 @@ class QemuProcessAdoptTest {
         }
         assertTrue(ProcessHandle.of(pid).isPresent(), "QEMU stopped when its Java object was closed");
 
+        // a live QEMU whose QMP does not answer is not "not running": nothing may start another on its disks
+        java.nio.file.Path moved = files.qmpSocket().resolveSibling("qmp.moved");
+        java.nio.file.Files.move(files.qmpSocket(), moved);
+        var unanswered = assertThrows(IOException.class, () -> QemuProcess.adopt("adoptee", files));
+        assertFalse(unanswered instanceof QemuProcess.NotRunning, "a live QEMU counted as not running: " + unanswered);
+        java.nio.file.Files.move(moved, files.qmpSocket());
+
         var adopted = QemuProcess.adopt("adoptee", files);
         try {
             assertEquals(pid, adopted.pid());
@@ -36,7 +44,7 @@ class QemuProcessAdoptTest {
             adopted.stop(Duration.ofSeconds(5));
         }
         assertEquals(VmStatus.GONE, adopted.status());
-        assertThrows(IOException.class, () -> QemuProcess.adopt("adoptee", files),
+        assertThrows(QemuProcess.NotRunning.class, () -> QemuProcess.adopt("adoptee", files),
                 "adopting a VM whose QEMU has exited must fail");
     }
 }
