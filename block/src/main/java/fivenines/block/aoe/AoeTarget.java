@@ -293,11 +293,7 @@ public final class AoeTarget implements AutoCloseable {
         if (reply.durable() && config.flushBeforeReply() && !flush(reply.export(), 1)) {
             AoeFrame.failAta(reply.frame(), AoeFrame.ataSectorCount(reply.frame()));
         }
-        if (queue) {
-            queue(reply);
-        } else {
-            send(reply);
-        }
+        send(reply, queue);
     }
 
     private AoeFrameHandler.Reply handle(byte[] frame, int length, boolean writeThrough) {
@@ -361,21 +357,14 @@ public final class AoeTarget implements AutoCloseable {
     }
 
     private void send(AoeFrameHandler.Reply reply) {
-        try {
-            if (reply.prepared() != null) {
-                socket.sendPrepared(reply.length());
-            } else {
-                socket.send(reply.frame(), reply.length());
-            }
-            replies.incrementAndGet();
-        } catch (IOException e) {
-            if (running) {
-                LOG.warn("AoE e{}.{}: reply not sent: {}", config.shelf(), config.slot(), e.getMessage());
-            }
-        }
+        send(reply, false);
     }
 
-    private void queue(AoeFrameHandler.Reply reply) {
+    /**
+     * Sends a reply, after the replies this thread queued; with {@code queue}, queues it to go with
+     * this thread's next {@link #sendQueued} instead.
+     */
+    private void send(AoeFrameHandler.Reply reply, boolean queue) {
         try {
             if (reply.prepared() != null) {
                 socket.queuePrepared(reply.length());
@@ -383,6 +372,9 @@ public final class AoeTarget implements AutoCloseable {
                 socket.queue(reply.frame(), reply.length());
             }
             replies.incrementAndGet();
+            if (!queue) {
+                socket.sendQueued();
+            }
         } catch (IOException e) {
             if (running) {
                 LOG.warn("AoE e{}.{}: reply not sent: {}", config.shelf(), config.slot(), e.getMessage());
