@@ -5,6 +5,7 @@ import fivenines.block.export.ForwardingExport;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * A volume's export as the NBD server serves it, counting each request into the volume's
@@ -52,6 +53,29 @@ public final class CountedExport extends ForwardingExport {
             throw e;
         }
         io.completed(VolumeIo.Op.WRITE, length, System.nanoTime() - started);
+    }
+
+    /** Counted when it completes; one that fails is not: the server serves it again through {@link #read}, which counts it. */
+    @Override
+    public CompletableFuture<Void> startRead(long offset, ByteBuffer target) {
+        return counted(VolumeIo.Op.READ, target.remaining(), delegate.startRead(offset, target));
+    }
+
+    @Override
+    public CompletableFuture<Void> startWrite(long offset, ByteBuffer source, boolean fua) {
+        return counted(VolumeIo.Op.WRITE, source.remaining(), delegate.startWrite(offset, source, fua));
+    }
+
+    private CompletableFuture<Void> counted(VolumeIo.Op op, int length, CompletableFuture<Void> started) {
+        if (started == null) {
+            return null;
+        }
+        long start = System.nanoTime();
+        return started.whenComplete((done, failure) -> {
+            if (failure == null) {
+                io.completed(op, length, System.nanoTime() - start);
+            }
+        });
     }
 
     @Override

@@ -8,6 +8,7 @@ import fivenines.manager.lease.WriteGate;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * A volume engine as this node's NBD server serves it, acknowledging writes, zeroes, trims and
@@ -42,6 +43,30 @@ final class LeaseGatedExport extends ForwardingExport {
         requireLease("write");
         delegate.write(offset, source, fua);
         requireLease("write");
+    }
+
+    /** Reads are served either way. */
+    @Override
+    public CompletableFuture<Void> startRead(long offset, ByteBuffer target) {
+        return delegate.startRead(offset, target);
+    }
+
+    /**
+     * Started only while the lease is held, and completed only if it is still held at the answer;
+     * otherwise the future fails and the server serves the write again through {@link #write},
+     * which refuses it (ESHUTDOWN).
+     */
+    @Override
+    public CompletableFuture<Void> startWrite(long offset, ByteBuffer source, boolean fua) {
+        if (gate.refusal() != null) {
+            return null;
+        }
+        CompletableFuture<Void> started = delegate.startWrite(offset, source, fua);
+        if (started == null) {
+            return null;
+        }
+        return started.thenCompose(done -> gate.refusal() == null ? started
+            : CompletableFuture.failedFuture(new NbdErrorException(NbdProtocol.ESHUTDOWN, delegate.name() + ": the lease stopped")));
     }
 
     @Override

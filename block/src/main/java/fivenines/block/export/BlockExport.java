@@ -5,6 +5,7 @@ import fivenines.block.nbd.NbdErrorException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Something the block service serves over NBD: a physical volume, later a logical volume.
@@ -40,6 +41,26 @@ public interface BlockExport {
 
     /** Writes {@code source}; with {@code fua} the data is on stable storage before this returns. */
     void write(long offset, ByteBuffer source, boolean fua) throws IOException;
+
+    /**
+     * Starts a read that waits on the network and returns without waiting for it: the future
+     * completes, on whatever thread got the answer, once {@code target}'s remaining bytes are filled.
+     * Null when the export cannot do so for this request (the caller then calls {@link #read}). A
+     * future that fails says only that this try did not succeed: the caller serves the request again
+     * through {@link #read}, which retries, reconnects or reports as it always does. What completes the
+     * future must not block: it runs on the thread that reads a connection's replies.
+     */
+    default CompletableFuture<Void> startRead(long offset, ByteBuffer target) {
+        return null;
+    }
+
+    /**
+     * Starts a write as {@link #startRead} starts a read; a future that fails is served again
+     * through {@link #write} (writing the same bytes twice to the same place is harmless).
+     */
+    default CompletableFuture<Void> startWrite(long offset, ByteBuffer source, boolean fua) {
+        return null;
+    }
 
     /** Puts every completed write on stable storage. */
     void flush() throws IOException;

@@ -271,6 +271,34 @@ public final class NbdClient implements AutoCloseable {
         source.position(source.limit());
     }
 
+    /**
+     * Sends a read of {@code target}'s remaining bytes and returns at once: the future completes, on
+     * the connection's reply reader, once they are filled (failing as {@link #read} would throw). Null
+     * when the read is longer than the server takes in one request ({@link #read} splits it).
+     */
+    public CompletableFuture<Void> startRead(long offset, ByteBuffer target) {
+        if (target.remaining() > maximumBlockSize) {
+            return null;
+        }
+        return started(CMD_READ, 0, offset, target.remaining(), null, target.slice());
+    }
+
+    /** Sends a write of {@code source}'s remaining bytes and returns at once; null as for {@link #startRead}. */
+    public CompletableFuture<Void> startWrite(long offset, ByteBuffer source, boolean fua) {
+        if (source.remaining() > maximumBlockSize) {
+            return null;
+        }
+        return started(CMD_WRITE, fua ? CMD_FLAG_FUA : 0, offset, source.remaining(), source.slice(), null);
+    }
+
+    private CompletableFuture<Void> started(int type, int flags, long offset, int length, ByteBuffer payload, ByteBuffer target) {
+        try {
+            return submit(type, flags, offset, length, payload, target).done();
+        } catch (NbdErrorException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
     public void flush() throws NbdErrorException {
         awaitAll(List.of(submit(CMD_FLUSH, 0, 0, 0, null, null)));
     }

@@ -108,6 +108,17 @@ final class NbdTransmission {
                     acquire(payloadBudget, cost);
                 }
                 var request = new Request(flags, type, cookie, offset, length, payload);
+                if (!export.servesFromMemory() && startable(request)) {
+                    acquire(requestSlots, 1);
+                    inFlight.incrementAndGet();
+                    pending.register();
+                    if (started(request, cost)) {
+                        continue;
+                    }
+                    inFlight.decrementAndGet();
+                    requestSlots.release();
+                    pending.arriveAndDeregister();
+                }
                 if (servedInline(request)) {
                     serveAndRelease(request, cost);
                     continue;
@@ -115,23 +126,104 @@ final class NbdTransmission {
                 acquire(requestSlots, 1);
                 inFlight.incrementAndGet();
                 pending.register();
-                requestThreads.newThread(() -> {
-                    try {
-                        serveAndRelease(request, cost);
-                    } catch (IOException e) {
-                        // the reply could not be sent: the connection is broken, end it
-                        negotiated.wire().close();
-                    } finally {
-                        inFlight.decrementAndGet();
-                        requestSlots.release();
-                        pending.arriveAndDeregister();
-                    }
-                }).start();
+                serveOnThread(request, cost);
             }
         } finally {
             pending.arriveAndAwaitAdvance();
             replies.corked(false);
         }
+    }
+
+    /** Serves a request on a thread of its own; its slot and registration were taken, and are given back when it replied. */
+    private void serveOnThread(Request request, int cost) {
+        requestThreads.newThread(() -> {
+            try {
+                serveAndRelease(request, cost);
+            } catch (IOException e) {
+                // the reply could not be sent: the connection is broken, end it
+                negotiated.wire().close();
+            } finally {
+                ended();
+            }
+        }).start();
+    }
+
+    private void ended() {
+        inFlight.decrementAndGet();
+        requestSlots.release();
+        pending.arriveAndDeregister();
+    }
+
+    /** A plain READ or WRITE inside the export, which the export may start without a thread waiting for it. */
+    private boolean startable(Request request) {
+        long size = export.size();
+        boolean inside = request.length() > 0 && request.length() <= maximumBlockSize && request.offset() >= 0
+            && request.offset() <= size && request.length() <= size - request.offset();
+        return switch (request.type()) {
+            case CMD_READ -> inside && (!negotiated.structuredReplies() || request.has(CMD_FLAG_DF)
+                || request.length() < HOLE_SCAN_MINIMUM);
+            case CMD_WRITE -> inside && !export.readOnly();
+            default -> false;
+        };
+    }
+
+    /**
+     * Starts the request on the export ({@link BlockExport#startRead}, {@link BlockExport#startWrite}):
+     * no thread waits for it, and the reply leaves from the thread that completes it (the reply
+     * reader of the connection to another node). False when the export would not start it. A start
+     * that fails is served again on a thread of its own, the usual way, which retries or replies
+     * with the error.
+     */
+    private boolean started(Request request, int cost) {
+        ByteBuffer data = request.type() == CMD_READ ? buffers.take((int) request.length()) : null;
+        java.util.concurrent.CompletableFuture<Void> started;
+        try {
+            started = data != null ? export.startRead(request.offset(), data)
+                : export.startWrite(request.offset(), request.payload().duplicate(), request.has(CMD_FLAG_FUA));
+        } catch (RuntimeException e) {
+            LOG.warn("export {}: starting request type {} at {} failed; serving it the usual way", export.name(),
+                request.type(), request.offset(), e);
+            started = null;
+        }
+        if (started == null) {
+            if (data != null) {
+                buffers.give(data);
+            }
+            return false;
+        }
+        started.whenComplete((done, failure) -> {
+            if (failure != null) {
+                if (data != null) {
+                    buffers.give(data);
+                }
+                serveOnThread(request, cost);
+                return;
+            }
+            try {
+                if (data != null) {
+                    data.position(0).limit((int) request.length()); // filled through a slice: its own position has not moved
+                    if (negotiated.structuredReplies()) {
+                        replies.offsetData(request.cookie(), request.offset(), data, true);
+                    } else {
+                        replies.simple(request.cookie(), 0, data);
+                    }
+                } else {
+                    replies.simple(request.cookie(), 0);
+                }
+            } catch (IOException | RuntimeException e) {
+                negotiated.wire().close(); // the reply could not be sent: the connection is broken, end it
+            } finally {
+                if (data != null) {
+                    buffers.give(data);
+                }
+                if (request.payload() != null) {
+                    buffers.give(request.payload());
+                }
+                payloadBudget.release(cost);
+                ended();
+            }
+        });
+        return true;
     }
 
     /** Takes permits; replies collected so far leave first if that means waiting. */

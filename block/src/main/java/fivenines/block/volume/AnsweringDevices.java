@@ -7,6 +7,7 @@ import fivenines.block.export.ForwardingExport;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -82,6 +83,29 @@ final class AnsweringDevices implements ChunkDevices {
                 delegate.write(offset, source, fua);
                 return done(null);
             });
+        }
+
+        @Override
+        public CompletableFuture<Void> startRead(long offset, ByteBuffer target) {
+            return noted(delegate.startRead(offset, target));
+        }
+
+        @Override
+        public CompletableFuture<Void> startWrite(long offset, ByteBuffer source, boolean fua) {
+            return noted(delegate.startWrite(offset, source, fua));
+        }
+
+        /** An answer, as for a request waited for: done, or an error reply. */
+        private CompletableFuture<Void> noted(CompletableFuture<Void> started) {
+            if (started != null) {
+                started.whenComplete((ignored, e) -> {
+                    if (e == null || e instanceof fivenines.block.nbd.NbdErrorException
+                        || e.getCause() instanceof fivenines.block.nbd.NbdErrorException) {
+                        answered();
+                    }
+                });
+            }
+            return started;
         }
 
         @Override

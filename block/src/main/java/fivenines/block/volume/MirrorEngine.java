@@ -21,6 +21,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -81,6 +82,8 @@ public final class MirrorEngine implements AttachedVolume {
     final ReentrantReadWriteLock legLock = new ReentrantReadWriteLock();
     /** Snapshots quiesce all I/O. */
     final ReentrantReadWriteLock quiesce = new ReentrantReadWriteLock();
+    /** Requests started on the sole leg under {@link #quiesce} and not yet ended. */
+    private final StartedRequests started = new StartedRequests();
     /** Per chunk stripe: guest writes share it, a resync copy of a chunk takes it alone. */
     final ReentrantReadWriteLock[] stripes = new ReentrantReadWriteLock[64];
     final ActivityLog activity;
@@ -303,7 +306,33 @@ public final class MirrorEngine implements AttachedVolume {
         }
     }
 
-    /** The leg to read from: this node's own in-sync leg, else the in-sync legs in turn. */
+    /**
+     * Started without waiting, while the volume has one leg (its engine decides whether it can);
+     * null for a mirror, whose reads and writes {@link #read} and {@link #write} serve.
+     */
+    @Override
+    public CompletableFuture<Void> startRead(long offset, ByteBuffer target) {
+        return startOnSole(one -> one.startRead(offset, target));
+    }
+
+    @Override
+    public CompletableFuture<Void> startWrite(long offset, ByteBuffer source, boolean fua) {
+        return readOnly ? null : startOnSole(one -> one.startWrite(offset, source, fua));
+    }
+
+    private CompletableFuture<Void> startOnSole(java.util.function.Function<VolumeEngine, CompletableFuture<Void>> start) {
+        if (cutOff != null || closed) {
+            return null;
+        }
+        quiesce.readLock().lock();
+        try {
+            VolumeEngine one = sole();
+            return one == null ? null : started.track(start.apply(one));
+        } finally {
+            quiesce.readLock().unlock();
+        }
+    }
+
     /** The leg reads go to, or null when no leg is in sync. */
     private Integer inSyncLegOrNull() {
         try {
@@ -335,7 +364,17 @@ public final class MirrorEngine implements AttachedVolume {
     public void write(long offset, ByteBuffer source, boolean fua) throws IOException {
         int length = source.remaining();
         int at = source.position();
-        mutate(offset, length, (leg, engine) -> engine.write(offset, source.duplicate().position(at), fua));
+        mutate(offset, length, new LegIo() {
+            @Override
+            public void run(int leg, VolumeEngine engine) throws IOException {
+                engine.write(offset, source.duplicate().position(at), fua);
+            }
+
+            @Override
+            public CompletableFuture<Void> start(int leg, VolumeEngine engine) {
+                return engine.startWrite(offset, source.duplicate().position(at), fua);
+            }
+        });
         source.position(source.limit());
     }
 
@@ -372,6 +411,11 @@ public final class MirrorEngine implements AttachedVolume {
 
     private interface LegIo {
         void run(int leg, VolumeEngine engine) throws IOException;
+
+        /** The same started on a remote leg without a thread of its own, or null (then {@link #run} runs on one). */
+        default CompletableFuture<Void> start(int leg, VolumeEngine engine) {
+            return null;
+        }
     }
 
     private void mutate(long offset, long length, LegIo io) throws IOException {
@@ -483,14 +527,7 @@ public final class MirrorEngine implements AttachedVolume {
             if (inline != null && inline == leg) {
                 continue;
             }
-            pending.put(leg, fanout.submit(() -> {
-                try {
-                    io.run(leg, target.getValue());
-                    return null;
-                } finally {
-                    finished.add(leg);
-                }
-            }));
+            pending.put(leg, startOrSubmit(leg, target.getValue(), io, finished));
         }
         long started = System.nanoTime();
         long timeout = settings.legTimeout().toNanos();
@@ -579,6 +616,49 @@ public final class MirrorEngine implements AttachedVolume {
         for (var failure : failed.entrySet()) {
             dropLeg(failure.getKey(), failure.getValue(), chunks > 0 ? List.of(new ChunkSpan(firstChunk, chunks)) : List.of());
         }
+    }
+
+    /**
+     * Runs {@code io} on a remote leg: started on the leg's connection when its engine can (no thread
+     * waits for it; the reply completes it), else on a thread of its own. A start that failed is run
+     * again as a waited-for request on a thread, which retries and reports as before.
+     */
+    private Future<Void> startOrSubmit(int leg, VolumeEngine engine, LegIo io, java.util.Queue<Integer> finished) {
+        CompletableFuture<Void> started = io.start(leg, engine);
+        if (started == null) {
+            return fanout.submit(() -> {
+                try {
+                    io.run(leg, engine);
+                    return null;
+                } finally {
+                    finished.add(leg);
+                }
+            });
+        }
+        var result = new CompletableFuture<Void>();
+        started.whenComplete((ignored, failure) -> {
+            if (failure == null) {
+                result.complete(null);
+                finished.add(leg);
+                return;
+            }
+            try {
+                fanout.execute(() -> {
+                    try {
+                        io.run(leg, engine);
+                        result.complete(null);
+                    } catch (Throwable e) {
+                        result.completeExceptionally(e);
+                    } finally {
+                        finished.add(leg);
+                    }
+                });
+            } catch (java.util.concurrent.RejectedExecutionException closing) {
+                result.completeExceptionally(failure);
+                finished.add(leg);
+            }
+        });
+        return result;
     }
 
     private static IOException cause(ExecutionException e) {
@@ -944,6 +1024,7 @@ public final class MirrorEngine implements AttachedVolume {
     public <T> T quiesced(VolumeEngine.EpochAction<T> action) throws IOException {
         quiesce.writeLock().lock();
         try {
+            started.awaitNone();
             flushAll();
             T result = action.run(epoch);
             for (VolumeEngine engine : List.copyOf(open.values())) {
@@ -976,6 +1057,7 @@ public final class MirrorEngine implements AttachedVolume {
         quiesce.writeLock().lock();
         try {
             closed = true;
+            started.awaitNone();
             wake();
             if (cutOff == null && !readOnly) {
                 activity.closeAll();

@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * A physical volume on another node, reached through that node's block service over NBD.
@@ -109,6 +110,19 @@ public final class RemoteExport implements BlockExport, AutoCloseable {
     @Override
     public void write(long offset, ByteBuffer source, boolean fua) throws IOException {
         client().write(offset, source, fua);
+    }
+
+    /** Through the current connection; null while it is broken (the read through {@link #read} reconnects). */
+    @Override
+    public CompletableFuture<Void> startRead(long offset, ByteBuffer target) {
+        NbdClient current = client;
+        return closed || current.failure() != null ? null : current.startRead(offset, target);
+    }
+
+    @Override
+    public CompletableFuture<Void> startWrite(long offset, ByteBuffer source, boolean fua) {
+        NbdClient current = client;
+        return closed || current.failure() != null ? null : current.startWrite(offset, source, fua);
     }
 
     @Override

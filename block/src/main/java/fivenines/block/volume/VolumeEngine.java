@@ -63,6 +63,8 @@ public final class VolumeEngine implements AttachedVolume {
     private final Map<Long, VolumeView.Located> written = new ConcurrentHashMap<>();
     private final Map<String, BlockExport> opened = new ConcurrentHashMap<>();
     private final ReentrantReadWriteLock quiesce = new ReentrantReadWriteLock();
+    /** Writes started under {@link #quiesce} and not yet ended. */
+    private final StartedRequests started = new StartedRequests();
     private final ReentrantLock[] stripes = new ReentrantLock[64];
     private final ArrayDeque<ChunkRef> reserved = new ArrayDeque<>();
     private int nextReservation = FIRST_RESERVATION;
@@ -175,6 +177,47 @@ public final class VolumeEngine implements AttachedVolume {
             return null;
         });
         target.position(target.limit());
+    }
+
+    /**
+     * A read within one mapped chunk of a device already open that can start it (a remote PV):
+     * started, not waited for. Null otherwise, and whenever anything would need more than that
+     * (zeroes, several chunks, a device to open): {@link #read} serves those, and serves again a
+     * started read that failed (an old epoch, a lost connection).
+     */
+    @Override
+    public CompletableFuture<Void> startRead(long offset, ByteBuffer target) {
+        VolumeView.Located located = startable(offset, target.remaining(), false);
+        BlockExport device = located == null ? null : opened.get(located.chunk().physicalVolume());
+        return device == null ? null : device.startRead(located.chunk().offset() + offset % CHUNK, target);
+    }
+
+    /**
+     * A write in place (one chunk this volume owns, no copy-on-write, no new chunk), started and
+     * not waited for, as {@link #startRead}; a snapshot or a new epoch waits for it to end.
+     */
+    @Override
+    public CompletableFuture<Void> startWrite(long offset, ByteBuffer source, boolean fua) {
+        if (readOnly) {
+            return null;
+        }
+        quiesce.readLock().lock();
+        try {
+            VolumeView.Located located = startable(offset, source.remaining(), true);
+            BlockExport device = located == null ? null : opened.get(located.chunk().physicalVolume());
+            return device == null ? null : started.track(device.startWrite(located.chunk().offset() + offset % CHUNK, source, fua));
+        } finally {
+            quiesce.readLock().unlock();
+        }
+    }
+
+    /** Where {@code [offset, offset + length)} is, when it lies in one mapped chunk (owned, for a write); else null. */
+    private VolumeView.Located startable(long offset, int length, boolean write) {
+        if (cutOff != null || closed || length <= 0 || offset % CHUNK + length > CHUNK) {
+            return null;
+        }
+        VolumeView.Located located = located(offset / CHUNK);
+        return located == null || (write && !located.own()) ? null : located;
     }
 
     @Override
@@ -656,6 +699,7 @@ public final class VolumeEngine implements AttachedVolume {
     public <T> T quiesced(EpochAction<T> action) throws IOException {
         quiesce.writeLock().lock();
         try {
+            started.awaitNone();
             commit();
             T result = action.run(epoch);
             VolumeView view = metadata.view();
@@ -743,6 +787,7 @@ public final class VolumeEngine implements AttachedVolume {
         quiesce.writeLock().lock();
         try {
             closed = true;
+            started.awaitNone();
             wakeUpCommitter();
             if (cutOff == null) {
                 commit();
