@@ -82,8 +82,11 @@ public final class MirrorEngine implements AttachedVolume {
     final ReentrantReadWriteLock legLock = new ReentrantReadWriteLock();
     /** Snapshots quiesce all I/O. */
     final ReentrantReadWriteLock quiesce = new ReentrantReadWriteLock();
-    /** Requests started on the sole leg under {@link #quiesce} and not yet ended. */
+    /** Requests started on the sole leg, and reads started on a remote leg, under {@link #quiesce} and not yet ended. */
     private final StartedRequests started = new StartedRequests();
+    /** Reads started on remote legs: a leg silent for the leg timeout with reads under way is late. */
+    private final ReadWatch reads = new ReadWatch();
+    private final Thread readWatcher;
     /** Per chunk stripe: guest writes share it, a resync copy of a chunk takes it alone. */
     final ReentrantReadWriteLock[] stripes = new ReentrantReadWriteLock[64];
     final ActivityLog activity;
@@ -168,6 +171,32 @@ public final class MirrorEngine implements AttachedVolume {
                 name, (repair.size() * CHUNK) >> 20, source);
         }
         worker = Thread.ofVirtual().name("mirror-" + name).start(this::work);
+        readWatcher = Thread.ofVirtual().name("mirror-reads-" + name).start(this::watchReads);
+    }
+
+    /**
+     * Every half leg timeout: a remote leg with started reads that has not answered for the leg timeout
+     * leaves the set, as a waited-for read's leg does (its devices closed, the reads fail and are served
+     * again from a leg in sync). Runs until {@link #close} has seen every started request end.
+     */
+    private void watchReads() {
+        while (true) {
+            long timeout = settings.legTimeout().toNanos();
+            try {
+                Thread.sleep(java.time.Duration.ofNanos(Math.max(timeout / 2, 1_000_000)));
+            } catch (InterruptedException e) {
+                return;
+            }
+            var late = reads.late(System.nanoTime(), timeout, leg -> legDevices(leg).lastAnswer());
+            for (var leg : late.entrySet()) {
+                try {
+                    dropLeg(leg.getKey(), "did not answer a read within " + settings.legTimeout().toMillis() + " ms (silent for "
+                        + Duration.ofNanos(leg.getValue()).toMillis() + " ms)", List.of());
+                } catch (IOException | RuntimeException e) {
+                    LOG.warn("{}: {}", name, e.getMessage());
+                }
+            }
+        }
     }
 
     /** New settings from the cluster config (an operator changing the resync rate or the leg timeout while a volume is in use). */
@@ -307,12 +336,35 @@ public final class MirrorEngine implements AttachedVolume {
     }
 
     /**
-     * Started without waiting, while the volume has one leg (its engine decides whether it can);
-     * null for a mirror, whose reads and writes {@link #read} and {@link #write} serve.
+     * Started without waiting: on the sole leg while the volume has one (its engine decides whether
+     * it can), else on the in-sync leg a read goes to when that is a remote one, watched by
+     * {@link #reads} as a waited-for read is timed. Null (then {@link #read} serves it) for a local
+     * leg, which this thread reads at once, and for chunks a crash repair has not made alike yet.
+     * A started read that fails (its leg dropped, its connection lost) is served again by {@link #read}.
      */
     @Override
     public CompletableFuture<Void> startRead(long offset, ByteBuffer target) {
-        return startOnSole(one -> one.startRead(offset, target));
+        if (cutOff != null || closed) {
+            return null;
+        }
+        quiesce.readLock().lock();
+        try {
+            VolumeEngine one = sole();
+            if (one != null) {
+                return started.track(one.startRead(offset, target));
+            }
+            if (crashRepair.sourceFor(offset / CHUNK, (target.remaining() + offset % CHUNK + CHUNK - 1) / CHUNK) != null) {
+                return null;
+            }
+            Integer leg = inSyncLegOrNull();
+            VolumeEngine engine = leg == null ? null : open.get(leg);
+            if (engine == null || localLeg(List.of(leg)) != null) {
+                return null;
+            }
+            return started.track(reads.watch(leg, engine.startRead(offset, target)));
+        } finally {
+            quiesce.readLock().unlock();
+        }
     }
 
     @Override
@@ -1072,6 +1124,7 @@ public final class MirrorEngine implements AttachedVolume {
             }
             open.clear();
             fanout.shutdownNow();
+            readWatcher.interrupt();
             quiesce.writeLock().unlock();
         }
     }
@@ -1084,5 +1137,6 @@ public final class MirrorEngine implements AttachedVolume {
         open.values().forEach(e -> e.abandon(reason));
         open.clear();
         fanout.shutdownNow();
+        readWatcher.interrupt();
     }
 }

@@ -275,6 +275,33 @@ class MirrorEngineTest {
         assertEquals(sha(cluster.legBytes("vg/web", 0)), sha(cluster.legBytes("vg/web", 1)), "the legs are alike again");
     }
 
+    @Test
+    void aReadStartedOnARemoteLegThatHangsTakesTheLegOutAndIsServedFromTheOtherLeg() throws Exception {
+        cluster = new VolumeTestCluster(dir, 64 * MIB);
+        // both legs remote: reads are started on them in turn, no thread waiting for them
+        cluster.addPv(dir, PV2, "n2", 64 * MIB);
+        value(cluster.apply(new CreateVolumeGroup("vg", List.of(PV1, PV2))));
+        value(cluster.apply(new CreateLogicalVolume("vg", "web", 16 * MIB, "n1", false, 1, null)));
+        cluster.attachMirror("vg", "web", FAST);
+        String uri = cluster.uri("vg/web");
+        ok(qemuIo(uri, "write -P 0x3c 0 " + 2 * MIB, "flush"));
+        String leg0 = exportOfLeg(0);
+        cluster.hanging.add(leg0);
+        try {
+            long start = System.nanoTime();
+            ok(qemuIo(uri, "read -P 0x3c 0 4096", "read -P 0x3c 8192 4096", "read -P 0x3c 16384 4096", "read -P 0x3c 65536 4096"));
+            long ms = (System.nanoTime() - start) / 1_000_000;
+            LogicalVolume degraded = volume("vg/web");
+            assertEquals(LegState.OUT, degraded.leg(0).orElseThrow().state(), "the hanging leg left the set");
+            assertTrue(degraded.leg(0).orElseThrow().reason().contains("did not answer a read"),
+                "the watch of started reads found it late: " + degraded.leg(0).orElseThrow().reason());
+            assertTrue(ms < 10_000, "the reads were answered in bounded time: " + ms + " ms");
+            assertTrue(degraded.leg(1).orElseThrow().inSync());
+        } finally {
+            cluster.hanging.remove(leg0);
+        }
+    }
+
     /** The export of the PV holding leg {@code leg}'s chunks. */
     private String exportOfLeg(int leg) {
         synchronized (cluster) {
