@@ -166,7 +166,8 @@ final class ActivityLog {
         }
     }
 
-    private synchronized boolean tryEnter(long first, long last) {
+    /** Enters regions {@code first..last} if they are open in the record already; false (and nothing entered) if not. */
+    synchronized boolean tryEnter(long first, long last) {
         for (long r = first; r <= last; r++) {
             if (!open.containsKey(r) || opening.contains(r)) {
                 return false;

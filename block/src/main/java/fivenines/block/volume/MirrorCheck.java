@@ -68,8 +68,7 @@ final class MirrorCheck {
         engine.quiesce.readLock().lock();
         try {
             for (long c = 0; c < chunks && legsToCompare.size() > 1; c++) {
-                ReentrantReadWriteLock stripe = engine.stripes[(int) (c % engine.stripes.length)];
-                stripe.writeLock().lock();
+                ReentrantReadWriteLock stripe = engine.lockStripe(c);
                 try {
                     long offset = c * CHUNK;
                     int length = (int) Math.min(CHUNK, engine.size() - offset);

@@ -84,11 +84,13 @@ public final class MirrorEngine implements AttachedVolume {
     final ReentrantReadWriteLock quiesce = new ReentrantReadWriteLock();
     /** Requests started on the sole leg, and reads started on a remote leg, under {@link #quiesce} and not yet ended. */
     private final StartedRequests started = new StartedRequests();
-    /** Reads started on remote legs: a leg silent for the leg timeout with reads under way is late. */
-    private final ReadWatch reads = new ReadWatch();
-    private final Thread readWatcher;
+    /** Requests started on remote legs: a leg silent for the leg timeout with requests under way is late. */
+    private final LegWatch watch = new LegWatch();
+    private final Thread watcher;
     /** Per chunk stripe: guest writes share it, a resync copy of a chunk takes it alone. */
     final ReentrantReadWriteLock[] stripes = new ReentrantReadWriteLock[64];
+    /** Per chunk stripe: writes started under its lock shared and not yet ended, which {@link #lockStripe} waits for. */
+    private final StartedRequests[] stripeStarted = new StartedRequests[stripes.length];
     final ActivityLog activity;
     private final ExecutorService fanout = Executors.newVirtualThreadPerTaskExecutor();
     private final AtomicInteger turn = new AtomicInteger();
@@ -109,6 +111,8 @@ public final class MirrorEngine implements AttachedVolume {
     private final Map<Integer, AnsweringDevices> legDevices = new ConcurrentHashMap<>();
     private volatile String cutOff;
     volatile boolean closed;
+    /** Mirrored writes started on every leg without a thread waiting (for tests). */
+    private final java.util.concurrent.atomic.LongAdder startedWrites = new java.util.concurrent.atomic.LongAdder();
     /** Copied by resyncs and repairs since the engine started (for tests and benchmarks). */
     private final java.util.concurrent.atomic.AtomicLong copiedBytes = new java.util.concurrent.atomic.AtomicLong();
 
@@ -118,6 +122,7 @@ public final class MirrorEngine implements AttachedVolume {
         this.settings = settings;
         for (int i = 0; i < stripes.length; i++) {
             stripes[i] = new ReentrantReadWriteLock();
+            stripeStarted[i] = new StartedRequests();
         }
         MirrorStatus status = metadata.status();
         Leg first = status.legs().stream().filter(Leg::inSync).findFirst().orElseThrow(() -> new NbdErrorException(
@@ -171,15 +176,16 @@ public final class MirrorEngine implements AttachedVolume {
                 name, (repair.size() * CHUNK) >> 20, source);
         }
         worker = Thread.ofVirtual().name("mirror-" + name).start(this::work);
-        readWatcher = Thread.ofVirtual().name("mirror-reads-" + name).start(this::watchReads);
+        watcher = Thread.ofVirtual().name("mirror-watch-" + name).start(this::watchStarted);
     }
 
     /**
-     * Every half leg timeout: a remote leg with started reads that has not answered for the leg timeout
-     * leaves the set, as a waited-for read's leg does (its devices closed, the reads fail and are served
-     * again from a leg in sync). Runs until {@link #close} has seen every started request end.
+     * Every half leg timeout: a remote leg with started requests that has not answered for the leg
+     * timeout while another leg did ({@link LegWatch}) leaves the set, as a waited-for request's leg
+     * does: its devices closed, the requests fail and are served again the waited-for way (a read from
+     * a leg in sync, a write on the legs left). Runs until {@link #close} has seen every started request end.
      */
-    private void watchReads() {
+    private void watchStarted() {
         while (true) {
             long timeout = settings.legTimeout().toNanos();
             try {
@@ -187,10 +193,10 @@ public final class MirrorEngine implements AttachedVolume {
             } catch (InterruptedException e) {
                 return;
             }
-            var late = reads.late(System.nanoTime(), timeout, leg -> legDevices(leg).lastAnswer());
+            var late = watch.late(System.nanoTime(), timeout, leg -> legDevices(leg).lastAnswer(), List.copyOf(open.keySet()));
             for (var leg : late.entrySet()) {
                 try {
-                    dropLeg(leg.getKey(), "did not answer a read within " + settings.legTimeout().toMillis() + " ms (silent for "
+                    dropLeg(leg.getKey(), "left requests started on it unanswered for " + settings.legTimeout().toMillis() + " ms (silent for "
                         + Duration.ofNanos(leg.getValue()).toMillis() + " ms)", List.of());
                 } catch (IOException | RuntimeException e) {
                     LOG.warn("{}: {}", name, e.getMessage());
@@ -281,6 +287,11 @@ public final class MirrorEngine implements AttachedVolume {
         return open.values().stream().mapToInt(VolumeEngine::uncommitted).sum();
     }
 
+    /** Mirrored writes started on every leg (none waited for by a thread) since the engine started. */
+    long startedWrites() {
+        return startedWrites.sum();
+    }
+
     /** Bytes copied by resyncs and repairs since the engine started. */
     public long copiedBytes() {
         return copiedBytes.get();
@@ -338,7 +349,7 @@ public final class MirrorEngine implements AttachedVolume {
     /**
      * Started without waiting: on the sole leg while the volume has one (its engine decides whether
      * it can), else on the in-sync leg a read goes to when that is a remote one, watched by
-     * {@link #reads} as a waited-for read is timed. Null (then {@link #read} serves it) for a local
+     * {@link #watch} as a waited-for read is timed. Null (then {@link #read} serves it) for a local
      * leg, which this thread reads at once, and for chunks a crash repair has not made alike yet.
      * A started read that fails (its leg dropped, its connection lost) is served again by {@link #read}.
      */
@@ -361,27 +372,121 @@ public final class MirrorEngine implements AttachedVolume {
             if (engine == null || localLeg(List.of(leg)) != null) {
                 return null;
             }
-            return started.track(reads.watch(leg, engine.startRead(offset, target)));
+            return started.track(watch.watch(leg, engine.startRead(offset, target)));
         } finally {
             quiesce.readLock().unlock();
         }
     }
 
+    /**
+     * Started without waiting: on the sole leg while the volume has one (its engine decides whether it
+     * can), else as {@link #startMirrored} starts it on every leg; null for FUA (waited for by
+     * {@link #write}, which flushes each leg) and whatever needs more than a write in place.
+     */
     @Override
     public CompletableFuture<Void> startWrite(long offset, ByteBuffer source, boolean fua) {
-        return readOnly ? null : startOnSole(one -> one.startWrite(offset, source, fua));
-    }
-
-    private CompletableFuture<Void> startOnSole(java.util.function.Function<VolumeEngine, CompletableFuture<Void>> start) {
-        if (cutOff != null || closed) {
+        if (readOnly || cutOff != null || closed) {
             return null;
         }
         quiesce.readLock().lock();
         try {
             VolumeEngine one = sole();
-            return one == null ? null : started.track(start.apply(one));
+            if (one != null) {
+                return started.track(one.startWrite(offset, source, fua));
+            }
+            return fua ? null : started.track(startMirrored(offset, source));
         } finally {
             quiesce.readLock().unlock();
+        }
+    }
+
+    /**
+     * A mirrored write within one chunk that every leg written to holds in place, into a region the
+     * activity log has open, while no copy of the chunk is under way: its remote legs' parts started on
+     * their connections ({@link #watch}ed), this node's own leg written on this thread, and done once
+     * every leg has it, no thread waiting. Null, and nothing done, when anything needs more (a region to
+     * open, a chunk to map or copy, a copy of the chunk, fewer than two legs to write). A part that fails
+     * or cannot start fails the whole once every part has ended; the write is then served again by
+     * {@link #write}, which writes the same bytes on every leg again and takes a failed leg out of the set
+     * before it is acknowledged. Chunks written while a leg is out are recorded as missed by it, as there.
+     */
+    private CompletableFuture<Void> startMirrored(long offset, ByteBuffer source) {
+        int length = source.remaining();
+        if (length == 0 || offset % CHUNK + length > CHUNK) {
+            return null;
+        }
+        long chunk = offset / CHUNK;
+        long region = ActivityLog.region(chunk);
+        int stripe = (int) (chunk % stripes.length);
+        var lock = stripes[stripe];
+        if (lock.isWriteLocked() || lock.hasQueuedThreads() || !lock.readLock().tryLock()) {
+            return null; // a copy of a chunk of the stripe is under way or waiting: the write waits its turn in write()
+        }
+        try {
+            var targets = new TreeMap<Integer, VolumeEngine>();
+            var out = new ArrayList<Integer>();
+            Integer local = null;
+            legLock.readLock().lock();
+            try {
+                for (Leg leg : legs.values()) {
+                    VolumeEngine engine = open.get(leg.index());
+                    if (leg.state() == LegState.OUT || engine == null) {
+                        out.add(leg.index());
+                    } else {
+                        targets.put(leg.index(), engine);
+                        if (metadata.node().equals(leg.node())) {
+                            local = leg.index();
+                        }
+                    }
+                }
+            } finally {
+                legLock.readLock().unlock();
+            }
+            if (targets.size() < 2 || !targets.values().stream().allMatch(e -> e.writesInPlace(offset, length))
+                || !activity.tryEnter(region, region)) {
+                return null;
+            }
+            out.forEach(leg -> activity.missed(leg, chunk, 1));
+            long id = requests.incrementAndGet();
+            inFlight.put(id, new ChunkSpan(chunk, 1));
+            var parts = new ArrayList<CompletableFuture<Void>>();
+            for (var target : targets.entrySet()) {
+                if (local != null && local.equals(target.getKey())) {
+                    continue;
+                }
+                CompletableFuture<Void> part;
+                try {
+                    part = target.getValue().startWrite(offset, source.duplicate(), false);
+                } catch (RuntimeException e) {
+                    part = CompletableFuture.failedFuture(e);
+                }
+                if (part == null) {
+                    part = CompletableFuture.failedFuture(new IOException("leg " + target.getKey() + " could not start the write"));
+                }
+                parts.add(watch.watch(target.getKey(), part));
+            }
+            if (local != null) {
+                try {
+                    targets.get(local).write(offset, source.duplicate(), false);
+                } catch (IOException | RuntimeException e) {
+                    parts.add(CompletableFuture.failedFuture(e));
+                }
+            }
+            var whole = new CompletableFuture<Void>();
+            stripeStarted[stripe].track(whole);
+            startedWrites.increment();
+            CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).whenComplete((ignored, failure) -> {
+                inFlight.remove(id);
+                activity.exit(region, region);
+                if (failure == null) {
+                    whole.complete(null);
+                } else {
+                    whole.completeExceptionally(failure);
+                }
+            });
+            return whole;
+        } finally {
+            lock.readLock().unlock();
         }
     }
 
@@ -1006,10 +1111,20 @@ public final class MirrorEngine implements AttachedVolume {
         }
     }
 
+    /**
+     * Holds guest writes to chunk {@code c}'s stripe off: takes its lock alone, then waits for the writes
+     * started under it before (they end on other threads). Unlock the lock returned.
+     */
+    ReentrantReadWriteLock lockStripe(long c) {
+        int i = (int) (c % stripes.length);
+        stripes[i].writeLock().lock();
+        stripeStarted[i].awaitNone();
+        return stripes[i];
+    }
+
     /** Copies chunk {@code c} as an in-sync leg holds it onto {@code targets}, with guest writes to it held off. */
     void copyChunk(long c, List<VolumeEngine> targets, ByteBuffer buffer) throws IOException {
-        ReentrantReadWriteLock stripe = stripes[(int) (c % stripes.length)];
-        stripe.writeLock().lock();
+        ReentrantReadWriteLock stripe = lockStripe(c);
         try {
             Integer repairSource = crashRepair.sourceFor(c, 1);
             int from = repairSource != null ? repairSource : readLeg();
@@ -1124,7 +1239,7 @@ public final class MirrorEngine implements AttachedVolume {
             }
             open.clear();
             fanout.shutdownNow();
-            readWatcher.interrupt();
+            watcher.interrupt();
             quiesce.writeLock().unlock();
         }
     }
@@ -1137,6 +1252,6 @@ public final class MirrorEngine implements AttachedVolume {
         open.values().forEach(e -> e.abandon(reason));
         open.clear();
         fanout.shutdownNow();
-        readWatcher.interrupt();
+        watcher.interrupt();
     }
 }

@@ -211,6 +211,18 @@ public final class VolumeEngine implements AttachedVolume {
         }
     }
 
+    /**
+     * True when a write of {@code length} bytes at {@code offset} lands in place now: in one chunk this
+     * volume owns, on a device open already (no chunk to map or copy, nothing to commit).
+     */
+    boolean writesInPlace(long offset, int length) {
+        if (readOnly) {
+            return false;
+        }
+        VolumeView.Located located = startable(offset, length, true);
+        return located != null && opened.containsKey(located.chunk().physicalVolume());
+    }
+
     /** Where {@code [offset, offset + length)} is, when it lies in one mapped chunk (owned, for a write); else null. */
     private VolumeView.Located startable(long offset, int length, boolean write) {
         if (cutOff != null || closed || length <= 0 || offset % CHUNK + length > CHUNK) {

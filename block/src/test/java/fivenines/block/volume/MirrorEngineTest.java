@@ -26,6 +26,7 @@ import java.util.List;
 
 import static fivenines.block.volume.VolumeEngineTest.ok;
 import static fivenines.block.volume.VolumeEngineTest.qemuIo;
+import static fivenines.block.volume.VolumeEngineTest.qemuIoWriteback;
 import static fivenines.block.volume.VolumeTestCluster.PV0;
 import static fivenines.block.volume.VolumeTestCluster.PV1;
 import static fivenines.block.volume.VolumeTestCluster.PV2;
@@ -293,13 +294,46 @@ class MirrorEngineTest {
             long ms = (System.nanoTime() - start) / 1_000_000;
             LogicalVolume degraded = volume("vg/web");
             assertEquals(LegState.OUT, degraded.leg(0).orElseThrow().state(), "the hanging leg left the set");
-            assertTrue(degraded.leg(0).orElseThrow().reason().contains("did not answer a read"),
+            assertTrue(degraded.leg(0).orElseThrow().reason().contains("left requests started on it unanswered"),
                 "the watch of started reads found it late: " + degraded.leg(0).orElseThrow().reason());
             assertTrue(ms < 10_000, "the reads were answered in bounded time: " + ms + " ms");
             assertTrue(degraded.leg(1).orElseThrow().inSync());
         } finally {
             cluster.hanging.remove(leg0);
         }
+    }
+
+    @Test
+    void aWriteStartedOnBothLegsWhoseRemotePartHangsTakesTheLegOutBeforeItIsAcknowledged() throws Exception {
+        cluster = new VolumeTestCluster(dir, 64 * MIB);
+        mirror("web", 16 * MIB, false);
+        MirrorEngine engine = cluster.attachMirror("vg", "web", FAST);
+        String uri = cluster.uri("vg/web");
+        ok(qemuIo(uri, "write -P 0x11 0 " + 4 * MIB, "flush"));
+        long before = engine.startedWrites();
+        ok(qemuIoWriteback(uri, "write -P 0x21 " + MIB + " 4096", "write -P 0x22 " + (MIB + 65536) + " 4096", "flush"));
+        assertEquals(2, engine.startedWrites() - before, "4 KiB writes in place were started on both legs");
+        assertTrue(volume("vg/web").leg(1).orElseThrow().inSync());
+        assertEquals(0x22, cluster.legBytes("vg/web", 1)[(int) (MIB + 65536)], "the remote leg has it");
+
+        String leg1 = pv1Export();
+        cluster.hanging.add(leg1);
+        try {
+            long start = System.nanoTime();
+            ok(qemuIoWriteback(uri, "write -P 0x33 " + 2 * MIB + " 4096"));
+            long ms = (System.nanoTime() - start) / 1_000_000;
+            LogicalVolume degraded = volume("vg/web");
+            assertEquals(LegState.OUT, degraded.leg(1).orElseThrow().state(), "the hanging leg left the set before the ack");
+            assertTrue(degraded.leg(1).orElseThrow().reason().contains("left requests started on it unanswered"),
+                degraded.leg(1).orElseThrow().reason());
+            assertTrue(ms < 10_000, "acknowledged in bounded time: " + ms + " ms");
+            assertTrue(status("vg/web").missedChunks(1) >= 1, "the chunk written is counted missed by the leg");
+            assertEquals(0x33, cluster.legBytes("vg/web", 0)[(int) (2 * MIB + 5)]);
+        } finally {
+            cluster.hanging.remove(leg1);
+        }
+        waitFor("leg 1 back in the set", () -> volume("vg/web").leg(1).orElseThrow().inSync());
+        assertEquals(sha(cluster.legBytes("vg/web", 0)), sha(cluster.legBytes("vg/web", 1)), "the legs are alike again");
     }
 
     /** The export of the PV holding leg {@code leg}'s chunks. */

@@ -44,7 +44,17 @@ class VolumeEngineTest {
     }
 
     static Outcome qemuIo(String uri, String... commands) throws Exception {
+        return qemuIo(List.of(), uri, commands);
+    }
+
+    /** qemu-io with the write-back cache: its writes carry no FUA, as a guest's with cache=none or writeback. */
+    static Outcome qemuIoWriteback(String uri, String... commands) throws Exception {
+        return qemuIo(List.of("-t", "writeback"), uri, commands);
+    }
+
+    private static Outcome qemuIo(List<String> options, String uri, String... commands) throws Exception {
         var command = new java.util.ArrayList<>(List.of("qemu-io", "-f", "raw"));
+        command.addAll(options);
         for (String c : commands) {
             command.add("-c");
             command.add(c);
