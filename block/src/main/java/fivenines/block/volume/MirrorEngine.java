@@ -82,7 +82,7 @@ public final class MirrorEngine implements AttachedVolume {
     final ReentrantReadWriteLock legLock = new ReentrantReadWriteLock();
     /** Snapshots quiesce all I/O. */
     final ReentrantReadWriteLock quiesce = new ReentrantReadWriteLock();
-    /** Requests started on the sole leg, and reads started on a remote leg, under {@link #quiesce} and not yet ended. */
+    /** Requests started (on the sole leg; a mirror's reads on a remote leg and its writes on every leg) under {@link #quiesce} and not yet ended. */
     private final StartedRequests started = new StartedRequests();
     /** Requests started on remote legs: a leg silent for the leg timeout with requests under way is late. */
     private final LegWatch watch = new LegWatch();
@@ -408,7 +408,7 @@ public final class MirrorEngine implements AttachedVolume {
      * open, a chunk to map or copy, a copy of the chunk, fewer than two legs to write). A part that fails
      * or cannot start fails the whole once every part has ended; the write is then served again by
      * {@link #write}, which writes the same bytes on every leg again and takes a failed leg out of the set
-     * before it is acknowledged. Chunks written while a leg is out are recorded as missed by it, as there.
+     * before it is acknowledged. A leg out records the chunk as missed, as there.
      */
     private CompletableFuture<Void> startMirrored(long offset, ByteBuffer source) {
         int length = source.remaining();
@@ -423,30 +423,13 @@ public final class MirrorEngine implements AttachedVolume {
             return null; // a copy of a chunk of the stripe is under way or waiting: the write waits its turn in write()
         }
         try {
-            var targets = new TreeMap<Integer, VolumeEngine>();
-            var out = new ArrayList<Integer>();
-            Integer local = null;
-            legLock.readLock().lock();
-            try {
-                for (Leg leg : legs.values()) {
-                    VolumeEngine engine = open.get(leg.index());
-                    if (leg.state() == LegState.OUT || engine == null) {
-                        out.add(leg.index());
-                    } else {
-                        targets.put(leg.index(), engine);
-                        if (metadata.node().equals(leg.node())) {
-                            local = leg.index();
-                        }
-                    }
-                }
-            } finally {
-                legLock.readLock().unlock();
-            }
+            // a leg out misses the chunk whether it is started here or written by write(): recorded either way
+            Map<Integer, VolumeEngine> targets = writeTargets(chunk, 1);
             if (targets.size() < 2 || !targets.values().stream().allMatch(e -> e.writesInPlace(offset, length))
                 || !activity.tryEnter(region, region)) {
                 return null;
             }
-            out.forEach(leg -> activity.missed(leg, chunk, 1));
+            Integer local = localLeg(targets.keySet());
             long id = requests.incrementAndGet();
             inFlight.put(id, new ChunkSpan(chunk, 1));
             var parts = new ArrayList<CompletableFuture<Void>>();
@@ -629,22 +612,7 @@ public final class MirrorEngine implements AttachedVolume {
      * by every leg that did not get them ({@code chunks} 0: a flush, which misses nothing).
      */
     private void fanOut(long firstChunk, long chunks, LegIo io) throws IOException {
-        Map<Integer, VolumeEngine> targets = new TreeMap<>();
-        legLock.readLock().lock();
-        try {
-            for (Leg leg : legs.values()) {
-                VolumeEngine engine = open.get(leg.index());
-                if (leg.state() == LegState.OUT || engine == null) {
-                    if (chunks > 0) {
-                        activity.missed(leg.index(), firstChunk, chunks);
-                    }
-                } else {
-                    targets.put(leg.index(), engine);
-                }
-            }
-        } finally {
-            legLock.readLock().unlock();
-        }
+        Map<Integer, VolumeEngine> targets = writeTargets(firstChunk, chunks);
         if (targets.isEmpty()) {
             throw new NbdErrorException(NbdProtocol.EIO, name + " has no leg to write to");
         }
@@ -663,6 +631,31 @@ public final class MirrorEngine implements AttachedVolume {
         } finally {
             inFlight.remove(id);
         }
+    }
+
+    /**
+     * The legs a write of chunks {@code firstChunk} to {@code firstChunk + chunks} goes to now (in the
+     * set, or resyncing), by index; the chunks are recorded as missed by the others while the leg set
+     * cannot change, so a resync starting meanwhile finds them ({@code chunks} 0: a flush, which misses nothing).
+     */
+    private Map<Integer, VolumeEngine> writeTargets(long firstChunk, long chunks) {
+        var targets = new TreeMap<Integer, VolumeEngine>();
+        legLock.readLock().lock();
+        try {
+            for (Leg leg : legs.values()) {
+                VolumeEngine engine = open.get(leg.index());
+                if (leg.state() == LegState.OUT || engine == null) {
+                    if (chunks > 0) {
+                        activity.missed(leg.index(), firstChunk, chunks);
+                    }
+                } else {
+                    targets.put(leg.index(), engine);
+                }
+            }
+        } finally {
+            legLock.readLock().unlock();
+        }
+        return targets;
     }
 
     /**

@@ -249,12 +249,8 @@ class MirrorEngineTest {
 
     @Test
     void aRepairWhoseSourceLegFailsGoesOnFromAnotherLegAndTheFailedLegIsResyncedWithWhatWasNotRepaired() throws Exception {
-        cluster = new VolumeTestCluster(dir, 64 * MIB);
-        // both legs remote (on n1 and n2), as for a writer that moved to a node without a leg
-        cluster.addPv(dir, PV2, "n2", 64 * MIB);
-        value(cluster.apply(new CreateVolumeGroup("vg", List.of(PV1, PV2))));
-        value(cluster.apply(new CreateLogicalVolume("vg", "web", 16 * MIB, "n1", false, 1, null)));
-        MirrorEngine engine = cluster.attachMirror("vg", "web", FAST);
+        // both legs remote, as for a writer that moved to a node without a leg
+        MirrorEngine engine = remoteMirror();
         ok(qemuIo(cluster.uri("vg/web"), "write -P 0x11 0 " + 8 * MIB, "flush"));
         assertFalse(status("vg/web").active().getOrDefault("n0", List.of()).isEmpty());
         cluster.crash(engine, "node died");
@@ -278,12 +274,8 @@ class MirrorEngineTest {
 
     @Test
     void aReadStartedOnARemoteLegThatHangsTakesTheLegOutAndIsServedFromTheOtherLeg() throws Exception {
-        cluster = new VolumeTestCluster(dir, 64 * MIB);
         // both legs remote: reads are started on them in turn, no thread waiting for them
-        cluster.addPv(dir, PV2, "n2", 64 * MIB);
-        value(cluster.apply(new CreateVolumeGroup("vg", List.of(PV1, PV2))));
-        value(cluster.apply(new CreateLogicalVolume("vg", "web", 16 * MIB, "n1", false, 1, null)));
-        cluster.attachMirror("vg", "web", FAST);
+        remoteMirror();
         String uri = cluster.uri("vg/web");
         ok(qemuIo(uri, "write -P 0x3c 0 " + 2 * MIB, "flush"));
         String leg0 = exportOfLeg(0);
@@ -334,6 +326,15 @@ class MirrorEngineTest {
         }
         waitFor("leg 1 back in the set", () -> volume("vg/web").leg(1).orElseThrow().inSync());
         assertEquals(sha(cluster.legBytes("vg/web", 0)), sha(cluster.legBytes("vg/web", 1)), "the legs are alike again");
+    }
+
+    /** A thick 16 MiB volume "vg/web" with its two legs on n1 and n2 (none on n0, where it is attached and served). */
+    private MirrorEngine remoteMirror() throws Exception {
+        cluster = new VolumeTestCluster(dir, 64 * MIB);
+        cluster.addPv(dir, PV2, "n2", 64 * MIB);
+        value(cluster.apply(new CreateVolumeGroup("vg", List.of(PV1, PV2))));
+        value(cluster.apply(new CreateLogicalVolume("vg", "web", 16 * MIB, "n1", false, 1, null)));
+        return cluster.attachMirror("vg", "web", FAST);
     }
 
     /** The export of the PV holding leg {@code leg}'s chunks. */
